@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+// align — generative recommendation with Semantic IDs, a LLaMA-style decoder, SFT, DPO/GRPO and
+// trie-constrained decoding. See README.md.
+import PackageDescription
+
+let package = Package(
+    name: "align",
+    products: [
+        .executable(name: "align", targets: ["AlignCLI"]),
+        .library(name: "AlignCore", targets: ["AlignCore"]),
+        .library(name: "AlignRec", targets: ["AlignRec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // OpenBLAS: every matrix product goes through cblas_sgemm.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // libsentencepiece behind a narrow extern "C" API (opaque handle, status, last error).
+        .target(
+            name: "CSentencePiece",
+            path: "Sources/CSentencePiece",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train"), .linkedLibrary("stdc++")]
+        ),
+        // Engine: kernels, LLaMA, BERT encoder, optimizer, checkpoints, tokenizer.
+        .target(
+            name: "AlignCore",
+            dependencies: ["CBLAS", "CSentencePiece"],
+            path: "Sources/AlignCore",
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+        ),
+        // Recommendation: data, Semantic IDs, prompts, constrained decoding, SFT, DPO/GRPO, evaluation, serving.
+        .target(
+            name: "AlignRec",
+            dependencies: ["AlignCore", .product(name: "Yams", package: "Yams")],
+            path: "Sources/AlignRec"
+        ),
+        .executableTarget(
+            name: "AlignCLI",
+            dependencies: ["AlignCore", "AlignRec", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/AlignCLI"
+        ),
+        .target(name: "TestSupport", dependencies: ["AlignCore"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "AlignCoreTests",
+            dependencies: ["AlignCore", "TestSupport"],
+            path: "Tests/AlignCoreTests",
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "AlignRecTests",
+            dependencies: ["AlignRec", "AlignCore", "TestSupport"],
+            path: "Tests/AlignRecTests",
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

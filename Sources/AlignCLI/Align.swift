@@ -1,0 +1,15 @@
+// The `align` command: one subcommand per pipeline stage (see README.md).
+import AlignCore
+import AlignRec
+import ArgumentParser
+
+@main
+struct Align: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "align",
+        abstract: "Generative recommendation with Semantic IDs: data → SIDs → SFT → DPO/GRPO → constrained decoding.",
+        version: "0.1.0",
+        subcommands: [
+        ]
+    )
+}

@@ -1,0 +1,53 @@
+// Parallel loops over both cores. Work is split into contiguous chunks so each worker touches its own
+// memory; callers pass raw buffers, never Swift arrays (no copy-on-write inside a loop).
+import Dispatch
+import Foundation
+
+public enum Parallel {
+    /// Number of workers (ALIGN_THREADS overrides; defaults to the active processor count).
+    public static let workers: Int = {
+        if let s = ProcessInfo.processInfo.environment["ALIGN_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Runs `body(i)` for i in 0..<n, in parallel when n is large enough to pay for it.
+    @inline(__always)
+    public static func forEach(_ n: Int, minPerWorker: Int = 1, _ body: (Int) -> Void) {
+        let w = min(workers, n / max(1, minPerWorker))
+        if w <= 1 {
+            for i in 0..<n { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: w) { t in
+                let lo = n * t / w, hi = n * (t + 1) / w
+                for i in lo..<hi { box.value(i) }
+            }
+        }
+    }
+
+    /// Runs `body(range)` on contiguous chunks of 0..<n, one chunk per worker.
+    @inline(__always)
+    public static func chunks(_ n: Int, minPerWorker: Int = 1, _ body: (Range<Int>) -> Void) {
+        let w = min(workers, n / max(1, minPerWorker))
+        if w <= 1 {
+            if n > 0 { body(0..<n) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: w) { t in
+                box.value((n * t / w)..<(n * (t + 1) / w))
+            }
+        }
+    }
+}
+
+/// Carries a value into a `@Sendable` closure. Used only where the caller guarantees that concurrent
+/// workers touch disjoint memory (each worker its own chunk), which the compiler cannot see through
+/// raw pointers.
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    @inline(__always) public init(_ value: T) { self.value = value }
+}
