@@ -47,7 +47,8 @@ public enum AtomicFile {
         }
     }
 
-    static func createDirectory(_ dir: URL) throws {
+    /// Creates `dir` and its parents (no error when it exists).
+    public static func createDirectory(_ dir: URL) throws {
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw AlignError.io(path: dir.path, message: "could not create directory: \(error.localizedDescription)")
         }
