@@ -68,7 +68,7 @@ private struct TrainState: Codable, Equatable { var step: Int; var rng: Rng; var
     @Test(arguments: [HFCheckpoint.defaultMaxShardBytes, 4096])
     func fullCheckpointRoundTripIsBitExact(maxShard: Int) throws {
         let sp = try SentencePieceModel(contentsOf: FixturePath.url("sentencepiece/llama_32000.model", bundle: .module))
-        let tok = try Tokenizer(sentencePiece: sp, adding: ["<pad>"] + Tokenizer.sidTokens(levels: 3, codesPerLevel: 8))
+        let tok = try Tokenizer(sentencePiece: sp, adding: ["<pad>"] + (try Tokenizer.sidTokens(levels: 3, codesPerLevel: 8)))
         let cfg = tinyConfig(vocab: tok.vocabSize)
         let expected = llamaExpected(cfg)
         var tensors = randomTensors(expected, seed: 7)

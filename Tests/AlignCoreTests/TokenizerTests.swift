@@ -9,7 +9,7 @@ private func llamaSP() throws -> SentencePieceModel {
 }
 
 private func sidTokenizer() throws -> Tokenizer {
-    try Tokenizer(sentencePiece: llamaSP(), adding: ["<s>", "</s>", "<pad>"] + Tokenizer.sidTokens(levels: 3, codesPerLevel: 32))
+    try Tokenizer(sentencePiece: llamaSP(), adding: ["<s>", "</s>", "<pad>"] + (try Tokenizer.sidTokens(levels: 3, codesPerLevel: 32)))
 }
 
 @Suite struct TokenizerAddedTokens {
@@ -146,5 +146,14 @@ private func sidTokenizer() throws -> Tokenizer {
         #expect(g.count == 10 && Array(g[0..<6]) == w)
         #expect(Array(g[6..<8]) == [1, 2.5] && Array(g[8..<10]) == [1, 2.5])
         #expect(throws: AlignError.self) { try growRowsWithMean(w, rows: 3, dim: 2, newRows: 2) }
+    }
+}
+
+@Suite struct TokenizerSIDListErrors {
+    @Test func badSIDLayoutsAreErrors() {
+        #expect(throws: AlignError.self) { try Tokenizer.sidTokens(levels: 0, codesPerLevel: 8) }
+        #expect(throws: AlignError.self) { try Tokenizer.sidTokens(levels: 27, codesPerLevel: 8) }
+        #expect(throws: AlignError.self) { try Tokenizer.sidTokens(levels: 3, codesPerLevel: 0) }
+        #expect((try? Tokenizer.sidTokens(levels: 2, codesPerLevel: 2)) == ["<a_0>", "<a_1>", "<b_0>", "<b_1>"])
     }
 }

@@ -126,7 +126,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: Semantic-ID tokens
 
-    /// The SID token for `level` (0 → `a`, 1 → `b`, …) and `code`: `<a_12>`.
+    /// The SID token for `level` (0 → `a`, 1 → `b`, …; must be 0..<26) and `code` (≥ 0): `<a_12>`.
     public static func sidToken(level: Int, code: Int) -> String {
         precondition(level >= 0 && level < 26 && code >= 0, "SID level must be 0..<26 and code non-negative")
         return "<\(Character(UnicodeScalar(UInt8(97 + level))))_\(code)>"
@@ -144,9 +144,12 @@ public final class Tokenizer: @unchecked Sendable {
         return (Int(u[1] - UInt8(ascii: "a")), code)
     }
 
-    /// The contents of SID tokens for `levels` levels with `codesPerLevel` codes each, level-major.
-    public static func sidTokens(levels: Int, codesPerLevel: Int) -> [String] {
-        (0..<levels).flatMap { l in (0..<codesPerLevel).map { sidToken(level: l, code: $0) } }
+    /// The contents of SID tokens for `levels` levels (1...26) with `codesPerLevel` codes each, level-major.
+    public static func sidTokens(levels: Int, codesPerLevel: Int) throws -> [String] {
+        guard (1...26).contains(levels), codesPerLevel > 0 else {
+            throw AlignError.invalidArgument("SID tokens need 1...26 levels and a positive code count (got \(levels) levels, \(codesPerLevel) codes)")
+        }
+        return (0..<levels).flatMap { l in (0..<codesPerLevel).map { sidToken(level: l, code: $0) } }
     }
 
     /// A new tokenizer with `contents` added after the current tokens (existing tokens are skipped).
