@@ -106,14 +106,20 @@ public struct SafetensorsFile: @unchecked Sendable {
                 count = p
             }
             let (bytes, o) = count.multipliedReportingOverflow(by: dtype.byteSize)
-            guard !o, bytes == off[1] - off[0] else {
-                throw AlignError.tensor(path: path, name: name, message: "shape \(shape) of \(ds) needs \(count * dtype.byteSize) bytes but data_offsets span \(off[1] - off[0])")
+            guard !o else { throw AlignError.tensor(path: path, name: name, message: "shape \(shape) of \(ds) overflows") }
+            guard bytes == off[1] - off[0] else {
+                throw AlignError.tensor(path: path, name: name, message: "shape \(shape) of \(ds) needs \(bytes) bytes but data_offsets span \(off[1] - off[0])")
             }
             list.append(Entry(name: name, dtype: dtype, shape: shape, range: off[0]..<off[1]))
         }
         list.sort { ($0.range.lowerBound, $0.range.upperBound, $0.name) < ($1.range.lowerBound, $1.range.upperBound, $1.name) }
-        for i in 1..<max(1, list.count) where list[i].range.lowerBound < list[i - 1].range.upperBound {
-            throw AlignError.tensor(path: path, name: list[i].name, message: "overlaps tensor '\(list[i - 1].name)'")
+        // Non-empty byte ranges must be disjoint (empty tensors occupy no bytes).
+        var prev: Entry?
+        for e in list where !e.range.isEmpty {
+            if let p = prev, e.range.lowerBound < p.range.upperBound {
+                throw AlignError.tensor(path: path, name: e.name, message: "bytes \(e.range.lowerBound)..<\(e.range.upperBound) overlap tensor '\(p.name)' (\(p.range.lowerBound)..<\(p.range.upperBound))")
+            }
+            prev = e
         }
         entries = list
         metadata = meta
@@ -125,7 +131,9 @@ public struct SafetensorsFile: @unchecked Sendable {
     private static func ints(_ a: [Any]) -> [Int]? {
         var out: [Int] = []
         for v in a {
-            guard let num = v as? NSNumber else { return nil }
+            // JSON booleans bridge to NSNumber too; they are not integers.
+            guard !(v is Bool) || (v as? NSNumber).map({ String(cString: $0.objCType) != "c" }) == true,
+                  let num = v as? NSNumber else { return nil }
             let d = num.doubleValue
             guard d == d.rounded(), abs(d) < 9e15 else { return nil }
             out.append(num.intValue)
@@ -186,7 +194,14 @@ public struct SafetensorsFile: @unchecked Sendable {
         let base = dataStart + e.range.lowerBound
         data.withUnsafeBytes { raw in
             switch e.dtype {
-            case .f32: for i in 0..<e.count { dst[i] = Float(bitPattern: Self.le32(raw, base + 4 * i)) }
+            case .f32:
+                #if _endian(little)
+                // Host order is the file's: one bounds-checked copy.
+                let src = UnsafeRawBufferPointer(rebasing: raw[base..<(base + 4 * e.count)])
+                UnsafeMutableRawBufferPointer(dst).copyMemory(from: src)
+                #else
+                for i in 0..<e.count { dst[i] = Float(bitPattern: Self.le32(raw, base + 4 * i)) }
+                #endif
             case .f64: for i in 0..<e.count { dst[i] = Float(Double(bitPattern: Self.le64(raw, base + 8 * i))) }
             case .bf16: for i in 0..<e.count { dst[i] = Float(bitPattern: UInt32(Self.le16(raw, base + 2 * i)) << 16) }
             case .f16: for i in 0..<e.count { dst[i] = halfToFloat(Self.le16(raw, base + 2 * i)) }
