@@ -87,6 +87,10 @@ public struct EncodedExample: Sendable, Equatable {
     public var targets: [Int32]
     /// Tokens of [bos] + prompt (the prefix a decoder is prefilled with at inference).
     public var promptLength: Int
+    public init(inputs: [Int32], targets: [Int32], promptLength: Int) {
+        self.inputs = inputs; self.targets = targets; self.promptLength = promptLength
+    }
+
     /// Number of positions with a target (response tokens + EOS).
     public var responseLength: Int { inputs.count - promptLength + 1 }
 }
