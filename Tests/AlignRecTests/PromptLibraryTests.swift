@@ -28,6 +28,22 @@ import Testing
     #expect(throws: AlignError.self) { try lib.render(.nextitem, slots: ["history": "x"], templateIndex: 99) }
 }
 
+@Test func savedPromptsReloadIdentically() throws {
+    let lib = try PromptLibrary.load(repoPromptsDir())
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saved-prompts-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try lib.save(to: dir)
+    let again = try PromptLibrary.load(dir)
+    #expect(again.sourceFiles == lib.sourceFiles)
+    #expect(lib.sourceFiles.count == 1 + 1 + PromptTask.allCases.map { lib.templateCount($0) }.reduce(0, +))
+    for task in PromptTask.allCases {
+        let slots = Dictionary(uniqueKeysWithValues: task.slots.map { ($0, "V") })
+        for k in 0..<lib.templateCount(task) {
+            #expect(try again.render(task, slots: slots, templateIndex: k) == lib.render(task, slots: slots, templateIndex: k))
+        }
+    }
+}
+
 @Test func taskListParsing() throws {
     #expect(try PromptTask.parseList("translate,nextitem") == [.sid2title, .title2sid, .nextitem])
     #expect(try PromptTask.parseList("nextitem, sid2title,translate") == [.nextitem, .sid2title, .title2sid])

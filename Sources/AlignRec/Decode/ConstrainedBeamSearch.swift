@@ -17,8 +17,11 @@ import Foundation
 
 /// An item with its summed log-probability.
 public struct ScoredItem: Sendable, Equatable, Codable {
+    /// Catalogue item index.
     public var item: Int
+    /// Summed constrained log-probability of its SID.
     public var score: Float
+    /// Plain memberwise init.
     public init(item: Int, score: Float) { self.item = item; self.score = score }
 }
 
@@ -30,9 +33,12 @@ public enum SIDScoring: String, Codable, Sendable {
 
 /// Trie-constrained beam search. A value type holding only the trie: safe to share, no state between calls.
 public struct ConstrainedBeamSearch: Sendable {
+    /// Valid SIDs.
     public let trie: SIDTrie
+    /// Renormalised (default) or full-softmax scores.
     public var scoring: SIDScoring
 
+    /// A search over `trie`.
     public init(trie: SIDTrie, scoring: SIDScoring = .renormalized) {
         self.trie = trie; self.scoring = scoring
     }

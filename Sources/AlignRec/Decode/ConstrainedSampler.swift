@@ -17,8 +17,10 @@ public struct ConstrainedSample: Sendable, Equatable {
 
 /// Trie-constrained temperature sampling and greedy decoding.
 public struct ConstrainedSampler: Sendable {
+    /// Valid SIDs.
     public let trie: SIDTrie
 
+    /// A sampler over `trie`.
     public init(trie: SIDTrie) { self.trie = trie }
 
     /// `samplesPerPrompt` samples for each prompt; `temperature` 0 = greedy (ties → smallest token).

@@ -10,6 +10,7 @@ public final class ReferenceDecoder: IncrementalDecoder {
     /// Writes the next-token logits for a full sequence ([bos] + prompt + emitted tokens) into `out` (V floats).
     public typealias LogitsFunction = (_ sequence: [Int32], _ out: UnsafeMutableBufferPointer<Float>) -> Void
 
+    /// Logits row length.
     public let vocabSize: Int
     private let logitsFn: LogitsFunction
     private var sequences: [[Int32]] = []
@@ -18,6 +19,7 @@ public final class ReferenceDecoder: IncrementalDecoder {
     /// Number of sequences whose logits were computed so far (prefill prompts + stepped rows).
     public private(set) var evaluations = 0
 
+    /// A decoder computing logits with `logits` from each full sequence.
     public init(vocabSize: Int, logits: @escaping LogitsFunction) {
         self.vocabSize = vocabSize
         self.logitsFn = logits
@@ -54,6 +56,7 @@ public final class ReferenceDecoder: IncrementalDecoder {
         if buffer.count < n { buffer.deallocate(); buffer = .allocate(capacity: n) }
     }
 
+    /// Stores `width` copies of each prompt; logits of each prompt, [prompts, V].
     public func prefill(_ prompts: [[Int32]], width: Int) throws -> UnsafeBufferPointer<Float> {
         guard width >= 1 else { throw AlignError.invalidArgument("ReferenceDecoder: width must be ≥ 1") }
         guard !prompts.isEmpty else { throw AlignError.invalidArgument("ReferenceDecoder: no prompts") }
@@ -71,6 +74,7 @@ public final class ReferenceDecoder: IncrementalDecoder {
         return UnsafeBufferPointer(rebasing: buffer[0..<(prompts.count * vocabSize)])
     }
 
+    /// Row r becomes sequence(parents[r]) + tokens[r]; logits of every row, [rows, V].
     public func step(parents: [Int], tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
         let rows = sequences.count
         guard rows > 0 else { throw AlignError.invalidArgument("ReferenceDecoder: step before prefill") }

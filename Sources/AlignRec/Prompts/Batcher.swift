@@ -5,7 +5,9 @@ import Foundation
 
 /// One training batch, row-major [batch, length].
 public struct TokenBatch: Sendable, Equatable {
+    /// Rows (B).
     public var batch: Int
+    /// Columns (T): the longest sample's input length.
     public var length: Int
     /// Input ids, pads = `padId`.
     public var inputs: [Int32]
@@ -25,8 +27,10 @@ public struct LengthBucketBatcher: Sendable {
     public let batchSize: Int
     /// Batches per sorting window: larger → less padding, less randomness.
     public let windowBatches: Int
+    /// Seed of the plan (combined with the epoch).
     public let seed: UInt64
 
+    /// Errors on an empty sample list or sizes < 1.
     public init(lengths: [Int], batchSize: Int, windowBatches: Int = 32, seed: UInt64) throws {
         guard batchSize >= 1 else { throw AlignError.invalidArgument("batch size must be ≥ 1 (got \(batchSize))") }
         guard windowBatches >= 1 else { throw AlignError.invalidArgument("window_batches must be ≥ 1 (got \(windowBatches))") }

@@ -138,6 +138,8 @@ public struct PromptLibrary: Sendable {
     public let templates: [PromptTask: [PromptTemplate]]
     /// Index of each task's fixed evaluation template.
     public let evalTemplate: [PromptTask: Int]
+    /// Raw bytes of tasks.json and every file it names, by relative path (for `save`).
+    public let sourceFiles: [String: Data]
 
     /// The current format version this code reads.
     public static let formatVersion = 1
@@ -177,7 +179,8 @@ public struct PromptLibrary: Sendable {
         for name in index.tasks.keys where PromptTask(rawValue: name) == nil {
             throw AlignError.format(path: indexPath, line: nil, message: "unknown task '\(name)'")
         }
-        let wrapper = try readTemplate(dir, index.wrapper)
+        var files: [String: Data] = ["tasks.json": data]
+        let wrapper = try readTemplate(dir, index.wrapper, &files)
         guard wrapper.slotNames == ["instruction"],
               wrapper.pieces.filter({ $0 == .slot("instruction") }).count == 1 else {
             throw AlignError.format(path: wrapper.path, line: nil,
@@ -198,7 +201,7 @@ public struct PromptLibrary: Sendable {
             }
             var list: [PromptTemplate] = []
             for rel in entry.templates {
-                let t = try readTemplate(dir, rel)
+                let t = try readTemplate(dir, rel, &files)
                 let used = t.slotNames
                 if let unknown = used.subtracting(task.slots).sorted().first {
                     throw AlignError.format(path: t.path, line: t.line(ofSlot: unknown),
@@ -213,11 +216,32 @@ public struct PromptLibrary: Sendable {
             templates[task] = list
             evalTemplate[task] = entry.evalTemplate
         }
-        return PromptLibrary(version: index.version, wrapper: wrapper, templates: templates, evalTemplate: evalTemplate)
+        return PromptLibrary(version: index.version, wrapper: wrapper, templates: templates, evalTemplate: evalTemplate,
+                             sourceFiles: files)
+    }
+
+    /// Writes the exact files this library was loaded from into `dir` (atomically, replacing it), so a run
+    /// directory keeps the prompts it was trained and evaluated with.
+    public func save(to dir: URL) throws {
+        try AtomicFile.writeDirectory(dir) { tmp in
+            for (rel, data) in sourceFiles.sorted(by: { $0.key < $1.key }) {
+                let url = tmp.appendingPathComponent(rel)
+                do {
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try data.write(to: url)
+                } catch {
+                    throw AlignError.io(path: dir.appendingPathComponent(rel).path, message: "could not write prompt file: \(error.localizedDescription)")
+                }
+            }
+        }
     }
 
     /// Reads one template file; its final newline (if any) is not part of the template.
-    private static func readTemplate(_ dir: URL, _ rel: String) throws -> PromptTemplate {
+    private static func readTemplate(_ dir: URL, _ rel: String, _ files: inout [String: Data]) throws -> PromptTemplate {
+        guard !rel.hasPrefix("/"), !rel.split(separator: "/").contains("..") else {
+            throw AlignError.format(path: dir.appendingPathComponent("tasks.json").path, line: nil,
+                                    message: "template path '\(rel)' must be relative and inside the prompts directory")
+        }
         let url = dir.appendingPathComponent(rel)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw AlignError.io(path: url.path, message: "template file missing or unreadable (listed in tasks.json)")
@@ -225,6 +249,7 @@ public struct PromptLibrary: Sendable {
         guard var text = String(data: data, encoding: .utf8) else {
             throw AlignError.format(path: url.path, line: nil, message: "not UTF-8")
         }
+        files[rel] = data
         if text.hasSuffix("\n") { text.removeLast() }
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw AlignError.format(path: url.path, line: nil, message: "empty template")

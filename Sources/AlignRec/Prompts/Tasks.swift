@@ -29,6 +29,7 @@ public struct TaskConfig: Codable, Sendable, Equatable {
     /// more with probability w − ⌊w⌋ (seeded); 0 drops the task.
     public var taskWeights: [String: Double]
 
+    /// Defaults: 20 history items, SIDs unseparated, titles "; ", titles with year, all weights 1.
     public init(maxHistory: Int = 20, sidSeparator: String = "", titleSeparator: String = "; ",
                 titleWithYear: Bool = true, taskWeights: [String: Double] = [:]) {
         self.maxHistory = maxHistory; self.sidSeparator = sidSeparator; self.titleSeparator = titleSeparator
@@ -40,6 +41,7 @@ public struct TaskConfig: Codable, Sendable, Equatable {
         case titleWithYear = "title_with_year", taskWeights = "task_weights"
     }
 
+    /// Missing keys take the defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TaskConfig()
@@ -67,6 +69,7 @@ public struct TaskConfig: Codable, Sendable, Equatable {
 
 /// One (prompt, response) sample and where it came from.
 public struct InstructionExample: Sendable, Equatable {
+    /// The task.
     public var task: PromptTask
     /// Template used (index into the library's list for the task).
     public var templateIndex: Int
@@ -83,10 +86,13 @@ public struct InstructionExample: Sendable, Equatable {
 /// Token ids and the loss mask of one sample. With ids = [bos] + prompt + response + [eos] (n tokens):
 /// `inputs` = ids[0..<n−1] and `targets[t]` = ids[t+1] where ids[t+1] is a response or EOS token, else −100.
 public struct EncodedExample: Sendable, Equatable {
+    /// Model inputs, [bos] + prompt + response.
     public var inputs: [Int32]
+    /// Next-token targets, −100 where no loss applies.
     public var targets: [Int32]
     /// Tokens of [bos] + prompt (the prefix a decoder is prefilled with at inference).
     public var promptLength: Int
+    /// Wraps already-built arrays (same length).
     public init(inputs: [Int32], targets: [Int32], promptLength: Int) {
         self.inputs = inputs; self.targets = targets; self.promptLength = promptLength
     }
@@ -100,7 +106,9 @@ public let ignoreTarget: Int32 = -100
 
 /// Builds samples for the instruction tasks.
 public struct TaskSampleBuilder: Sendable {
+    /// Templates and wrapper.
     public let library: PromptLibrary
+    /// History length, separators, weights.
     public let config: TaskConfig
     /// SID string per item index.
     public let sids: [Int: String]
