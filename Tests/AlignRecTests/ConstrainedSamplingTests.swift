@@ -107,3 +107,40 @@ import Testing
     #expect(r.users == 6 && r.items == 300 && r.usersPerSecond > 0 && r.meanPromptLength == 12)
     #expect(throws: AlignError.self) { try BeamBench.syntheticSIDs(items: 100, levels: 2, codes: 8, firstToken: 0, seed: 1) }
 }
+
+@Test func freeGenerationGreedyMatchesIndependentWalk() throws {
+    let V = 12, eos: Int32 = 2
+    var rng = Rng(seed: 1)
+    let prompts: [[Int32]] = [[1, 4], [1, 5, 6], [1]]
+    let out = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                          maxNewTokens: 6, eosId: eos, rng: &rng)
+    var logits = [Float](repeating: 0, count: V)
+    for (g, p) in prompts.enumerated() {
+        var seq = p, gen: [Int32] = []
+        for _ in 0..<6 {
+            logits.withUnsafeMutableBufferPointer { ReferenceDecoder.hashedLogits(seq, seed: 77, scale: 3, into: $0) }
+            let t = Int32(logits.indices.max { logits[$0] != logits[$1] ? logits[$0] < logits[$1] : $0 > $1 }!)
+            if t == eos { break }
+            gen.append(t); seq.append(t)
+        }
+        #expect(out[g] == gen)
+    }
+    // Sampling is seeded and stays in the vocabulary.
+    var r1 = Rng(seed: 4), r2 = Rng(seed: 4)
+    let s1 = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                         maxNewTokens: 8, eosId: eos, temperature: 1, rng: &r1)
+    let s2 = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                         maxNewTokens: 8, eosId: eos, temperature: 1, rng: &r2)
+    #expect(s1 == s2 && s1.allSatisfy { $0.count <= 8 && !$0.contains(eos) })
+}
+
+@Test func referenceDecoderEnforcesTheContract() throws {
+    let d = ReferenceDecoder.hashed(vocabSize: 10, seed: 1)
+    #expect(throws: AlignError.self) { try d.step(parents: [0], tokens: [1]) }          // before prefill
+    _ = try d.prefill([[1, 2], [3]], width: 2)
+    #expect(throws: AlignError.self) { try d.step(parents: [0, 0, 0, 3], tokens: [1, 1, 1, 1]) }   // row 2 → group 0
+    #expect(throws: AlignError.self) { try d.step(parents: [0, 1, 2], tokens: [1, 1, 1]) }        // wrong row count
+    #expect(throws: AlignError.self) { try d.step(parents: [0, 1, 2, 3], tokens: [1, 1, 1, 10]) } // token range
+    _ = try d.step(parents: [1, 1, 3, 2], tokens: [5, 6, 7, 8])
+    #expect(d.sequence(row: 0) == [1, 2, 5] && d.sequence(row: 1) == [1, 2, 6] && d.sequence(row: 3) == [3, 8])
+}
