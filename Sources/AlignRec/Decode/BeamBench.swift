@@ -1,0 +1,83 @@
+// Micro-benchmark of trie-constrained beam search: users/s for a decoder, a trie and prompts, batching
+// `usersPerBatch` users per search call (issue 4 §3: beam 20, top-20, 100-token prompts, 10k/50k items of
+// 4 levels × 256 codes). Also builds synthetic tries and prompts of those shapes for `align bench`.
+import Foundation
+
+/// Beam-search throughput measurement.
+public enum BeamBench {
+    /// One measurement. JSON keys snake_case.
+    public struct Result: Codable, Sendable {
+        public var users: Int
+        public var seconds: Double
+        public var usersPerSecond: Double
+        public var beamWidth: Int
+        public var topK: Int
+        public var usersPerBatch: Int
+        public var items: Int
+        public var meanPromptLength: Double
+
+        enum CodingKeys: String, CodingKey {
+            case users, seconds, items
+            case usersPerSecond = "users_per_second", beamWidth = "beam_width", topK = "top_k"
+            case usersPerBatch = "users_per_batch", meanPromptLength = "mean_prompt_length"
+        }
+    }
+
+    /// Runs constrained beam search over all `prompts` in batches of `usersPerBatch` (after one untimed
+    /// warm-up batch when `warmup`) and reports users/s. Checks every result list is non-empty.
+    public static func run(decoder: IncrementalDecoder, trie: SIDTrie, prompts: [[Int32]], beamWidth: Int = 20,
+                           topK: Int = 20, usersPerBatch: Int = 16, warmup: Bool = true) throws -> Result {
+        guard !prompts.isEmpty, usersPerBatch >= 1 else {
+            throw AlignError.invalidArgument("beam bench needs prompts and users per batch ≥ 1")
+        }
+        let search = ConstrainedBeamSearch(trie: trie)
+        if warmup {
+            _ = try search.search(decoder: decoder, prompts: Array(prompts.prefix(usersPerBatch)),
+                                  beamWidth: beamWidth, topK: topK)
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var i = 0
+        while i < prompts.count {
+            let batch = Array(prompts[i..<min(prompts.count, i + usersPerBatch)])
+            let res = try search.search(decoder: decoder, prompts: batch, beamWidth: beamWidth, topK: topK)
+            if res.contains(where: { $0.isEmpty }) {
+                throw AlignError.invalidArgument("beam bench: a search returned no items")
+            }
+            i += usersPerBatch
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let meanLen = Double(prompts.map(\.count).reduce(0, +)) / Double(prompts.count)
+        return Result(users: prompts.count, seconds: secs, usersPerSecond: Double(prompts.count) / max(secs, 1e-9),
+                      beamWidth: beamWidth, topK: topK, usersPerBatch: usersPerBatch, items: trie.itemCount,
+                      meanPromptLength: meanLen)
+    }
+
+    /// Random distinct SIDs: `items` codes of `levels` levels × `codes` codes; level l's code c is token
+    /// firstToken + l·codes + c (the layout of SID tokens appended after the text vocabulary).
+    public static func syntheticSIDs(items: Int, levels: Int, codes: Int, firstToken: Int32,
+                                     seed: UInt64) throws -> [(item: Int, tokens: [Int32])] {
+        let space = pow(Double(codes), Double(levels))
+        guard items >= 1, levels >= 1, codes >= 1, Double(items) <= space / 2 else {
+            throw AlignError.invalidArgument("synthetic SIDs: \(items) items do not fit comfortably in \(codes)^\(levels) codes")
+        }
+        var rng = Rng(seed: seed)
+        var seen = Set<[Int32]>()
+        var out: [(item: Int, tokens: [Int32])] = []
+        out.reserveCapacity(items)
+        while out.count < items {
+            let sid = (0..<levels).map { l in firstToken + Int32(l * codes + rng.int(below: codes)) }
+            if seen.insert(sid).inserted { out.append((out.count + 1, sid)) }
+        }
+        return out
+    }
+
+    /// `count` prompts of `length` tokens: BOS then SID-like tokens drawn from [firstToken, vocabSize).
+    public static func syntheticPrompts(count: Int, length: Int, bos: Int32, firstToken: Int32, vocabSize: Int,
+                                        seed: UInt64) -> [[Int32]] {
+        var rng = Rng(seed: seed)
+        let span = max(1, vocabSize - Int(firstToken))
+        return (0..<count).map { _ in
+            [bos] + (1..<max(1, length)).map { _ in firstToken + Int32(rng.int(below: span)) }
+        }
+    }
+}

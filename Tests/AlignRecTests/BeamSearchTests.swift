@@ -1,0 +1,116 @@
+// Constrained beam search against exhaustive enumeration of every valid SID on tiny hashed models (the
+// enumeration never touches SIDTrie), plus a randomized property test: results are valid, distinct, not
+// excluded, correctly scored, sorted, and as many as possible.
+import AlignRec
+import Foundation
+import Testing
+
+/// Compares a beam result with the exhaustive ranking: same items in the same order (near-ties may swap),
+/// same scores.
+private func expectMatches(_ got: [ScoredItem], _ want: [(item: Int, score: Double)], _ context: String) {
+    #expect(got.count == want.count, "\(context): count")
+    for (k, (g, w)) in zip(got, want).enumerated() {
+        #expect(abs(Double(g.score) - w.score) < 1e-4, "\(context): score at rank \(k)")
+        if g.item != w.item {
+            // Only an exact-score tie may reorder.
+            let wScore = want.first { $0.item == g.item }?.score ?? .nan
+            #expect(abs(wScore - w.score) < 1e-5, "\(context): rank \(k) item \(g.item) vs \(w.item)")
+        }
+    }
+}
+
+@Test func beamWideEnoughEqualsExhaustiveRanking() throws {
+    var rng = Rng(seed: 21)
+    for (variable, seed) in [(false, UInt64(1)), (false, 2), (true, 3), (true, 4)] {
+        let vocab = 40
+        let sids = randomSIDs(items: 14, levels: 3, codes: 3, base: 20, variable: variable, rng: &rng)
+        let end: Int32? = variable ? 5 : nil
+        let trie = try SIDTrie(sids: sids, endToken: end)
+        let prompts: [[Int32]] = [[1, 7, 8], [1, 9], [1, 3, 3, 3]]
+        for scoring in [SIDScoring.renormalized, .fullSoftmax] {
+            let decoder = ReferenceDecoder.hashed(vocabSize: vocab, seed: seed, scale: 3)
+            let search = ConstrainedBeamSearch(trie: trie, scoring: scoring)
+            let res = try search.search(decoder: decoder, prompts: prompts, beamWidth: sids.count, topK: sids.count)
+            for (g, p) in prompts.enumerated() {
+                let want = exhaustiveScores(sids: sids, endToken: end, prompt: p, seed: seed, scale: 3, vocab: vocab,
+                                            fullSoftmax: scoring == .fullSoftmax)
+                expectMatches(res[g], want, "variable=\(variable) seed=\(seed) \(scoring) prompt \(g)")
+            }
+            // Top-5 with a full-width beam is the exhaustive top 5.
+            let top5 = try search.search(decoder: decoder, prompts: prompts, beamWidth: sids.count, topK: 5)
+            for (g, p) in prompts.enumerated() {
+                let want = exhaustiveScores(sids: sids, endToken: end, prompt: p, seed: seed, scale: 3, vocab: vocab,
+                                            fullSoftmax: scoring == .fullSoftmax)
+                expectMatches(top5[g], Array(want.prefix(5)), "top5 \(scoring) prompt \(g)")
+            }
+        }
+    }
+}
+
+@Test func exclusionRemovesItemsAndRenormalises() throws {
+    var rng = Rng(seed: 5)
+    let sids = randomSIDs(items: 12, levels: 3, codes: 3, base: 10, variable: false, rng: &rng)
+    let trie = try SIDTrie(sids: sids)
+    let decoder = ReferenceDecoder.hashed(vocabSize: 24, seed: 8)
+    let prompts: [[Int32]] = [[1, 2], [1, 3]]
+    // Exclude a whole first-level subtree for user 0 plus a single item; nothing for user 1.
+    let firstTok = sids[0].tokens[0]
+    let subtree = sids.filter { $0.tokens[0] == firstTok }.map(\.item)
+    let excluded0 = Set(subtree + [sids.first { $0.tokens[0] != firstTok }!.item])
+    let res = try ConstrainedBeamSearch(trie: trie).search(decoder: decoder, prompts: prompts, beamWidth: 12, topK: 12,
+                                                           exclude: [Array(excluded0), []])
+    #expect(res[0].allSatisfy { !excluded0.contains($0.item) })
+    expectMatches(res[0], exhaustiveScores(sids: sids, endToken: nil, prompt: prompts[0], seed: 8, scale: 3, vocab: 24,
+                                           excluded: excluded0), "excluded user")
+    expectMatches(res[1], exhaustiveScores(sids: sids, endToken: nil, prompt: prompts[1], seed: 8, scale: 3, vocab: 24),
+                  "other user unaffected")
+    // Excluding everything returns nothing; an unknown item is an error.
+    let none = try ConstrainedBeamSearch(trie: trie).search(decoder: decoder, prompts: [[1]], beamWidth: 4, topK: 4,
+                                                            exclude: [sids.map(\.item)])
+    #expect(none == [[]])
+    #expect(throws: AlignError.self) {
+        try ConstrainedBeamSearch(trie: trie).search(decoder: decoder, prompts: [[1]], beamWidth: 4, topK: 4, exclude: [[999]])
+    }
+}
+
+@Test func beamSearchPropertiesOnRandomTinyModels() throws {
+    var rng = Rng(seed: 99)
+    for trial in 0..<40 {
+        let levels = 1 + rng.int(below: 4), codes = 2 + rng.int(below: 4)
+        let variable = rng.int(below: 3) == 0
+        let items = 2 + rng.int(below: 30)
+        let sids = randomSIDs(items: items, levels: levels, codes: codes, base: 8, variable: variable, rng: &rng)
+        let end: Int32? = variable ? 4 : nil
+        let trie = try SIDTrie(sids: sids, endToken: end)
+        let vocab = 8 + levels * codes
+        let seed = rng.next()
+        let scale = Float(1 + rng.int(below: 5))
+        let decoder = ReferenceDecoder.hashed(vocabSize: vocab, seed: seed, scale: scale)
+        let users = 1 + rng.int(below: 4)
+        let prompts = (0..<users).map { _ in [Int32(1)] + (0..<rng.int(below: 5)).map { _ in Int32(rng.int(below: vocab)) } }
+        let B = 1 + rng.int(below: 8), K = 1 + rng.int(below: B)
+        let exclude = (0..<users).map { _ in (0..<rng.int(below: 4)).map { _ in sids[rng.int(below: sids.count)].item } }
+        let res = try ConstrainedBeamSearch(trie: trie).search(decoder: decoder, prompts: prompts, beamWidth: B,
+                                                               topK: K, exclude: exclude)
+        #expect(res.count == users)
+        for g in 0..<users {
+            let ex = Set(exclude[g])
+            let available = sids.count - ex.count
+            let got = res[g]
+            #expect(got.count == min(K, available), "trial \(trial): \(got.count) items, K \(K), available \(available)")
+            #expect(Set(got.map(\.item)).count == got.count, "trial \(trial): duplicate item")
+            #expect(got.allSatisfy { r in sids.contains { $0.item == r.item } && !ex.contains(r.item) }, "trial \(trial): invalid/excluded")
+            #expect(zip(got, got.dropFirst()).allSatisfy { $0.score >= $1.score }, "trial \(trial): not sorted")
+            // Each returned score is the item's exact constrained log-prob; with B = 1 the top item is greedy.
+            let exact = exhaustiveScores(sids: sids, endToken: end, prompt: prompts[g], seed: seed,
+                                         scale: scale, vocab: vocab, excluded: ex)
+            for r in got {
+                let want = exact.first { $0.item == r.item }!.score
+                #expect(abs(Double(r.score) - want) < 1e-4, "trial \(trial): score of item \(r.item)")
+            }
+            if B >= available, let best = got.first {
+                #expect(abs(Double(best.score) - exact[0].score) < 1e-4, "trial \(trial): wide beam misses the best")
+            }
+        }
+    }
+}
