@@ -46,6 +46,25 @@ func checkFiniteDifferences(_ x: [Float], _ analytic: [Float], h: Float = 1e-2, 
         }
     }
 
+    @Test func vectorExpAndReductions() {
+        var worst: Double = 0
+        var x: Float = -87
+        while x < 88 {
+            let ref = Foundation.exp(Double(x)), got = Double(expApprox(x))
+            worst = max(worst, abs(got - ref) / ref)
+            x += 0.0137
+        }
+        #expect(worst < 3e-7, "expApprox relative error \(worst)")
+        var rng = Rng(seed: 2)
+        let v = randn(37, &rng)
+        #expect(rowMax(v, 37) == v.max()!)
+        var e = [Float](repeating: 0, count: 37)
+        let s = rowExp(&e, v, 37, sub: 0.5, mul: 2)
+        #expect(abs(Double(s) - v.reduce(0.0) { $0 + Foundation.exp(Double($1) - 0.5) }) < 1e-4)
+        for i in 0..<37 { #expect(abs(Double(e[i]) - 2 * Foundation.exp(Double(v[i]) - 0.5)) < 1e-5) }
+        #expect(abs(Double(rowDot(v, e, 37)) - dot(v, e)) < 1e-4)
+    }
+
     @Test func embeddingAndResidual() {
         var rng = Rng(seed: 4)
         let V = 11, C = 6, N = 9

@@ -46,13 +46,9 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: Unsafe
             }
             for i in 0..<T {
                 let row = p + i * T
-                var m = -Float.infinity
-                for j in 0...i { m = max(m, row[j]) }
-                var sum: Float = 0
-                for j in 0...i { let e = expf(row[j] - m); row[j] = e; sum += e }
-                let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
-                for j in (i + 1)..<T { row[j] = 0 }
+                let m = rowMax(row, i + 1)
+                rowScale(row, i + 1, 1 / rowExp(row, row, i + 1, sub: m))
+                (row + i + 1).update(repeating: 0, count: T - i - 1)
             }
             sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + b * T * outW + h * hd, outW)
         }
@@ -84,10 +80,9 @@ public func attentionBackward(_ dqkv: UnsafeMutablePointer<Float>, _ dprobs: Uns
                 sgemm(true, false, T, hd, T, 1, p, T, dO, outW, beta, dv, W)        // dV += Pᵀ·dO
                 for i in 0..<T {                                                    // dS = P∘(dP − Σ P·dP)·scale
                     let pr = p + i * T, dr = dp + i * T
-                    var dot: Float = 0
-                    for j in 0...i { dot += pr[j] * dr[j] }
+                    let dot = rowDot(pr, dr, i + 1)
                     for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
-                    for j in (i + 1)..<T { dr[j] = 0 }
+                    (dr + i + 1).update(repeating: 0, count: T - i - 1)
                 }
                 sgemm(false, false, T, hd, T, 1, dp, T, k, W, 0, dq, W)             // dQ = dS·K
                 sgemm(true, false, T, hd, T, 1, dp, T, q, W, beta, dk, W)           // dK += dSᵀ·Q

@@ -13,11 +13,8 @@ public func logSoftmaxTargetForward(_ logp: UnsafeMutablePointer<Float>, _ lse: 
     Parallel.chunks(n, minPerWorker: 4) { r in
         for i in r {
             let row = logits + i * v
-            var m = -Float.infinity
-            for j in 0..<v { m = max(m, row[j]) }
-            var sum: Float = 0
-            for j in 0..<v { sum += expf(row[j] - m) }
-            let l = m + logf(sum)
+            let m = rowMax(row, v)
+            let l = m + logf(rowExp(nil, row, v, sub: m))
             lse[i] = l
             let t = targets[i]
             logp[i] = t == ignoreIndex ? 0 : row[Int(t)] - l
@@ -38,8 +35,8 @@ public func logSoftmaxTargetBackward(_ dlogits: UnsafeMutablePointer<Float>, _ l
                 d.update(repeating: 0, count: v)
                 continue
             }
-            let w = weights[i], l = lse[i]
-            for j in 0..<v { d[j] = -w * expf(row[j] - l) }
+            let w = weights[i]
+            _ = rowExp(d, row, v, sub: lse[i], mul: -w)
             d[Int(t)] += w
         }
     }

@@ -19,13 +19,9 @@ public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: Unsa
             sgemm(false, true, T, T, hd, scale, q, W, k, W, 0, p, T)
             for i in 0..<T {
                 let row = p + i * T
-                var m = -Float.infinity
-                for j in 0...i { m = max(m, row[j]) }
-                var sum: Float = 0
-                for j in 0...i { let e = expf(row[j] - m); row[j] = e; sum += e }
-                let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
-                for j in (i + 1)..<T { row[j] = 0 }
+                let m = rowMax(row, i + 1)
+                rowScale(row, i + 1, 1 / rowExp(row, row, i + 1, sub: m))
+                (row + i + 1).update(repeating: 0, count: T - i - 1)
             }
             sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + base * outW + h * hd, outW)
         }
@@ -72,16 +68,10 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
                 let r = grp * width + j, qr = q0 + j * qStride, row = sc + j * span
                 for t in 0..<S {
                     let kr = c.suffixK + (r * c.suffixStride + t) * kvW + kh * hd
-                    var d: Float = 0
-                    for e in 0..<hd { d += qr[e] * kr[e] }
-                    row[P + t] = d * scale
+                    row[P + t] = rowDot(qr, kr, hd) * scale
                 }
-                var m = -Float.infinity
-                for t in 0..<n { m = max(m, row[t]) }
-                var sum: Float = 0
-                for t in 0..<n { let e = expf(row[t] - m); row[t] = e; sum += e }
-                let inv = 1 / sum
-                for t in 0..<n { row[t] *= inv }
+                let m = rowMax(row, n)
+                rowScale(row, n, 1 / rowExp(row, row, n, sub: m))
             }
             let o0 = out + grp * width * outW + h * hd
             sgemm(false, false, width, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)

@@ -59,14 +59,20 @@ public func residualForwardNaive(_ out: UnsafeMutablePointer<Float>, _ a: Unsafe
 
 // MARK: - SwiGLU
 
-@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expApprox(-x)) }
 
 /// h[N,F] = silu(gate) * up, where gu[N,2F] holds each row's gate (first F) then up (next F).
 public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
         for i in r {
             let g = gu + i * 2 * f, u = g + f, o = h + i * f
-            for j in 0..<f { let x = g[j]; o[j] = x * sigmoid(x) * u[j] }
+            var j = 0
+            while j + 8 <= f {
+                let x = load8(g + j)
+                store8(x / (1 + expApprox(-x)) * load8(u + j), o + j)
+                j += 8
+            }
+            while j < f { let x = g[j]; o[j] = x * sigmoid(x) * u[j]; j += 1 }
         }
     }
 }
@@ -78,7 +84,14 @@ public func swigluBackward(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePoint
         for i in r {
             let g = gu + i * 2 * f, u = g + f, d = dh + i * f
             let dg = dgu + i * 2 * f, du = dg + f
-            for j in 0..<f {
+            var j0 = 0
+            while j0 + 8 <= f {
+                let x = load8(g + j0), s = 1 / (1 + expApprox(-x)), dd = load8(d + j0)
+                store8(dd * load8(u + j0) * s * (1 + x * (1 - s)), dg + j0)
+                store8(dd * x * s, du + j0)
+                j0 += 8
+            }
+            for j in j0..<f {
                 let x = g[j], s = sigmoid(x)
                 dg[j] = d[j] * u[j] * s * (1 + x * (1 - s))
                 du[j] = d[j] * x * s

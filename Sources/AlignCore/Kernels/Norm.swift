@@ -9,9 +9,7 @@ public func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMut
     Parallel.chunks(n, minPerWorker: 32) { r in
         for i in r {
             let xi = x + i * c, oi = out + i * c
-            var ss: Float = 0
-            for j in 0..<c { ss += xi[j] * xi[j] }
-            let s = 1 / (ss / Float(c) + eps).squareRoot()
+            let s = 1 / (rowDot(xi, xi, c) / Float(c) + eps).squareRoot()
             rstd[i] = s
             for j in 0..<c { oi[j] = w[j] * (xi[j] * s) }
         }
@@ -27,8 +25,10 @@ public func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutab
         for i in r {
             let xi = x + i * c, di = dout + i * c, dxi = dx + i * c
             let s = rstd[i]
-            var dot: Float = 0
-            for j in 0..<c { dot += w[j] * di[j] * xi[j] }
+            var j = 0, dot8 = SIMD8<Float>(repeating: 0)
+            while j + 8 <= c { dot8 += load8(w + j) * load8(di + j) * load8(xi + j); j += 8 }
+            var dot = dot8.sum()
+            while j < c { dot += w[j] * di[j] * xi[j]; j += 1 }
             let k = dot * s * s * s / Float(c)
             for j in 0..<c { dxi[j] += s * w[j] * di[j] - k * xi[j] }
         }
