@@ -1,0 +1,152 @@
+// Causal grouped-query self-attention over a [B,T] batch: forward/backward pair (parallel over
+// (batch, head) with small per-head sgemm calls on one BLAS thread each) and a plain-loop reference.
+// Layout: qkv[B,T,W] with W = (H + 2·KV)·hd holds each token's H query heads, then KV key heads, then
+// KV value heads (q and k already rotated). Query head h reads key/value head h / (H / KV).
+import Foundation
+
+/// Shape of one attention call.
+public struct AttentionShape: Sendable {
+    public var batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int
+    public init(batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        self.batch = batch; self.seq = seq; self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+    }
+    /// Row width of the fused qkv buffer.
+    public var qkvWidth: Int { (heads + 2 * kvHeads) * headDim }
+    var group: Int { heads / kvHeads }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+}
+
+/// Runs `body` with OpenBLAS on one thread (inside loops that are already parallel), then restores it.
+@inline(__always)
+func withSingleThreadedBlas(_ body: () -> Void) {
+    let saved = Blas.threads
+    if saved != 1 { Blas.setThreads(1) }
+    body()
+    if saved != 1 { Blas.setThreads(saved) }
+}
+
+/// out[B,T,H·hd] = softmax(q·kᵀ/√hd + causal mask)·v; probs[B,H,T,T] saved (zero above the diagonal).
+public func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
+                             _ qkv: UnsafePointer<Float>, _ s: AttentionShape) {
+    let T = s.seq, hd = s.headDim, W = s.qkvWidth, H = s.heads, G = s.group
+    let outW = H * hd
+    withSingleThreadedBlas {
+        Parallel.forEach(s.batch * H) { bh in
+            let b = bh / H, h = bh % H, g = h / G
+            let q = qkv + b * T * W + h * hd
+            let k = qkv + b * T * W + (H + g) * hd
+            let v = qkv + b * T * W + (H + s.kvHeads + g) * hd
+            let p = probs + bh * T * T
+            // Scores row blocks: rows [r0, r1) only need keys [0, r1).
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + 64)
+                sgemm(false, true, r1 - r0, r1, hd, s.scale, q + r0 * W, W, k, W, 0, p + r0 * T, T)
+                r0 = r1
+            }
+            for i in 0..<T {
+                let row = p + i * T
+                let m = rowMax(row, i + 1)
+                rowScale(row, i + 1, 1 / rowExp(row, row, i + 1, sub: m))
+                (row + i + 1).update(repeating: 0, count: T - i - 1)
+            }
+            sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + b * T * outW + h * hd, outW)
+        }
+    }
+}
+
+/// dqkv[B,T,W] (written) from dout[B,T,H·hd]; dprobs[B,H,T,T] is scratch. Parallel over (batch, kv head):
+/// the query heads of a group run in order so their dK/dV sums never race.
+public func attentionBackward(_ dqkv: UnsafeMutablePointer<Float>, _ dprobs: UnsafeMutablePointer<Float>,
+                              _ dout: UnsafePointer<Float>, _ qkv: UnsafePointer<Float>,
+                              _ probs: UnsafePointer<Float>, _ s: AttentionShape) {
+    let T = s.seq, hd = s.headDim, W = s.qkvWidth, H = s.heads, KV = s.kvHeads, G = s.group
+    let outW = H * hd
+    withSingleThreadedBlas {
+        Parallel.forEach(s.batch * KV) { bg in
+            let b = bg / KV, g = bg % KV
+            let k = qkv + b * T * W + (H + g) * hd
+            let v = qkv + b * T * W + (H + KV + g) * hd
+            let dk = dqkv + b * T * W + (H + g) * hd
+            let dv = dqkv + b * T * W + (H + KV + g) * hd
+            for h in (g * G)..<(g * G + G) {
+                let bh = b * H + h
+                let p = probs + bh * T * T, dp = dprobs + bh * T * T
+                let q = qkv + b * T * W + h * hd
+                let dq = dqkv + b * T * W + h * hd
+                let dO = dout + b * T * outW + h * hd
+                let beta: Float = h == g * G ? 0 : 1
+                sgemm(false, true, T, T, hd, 1, dO, outW, v, W, 0, dp, T)          // dP = dO·Vᵀ
+                sgemm(true, false, T, hd, T, 1, p, T, dO, outW, beta, dv, W)        // dV += Pᵀ·dO
+                for i in 0..<T {                                                    // dS = P∘(dP − Σ P·dP)·scale
+                    let pr = p + i * T, dr = dp + i * T
+                    let dot = rowDot(pr, dr, i + 1)
+                    for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
+                    (dr + i + 1).update(repeating: 0, count: T - i - 1)
+                }
+                sgemm(false, false, T, hd, T, 1, dp, T, k, W, 0, dq, W)             // dQ = dS·K
+                sgemm(true, false, T, hd, T, 1, dp, T, q, W, beta, dk, W)           // dK += dSᵀ·Q
+            }
+        }
+    }
+}
+
+/// Reference for `attentionForward` (plain loops, double precision).
+public func attentionForwardNaive(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
+                                  _ qkv: UnsafePointer<Float>, _ s: AttentionShape) {
+    let T = s.seq, hd = s.headDim, W = s.qkvWidth, H = s.heads
+    for b in 0..<s.batch {
+        for h in 0..<H {
+            let g = h / s.group
+            let p = probs + (b * H + h) * T * T
+            for i in 0..<T {
+                var sc = [Double](repeating: 0, count: i + 1)
+                for j in 0...i {
+                    var d = 0.0
+                    for e in 0..<hd { d += Double(qkv[(b * T + i) * W + h * hd + e]) * Double(qkv[(b * T + j) * W + (H + g) * hd + e]) }
+                    sc[j] = d * Double(s.scale)
+                }
+                let m = sc.max()!
+                let z = sc.reduce(0) { $0 + exp($1 - m) }
+                for j in 0..<T { p[i * T + j] = j <= i ? Float(exp(sc[j] - m) / z) : 0 }
+                for e in 0..<hd {
+                    var acc = 0.0
+                    for j in 0...i { acc += exp(sc[j] - m) / z * Double(qkv[(b * T + j) * W + (H + s.kvHeads + g) * hd + e]) }
+                    out[(b * T + i) * H * hd + h * hd + e] = Float(acc)
+                }
+            }
+        }
+    }
+}
+
+/// Reference for `attentionBackward` (plain loops, double precision, uses the saved probs).
+public func attentionBackwardNaive(_ dqkv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                                   _ qkv: UnsafePointer<Float>, _ probs: UnsafePointer<Float>, _ s: AttentionShape) {
+    let T = s.seq, hd = s.headDim, W = s.qkvWidth, H = s.heads, KV = s.kvHeads
+    for i in 0..<(s.batch * T * W) { dqkv[i] = 0 }
+    for b in 0..<s.batch {
+        for h in 0..<H {
+            let g = h / s.group
+            let p = probs + (b * H + h) * T * T
+            for i in 0..<T {
+                var dp = [Double](repeating: 0, count: i + 1)
+                for j in 0...i {
+                    for e in 0..<hd {
+                        let d = Double(dout[(b * T + i) * H * hd + h * hd + e])
+                        dp[j] += d * Double(qkv[(b * T + j) * W + (H + KV + g) * hd + e])
+                        dqkv[(b * T + j) * W + (H + KV + g) * hd + e] += Float(Double(p[i * T + j]) * d)
+                    }
+                }
+                var dot = 0.0
+                for j in 0...i { dot += Double(p[i * T + j]) * dp[j] }
+                for j in 0...i {
+                    let ds = Double(p[i * T + j]) * (dp[j] - dot) * Double(s.scale)
+                    for e in 0..<hd {
+                        dqkv[(b * T + i) * W + h * hd + e] += Float(ds * Double(qkv[(b * T + j) * W + (H + g) * hd + e]))
+                        dqkv[(b * T + j) * W + (H + g) * hd + e] += Float(ds * Double(qkv[(b * T + i) * W + h * hd + e]))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+// Log-softmax of the target token (cross-entropy's building block) as a forward/backward pair, with a
+// plain-loop reference. The backward takes an arbitrary per-position weight w = d objective / d logp, so
+// the same kernel serves cross-entropy (w = −1/N), DPO (per-sequence weights) and GRPO (per-token weights).
+import Foundation
+
+/// Value of `targets` that marks a position as not trained (Hugging Face's ignore index).
+public let ignoreIndex: Int32 = -100
+
+/// logp[N] = log softmax(logits[n])[targets[n]] (0 where targets[n] == -100); lse[N] = logsumexp of each row.
+public func logSoftmaxTargetForward(_ logp: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+                                    _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                    _ n: Int, _ v: Int) {
+    Parallel.chunks(n, minPerWorker: 4) { r in
+        for i in r {
+            let row = logits + i * v
+            let m = rowMax(row, v)
+            let l = m + logf(rowExp(nil, row, v, sub: m))
+            lse[i] = l
+            let t = targets[i]
+            logp[i] = t == ignoreIndex ? 0 : row[Int(t)] - l
+        }
+    }
+}
+
+/// dlogits[N,V] (written; may alias `logits`) = w[n] · (onehot(target) − softmax(logits[n])); rows whose
+/// target is -100 get zeros.
+public func logSoftmaxTargetBackward(_ dlogits: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
+                                     _ lse: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                     _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
+    Parallel.chunks(n, minPerWorker: 4) { r in
+        for i in r {
+            let row = logits + i * v, d = dlogits + i * v
+            let t = targets[i]
+            if t == ignoreIndex {
+                d.update(repeating: 0, count: v)
+                continue
+            }
+            let w = weights[i]
+            _ = rowExp(d, row, v, sub: lse[i], mul: -w)
+            d[Int(t)] += w
+        }
+    }
+}
+
+/// Reference for `logSoftmaxTargetForward` (double precision).
+public func logSoftmaxTargetForwardNaive(_ logp: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+                                         _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                         _ n: Int, _ v: Int) {
+    for i in 0..<n {
+        var m = -Double.infinity
+        for j in 0..<v { m = max(m, Double(logits[i * v + j])) }
+        var sum = 0.0
+        for j in 0..<v { sum += exp(Double(logits[i * v + j]) - m) }
+        let l = m + log(sum)
+        lse[i] = Float(l)
+        logp[i] = targets[i] == ignoreIndex ? 0 : Float(Double(logits[i * v + Int(targets[i])]) - l)
+    }
+}
+
+/// Reference for `logSoftmaxTargetBackward` (double precision, recomputes the softmax).
+public func logSoftmaxTargetBackwardNaive(_ dlogits: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
+                                          _ targets: UnsafePointer<Int32>, _ weights: UnsafePointer<Float>,
+                                          _ n: Int, _ v: Int) {
+    for i in 0..<n {
+        var m = -Double.infinity
+        for j in 0..<v { m = max(m, Double(logits[i * v + j])) }
+        var sum = 0.0
+        for j in 0..<v { sum += exp(Double(logits[i * v + j]) - m) }
+        for j in 0..<v {
+            if targets[i] == ignoreIndex { dlogits[i * v + j] = 0; continue }
+            let p = exp(Double(logits[i * v + j]) - m) / sum
+            let onehot = j == Int(targets[i]) ? 1.0 : 0.0
+            dlogits[i * v + j] = Float(Double(weights[i]) * (onehot - p))
+        }
+    }
+}

@@ -1,0 +1,198 @@
+// KV-cached incremental decoding of a LLaMA model (the `IncrementalDecoder` contract). A prompt's keys and
+// values are computed once per group and shared by its `width` rows; each row owns only its continuation
+// suffix, so reordering beams (`parents`) copies a few suffix positions, never a prompt. All rows' one-token
+// steps go through single sgemm calls per projection. Memory is planned once for
+// (maxGroups, maxWidth, maxPrompt, maxSuffix); prefill and step allocate nothing on the model side.
+import Foundation
+
+/// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
+public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
+    public let params: LlamaParameters
+    public var config: LlamaConfig { params.config }
+    public let maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int
+    public var vocabSize: Int { config.vocabSize }
+
+    /// Number of groups / width / suffix length of the current batch.
+    public private(set) var groups = 0
+    public private(set) var width = 0
+    public private(set) var suffixLength = 0
+
+    let rope: RopeTable
+    let C: Int, H: Int, KV: Int, hd: Int, W: Int, F: Int, V: Int, L: Int, kvW: Int
+    let arena: UnsafeMutableBufferPointer<Float>
+    // caches: per layer
+    var promptK: [UnsafeMutablePointer<Float>] = [], promptV: [UnsafeMutablePointer<Float>] = []
+    var suffixK: [UnsafeMutablePointer<Float>] = [], suffixV: [UnsafeMutablePointer<Float>] = []
+    // working buffers sized for max(prefill tokens, rows)
+    let x: UnsafeMutablePointer<Float>, ln: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>
+    let att: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>, reorder: UnsafeMutablePointer<Float>
+    let last: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, logitsBuf: UnsafeMutablePointer<Float>
+    let tok: UnsafeMutableBufferPointer<Int32>, pos: UnsafeMutableBufferPointer<Int32>
+    let promptLengths: UnsafeMutableBufferPointer<Int>
+
+    /// Plans memory for up to `maxGroups` prompts of ≤ `maxPrompt` tokens, `maxWidth` rows each, and
+    /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix).
+    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int) {
+        precondition(maxGroups > 0 && maxWidth > 0 && maxPrompt > 0 && maxSuffix > 0)
+        self.params = params
+        self.maxGroups = maxGroups; self.maxWidth = maxWidth; self.maxPrompt = maxPrompt; self.maxSuffix = maxSuffix
+        let c = params.config
+        C = c.hiddenSize; H = c.numAttentionHeads; KV = c.numKeyValueHeads; hd = c.headDim
+        W = (H + 2 * KV) * hd; F = c.intermediateSize; V = c.vocabSize; L = c.numHiddenLayers; kvW = KV * hd
+        let R = maxGroups * maxWidth, N = max(maxGroups * maxPrompt, R)
+        let promptCache = maxGroups * maxPrompt * kvW, suffixCache = R * maxSuffix * kvW
+        let scratchN = max(maxGroups * H * maxPrompt * maxPrompt, maxGroups * H * maxWidth * (maxPrompt + maxSuffix))
+        let total = L * 2 * (promptCache + suffixCache) + 2 * suffixCache
+            + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + max(R, maxGroups) * C + N + R * V
+        arena = .allocate(capacity: total)
+        arena.initialize(repeating: 0)
+        var cur = arena.baseAddress!
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cur += n }; return cur }
+        for _ in 0..<L {
+            promptK.append(take(promptCache)); promptV.append(take(promptCache))
+            suffixK.append(take(suffixCache)); suffixV.append(take(suffixCache))
+        }
+        reorder = take(2 * suffixCache)
+        x = take(N * C); ln = take(N * C); qkv = take(N * W); att = take(N * H * hd)
+        gu = take(N * 2 * F); h = take(N * F); scratch = take(scratchN)
+        last = take(max(R, maxGroups) * C); rstd = take(N); logitsBuf = take(R * V)
+        precondition(cur == arena.baseAddress! + total)
+        tok = .allocate(capacity: N); tok.initialize(repeating: 0)
+        pos = .allocate(capacity: N); pos.initialize(repeating: 0)
+        promptLengths = .allocate(capacity: maxGroups); promptLengths.initialize(repeating: 0)
+        rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
+    }
+
+    deinit { arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate() }
+
+    func checkToken(_ t: Int32, _ what: String) throws {
+        guard t >= 0 && Int(t) < V else {
+            throw AlignError.invalidArgument("\(what): token id \(t) is outside the vocabulary 0..<\(V)")
+        }
+    }
+
+    public func prefill(_ prompts: [[Int32]], width: Int) throws -> UnsafeBufferPointer<Float> {
+        guard !prompts.isEmpty, prompts.count <= maxGroups, width >= 1, width <= maxWidth else {
+            throw AlignError.invalidArgument("prefill: \(prompts.count) prompts × width \(width) exceed the planned \(maxGroups) × \(maxWidth) (or are empty)")
+        }
+        var starts: [Int] = [], lengths: [Int] = []
+        var n = 0
+        for (g, p) in prompts.enumerated() {
+            guard !p.isEmpty, p.count <= maxPrompt else {
+                throw AlignError.invalidArgument("prefill: prompt \(g) has \(p.count) tokens (allowed 1...\(maxPrompt))")
+            }
+            starts.append(n); lengths.append(p.count)
+            for (t, id) in p.enumerated() {
+                try checkToken(id, "prefill prompt \(g)")
+                tok[n + t] = id; pos[n + t] = Int32(t)
+            }
+            promptLengths[g] = p.count
+            n += p.count
+        }
+        groups = prompts.count; self.width = width; suffixLength = 0
+        let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
+        embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
+        for l in 0..<L {
+            let o = lay.layers[l]
+            rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
+            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
+            attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
+            for g in 0..<groups {
+                for t in 0..<lengths[g] {
+                    let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
+                    (promptK[l] + dst).update(from: src, count: kvW)
+                    (promptV[l] + dst).update(from: src + kvW, count: kvW)
+                }
+            }
+            mlpBlock(n: n, layer: l, attOut: att)
+        }
+        for g in 0..<groups { (last + g * C).update(from: x + (starts[g] + lengths[g] - 1) * C, count: C) }
+        return head(rows: groups)
+    }
+
+    /// Residual + o_proj, then the SwiGLU block, in place on `x` for `n` rows.
+    @inline(__always)
+    func mlpBlock(n: Int, layer l: Int, attOut: UnsafeMutablePointer<Float>) {
+        let pr = params.data.baseAddress!, o = params.layout.layers[l]
+        sgemm(false, true, n, C, H * hd, 1, attOut, H * hd, pr + o.o, H * hd, 1, x, C)
+        rmsnormForward(ln, rstd, x, pr + o.ln2, n, C, config.rmsNormEps)
+        sgemm(false, true, n, 2 * F, C, 1, ln, C, pr + o.gateUp, C, 0, gu, 2 * F)
+        swigluForward(h, gu, n, F)
+        sgemm(false, true, n, C, F, 1, h, F, pr + o.down, F, 1, x, C)
+    }
+
+    /// Final norm + LM head over the first `rows` rows of `last`.
+    func head(rows: Int) -> UnsafeBufferPointer<Float> {
+        let pr = params.data.baseAddress!, lay = params.layout
+        rmsnormForward(ln, rstd, last, pr + lay.finalNorm, rows, C, config.rmsNormEps)
+        sgemm(false, true, rows, V, C, 1, ln, C, pr + lay.lmHead, C, 0, logitsBuf, V)
+        return UnsafeBufferPointer(start: logitsBuf, count: rows * V)
+    }
+
+    public func step(parents: [Int], tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
+        let R = groups * width
+        guard groups > 0 else { throw AlignError.invalidArgument("step called before prefill") }
+        guard parents.count == R, tokens.count == R else {
+            throw AlignError.invalidArgument("step: \(parents.count) parents / \(tokens.count) tokens for \(R) rows")
+        }
+        guard suffixLength < maxSuffix else {
+            throw AlignError.invalidArgument("step: the planned \(maxSuffix) continuation tokens are used up")
+        }
+        for r in 0..<R {
+            guard parents[r] >= 0, parents[r] < R, parents[r] / width == r / width else {
+                throw AlignError.invalidArgument("step: parent \(parents[r]) of row \(r) is not a row of the same group")
+            }
+            try checkToken(tokens[r], "step row \(r)")
+            tok[r] = tokens[r]
+            pos[r] = Int32(promptLengths[r / width] + suffixLength)
+        }
+        reorderSuffixes(parents)
+        let s = suffixLength
+        suffixLength += 1
+        let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
+        embeddingForward(x, tok.baseAddress!, pr + lay.embed, R, C)
+        for l in 0..<L {
+            let o = lay.layers[l]
+            rmsnormForward(ln, rstd, x, pr + o.ln1, R, C, eps)
+            sgemm(false, true, R, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            ropeForward(qkv, W, H + KV, pos.baseAddress!, R, rope)
+            for r in 0..<R {
+                let src = qkv + r * W + H * hd, dst = (r * maxSuffix + s) * kvW
+                (suffixK[l] + dst).update(from: src, count: kvW)
+                (suffixV[l] + dst).update(from: src + kvW, count: kvW)
+            }
+            let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
+                                       promptLengths: UnsafePointer(promptLengths.baseAddress!),
+                                       suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix,
+                                       suffixLength: s + 1)
+            attentionStep(att, scratch, qkv, W, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
+            mlpBlock(n: R, layer: l, attOut: att)
+        }
+        last.update(from: x, count: R * C)
+        return head(rows: R)
+    }
+
+    /// Row r takes over row parents[r]'s suffix cache (the first `suffixLength` positions of every layer).
+    func reorderSuffixes(_ parents: [Int]) {
+        let S = suffixLength
+        guard S > 0 else { return }
+        let R = groups * width, rowN = S * kvW
+        var moved = false
+        for r in 0..<R where parents[r] != r { moved = true; break }
+        guard moved else { return }
+        func permute(_ cache: UnsafeMutablePointer<Float>, _ tmp: UnsafeMutablePointer<Float>) {
+            for r in 0..<R where parents[r] != r {
+                (tmp + r * maxSuffix * kvW).update(from: cache + parents[r] * maxSuffix * kvW, count: rowN)
+            }
+            for r in 0..<R where parents[r] != r {
+                (cache + r * maxSuffix * kvW).update(from: tmp + r * maxSuffix * kvW, count: rowN)
+            }
+        }
+        for l in 0..<L {
+            permute(suffixK[l], reorder)
+            permute(suffixV[l], reorder + R * maxSuffix * kvW)
+        }
+    }
+}

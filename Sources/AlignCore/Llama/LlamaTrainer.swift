@@ -1,0 +1,226 @@
+// Training forward/backward of a LLaMA decoder over a right-padded [B,T] batch. All activation and
+// gradient memory is planned once for (maxBatch, maxSeq); a step allocates nothing. The forward computes
+// every position's target log-prob; the backward takes any per-token weight on those log-probs
+// (d objective / d logp[b,t]), which covers SFT cross-entropy, DPO and GRPO. Gradients accumulate across
+// calls (micro-batches) until `zeroGrads()`.
+import Foundation
+
+/// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
+public final class LlamaTrainer: @unchecked Sendable {
+    public let params: LlamaParameters
+    public var config: LlamaConfig { params.config }
+    public let maxBatch: Int
+    public let maxSeq: Int
+    /// d objective / d parameter, same layout as `params.data`; accumulated by `backward`.
+    public let grads: UnsafeMutableBufferPointer<Float>
+    let rope: RopeTable
+
+    struct LayerActs {
+        var ln1: UnsafeMutablePointer<Float>, rstd1: UnsafeMutablePointer<Float>
+        var qkv: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>
+        var xmid: UnsafeMutablePointer<Float>
+        var ln2: UnsafeMutablePointer<Float>, rstd2: UnsafeMutablePointer<Float>
+        var gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
+    }
+
+    let arena: UnsafeMutableBufferPointer<Float>
+    var acts: [LayerActs] = []
+    /// residual stream at each layer input, plus the last layer's output: (L+1) × [N,C]
+    var res: [UnsafeMutablePointer<Float>] = []
+    var lnf: UnsafeMutablePointer<Float>, rstdf: UnsafeMutablePointer<Float>
+    var logitsBuf: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, logp: UnsafeMutablePointer<Float>
+    var wbuf: UnsafeMutablePointer<Float>
+    // backward scratch
+    var dres: UnsafeMutablePointer<Float>, dln: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>
+    var datt: UnsafeMutablePointer<Float>, dprobs: UnsafeMutablePointer<Float>
+    var dh: UnsafeMutablePointer<Float>, dgu: UnsafeMutablePointer<Float>
+    let tokens: UnsafeMutableBufferPointer<Int32>
+    let targets: UnsafeMutableBufferPointer<Int32>
+    let positions: UnsafeMutableBufferPointer<Int32>
+
+    /// Batch and sequence length of the last forward.
+    public private(set) var batch = 0
+    public private(set) var seq = 0
+    enum State { case empty, forwarded, backwarded }
+    var state = State.empty
+
+    /// Plans all memory for batches up to [maxBatch, maxSeq].
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int) {
+        precondition(maxBatch > 0 && maxSeq > 0)
+        self.params = params
+        self.maxBatch = maxBatch; self.maxSeq = maxSeq
+        let c = params.config
+        let N = maxBatch * maxSeq, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
+        let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize, L = c.numHiddenLayers
+        let P = maxBatch * H * maxSeq * maxSeq
+        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F + N * F
+        let total = perLayer * L + (L + 1) * N * C + N * C + N + N * V + 3 * N
+            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F
+        arena = .allocate(capacity: total)
+        arena.initialize(repeating: 0)
+        var cur = arena.baseAddress!
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cur += n }; return cur }
+        for _ in 0..<L {
+            acts.append(LayerActs(ln1: take(N * C), rstd1: take(N), qkv: take(N * W), probs: take(P),
+                                  att: take(N * H * hd), xmid: take(N * C), ln2: take(N * C), rstd2: take(N),
+                                  gu: take(N * 2 * F), h: take(N * F)))
+        }
+        for _ in 0...L { res.append(take(N * C)) }
+        lnf = take(N * C); rstdf = take(N); logitsBuf = take(N * V); lse = take(N); logp = take(N); wbuf = take(N)
+        dres = take(N * C); dln = take(N * C); dqkv = take(N * W); datt = take(N * H * hd); dprobs = take(P)
+        dh = take(N * F); dgu = take(N * 2 * F)
+        precondition(cur == arena.baseAddress! + total)
+        grads = .allocate(capacity: params.count)
+        grads.initialize(repeating: 0)
+        tokens = .allocate(capacity: N); tokens.initialize(repeating: 0)
+        targets = .allocate(capacity: N); targets.initialize(repeating: ignoreIndex)
+        positions = .allocate(capacity: N); positions.initialize(repeating: 0)
+        rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+    }
+
+    deinit {
+        arena.deallocate(); grads.deallocate(); tokens.deallocate(); targets.deallocate(); positions.deallocate()
+    }
+
+    /// Sets every gradient to zero (start of an accumulation window).
+    public func zeroGrads() { grads.update(repeating: 0) }
+
+    /// Forward over tokens[B,T] with targets[B,T] (next-token ids already shifted; -100 = not trained).
+    /// Padding goes on the right with -100 targets (any valid input id); causal attention keeps it from
+    /// affecting earlier positions. Afterwards `logits`, `tokenLogProbs` and the loss helpers are valid.
+    public func forward(tokens tok: [Int32], targets tgt: [Int32], batch B: Int, seq T: Int) throws {
+        guard B >= 1, T >= 1, B <= maxBatch, T <= maxSeq else {
+            throw AlignError.invalidArgument("batch [\(B), \(T)] exceeds the planned [\(maxBatch), \(maxSeq)]")
+        }
+        guard tok.count == B * T, tgt.count == B * T else {
+            throw AlignError.invalidArgument("tokens/targets have \(tok.count)/\(tgt.count) values, expected \(B)×\(T)")
+        }
+        let V = config.vocabSize
+        for i in 0..<(B * T) {
+            guard tok[i] >= 0 && Int(tok[i]) < V else {
+                throw AlignError.invalidArgument("token id \(tok[i]) at position \(i) is outside the vocabulary 0..<\(V)")
+            }
+            guard tgt[i] == ignoreIndex || (tgt[i] >= 0 && Int(tgt[i]) < V) else {
+                throw AlignError.invalidArgument("target id \(tgt[i]) at position \(i) is neither -100 nor in 0..<\(V)")
+            }
+            tokens[i] = tok[i]; targets[i] = tgt[i]; positions[i] = Int32(i % T)
+        }
+        batch = B; seq = T
+        runForward()
+        state = .forwarded
+    }
+
+    func runForward() {
+        let c = config, B = batch, T = seq, N = B * T
+        let C = c.hiddenSize, H = c.numAttentionHeads, KV = c.numKeyValueHeads, hd = c.headDim
+        let W = (H + 2 * KV) * hd, F = c.intermediateSize, V = c.vocabSize, eps = c.rmsNormEps
+        let lay = params.layout, p = params.data.baseAddress!
+        let shape = AttentionShape(batch: B, seq: T, heads: H, kvHeads: KV, headDim: hd)
+        embeddingForward(res[0], tokens.baseAddress!, p + lay.embed, N, C)
+        for l in 0..<c.numHiddenLayers {
+            let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
+            rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
+            sgemm(false, true, N, W, C, 1, a.ln1, C, p + o.qkv, C, 0, a.qkv, W)
+            ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
+            attentionForward(a.att, a.probs, a.qkv, shape)
+            a.xmid.update(from: x, count: N * C)
+            sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
+            rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
+            sgemm(false, true, N, 2 * F, C, 1, a.ln2, C, p + o.gateUp, C, 0, a.gu, 2 * F)
+            swigluForward(a.h, a.gu, N, F)
+            xout.update(from: a.xmid, count: N * C)
+            sgemm(false, true, N, C, F, 1, a.h, F, p + o.down, F, 1, xout, C)
+        }
+        rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
+        sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
+        logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
+    }
+
+    /// Logits of the last forward, [B,T,V]. Valid until `backward` (which reuses the buffer).
+    public var logits: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logitsBuf, count: batch * seq * config.vocabSize)
+    }
+
+    /// log p(target) per position, [B,T]; 0 where the target is -100.
+    public var tokenLogProbs: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logp, count: batch * seq) }
+
+    /// Number of trained positions (targets ≠ -100) in the last forward.
+    public var trainedCount: Int {
+        var n = 0
+        for i in 0..<(batch * seq) where targets[i] != ignoreIndex { n += 1 }
+        return n
+    }
+
+    /// Mean cross-entropy over trained positions (0 when none).
+    public func meanCrossEntropy() -> Float {
+        var s = 0.0, n = 0
+        for i in 0..<(batch * seq) where targets[i] != ignoreIndex { s -= Double(logp[i]); n += 1 }
+        return n == 0 ? 0 : Float(s / Double(n))
+    }
+
+    /// Per-sequence SUM of the trained positions' log-probs, [B] (DPO/GRPO sequence log-likelihoods).
+    public func sequenceLogProbs() -> [Float] {
+        (0..<batch).map { b in
+            var s = 0.0
+            for t in 0..<seq { s += Double(logp[b * seq + t]) }
+            return Float(s)
+        }
+    }
+
+    /// Backward of Σ weights[b,t] · logp[b,t] (weights [B,T] = d objective / d logp; ignored where the
+    /// target is -100), ACCUMULATED into `grads`. Call once per forward.
+    public func backward(weights: [Float]) throws {
+        guard weights.count == batch * seq else {
+            throw AlignError.invalidArgument("backward: \(weights.count) weights for a [\(batch), \(seq)] batch")
+        }
+        for i in 0..<weights.count { wbuf[i] = weights[i] }
+        try runBackward()
+    }
+
+    /// Backward of `scale` × mean cross-entropy (weight −scale/N on every trained position), accumulated.
+    /// For micro-batches pass scale = (this batch's trained count) / (window's trained count).
+    public func backwardMeanCrossEntropy(scale: Float = 1) throws {
+        let n = trainedCount
+        let w: Float = n == 0 ? 0 : -scale / Float(n)
+        for i in 0..<(batch * seq) { wbuf[i] = w }
+        try runBackward()
+    }
+
+    func runBackward() throws {
+        guard state == .forwarded else {
+            throw AlignError.invalidArgument("backward needs a fresh forward (it was \(state == .empty ? "never run" : "already used by a backward"))")
+        }
+        state = .backwarded
+        let c = config, B = batch, T = seq, N = B * T
+        let C = c.hiddenSize, H = c.numAttentionHeads, KV = c.numKeyValueHeads, hd = c.headDim
+        let W = (H + 2 * KV) * hd, F = c.intermediateSize, V = c.vocabSize
+        let lay = params.layout, p = params.data.baseAddress!, g = grads.baseAddress!
+        let shape = AttentionShape(batch: B, seq: T, heads: H, kvHeads: KV, headDim: hd)
+        let L = c.numHiddenLayers
+        let dlogits = logitsBuf
+        logSoftmaxTargetBackward(dlogits, logitsBuf, lse, targets.baseAddress!, wbuf, N, V)
+        sgemm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
+        sgemm(false, false, N, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, dln, C)
+        dres.update(repeating: 0, count: N * C)
+        rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let a = acts[l], o = lay.layers[l]
+            // MLP (dres = d layer output)
+            sgemm(false, false, N, F, C, 1, dres, C, p + o.down, F, 0, dh, F)
+            sgemm(true, false, C, F, N, 1, dres, C, a.h, F, 1, g + o.down, F)
+            swigluBackward(dgu, dh, a.gu, N, F)
+            sgemm(false, false, N, C, 2 * F, 1, dgu, 2 * F, p + o.gateUp, C, 0, dln, C)
+            sgemm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
+            rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
+            // attention (dres = d xmid)
+            sgemm(false, false, N, H * hd, C, 1, dres, C, p + o.o, H * hd, 0, datt, H * hd)
+            sgemm(true, false, C, H * hd, N, 1, dres, C, a.att, H * hd, 1, g + o.o, H * hd)
+            attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
+            ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
+            sgemm(false, false, N, C, W, 1, dqkv, W, p + o.qkv, C, 0, dln, C)
+            sgemm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
+            rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
+        }
+        embeddingBackward(g + lay.embed, dres, tokens.baseAddress!, N, C)
+    }
+}

@@ -1,0 +1,143 @@
+// KV-cache decoding: golden greedy decoding for both fixtures, batched groups/width/parents reordering
+// against independent full forwards, the decode attention kernels against references, and the samplers.
+import AlignCore
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct DecodeTests {
+    @Test(arguments: LlamaGoldenTests.models) func greedyThroughKVCache(model: String) throws {
+        let f = try LlamaFixture(model)
+        let prompt = try f.golden.int32s("greedy.prompt"), expected = try f.golden.int32s("greedy.output")
+        let dec = LlamaDecoder(params: f.params, maxGroups: 1, maxWidth: 1, maxPrompt: prompt.count, maxSuffix: expected.count)
+        var logits = try dec.prefill([prompt], width: 1)
+        var out: [Int32] = []
+        for _ in 0..<expected.count {
+            let t = TokenSampler.argmax(logits)
+            out.append(t)
+            logits = try dec.step(parents: [0], tokens: [t])
+        }
+        #expect(out == expected)
+        let err = maxAbsDiff(Array(logits), try f.golden.floats("greedy.last_logits"))
+        print("\(model): KV-cache greedy last-logits error \(err)")
+        #expect(err <= 1e-4)
+        // The generate helper gives the same tokens.
+        var rng = Rng(seed: 1)
+        let g = try generate(dec, prompt: prompt, maxNewTokens: expected.count,
+                             sampler: TokenSampler(mode: .greedy, vocabSize: f.config.vocabSize), rng: &rng)
+        #expect(g == expected)
+    }
+
+    @Test(arguments: LlamaGoldenTests.models) func batchedBeamsMatchFullForward(model: String) throws {
+        let f = try LlamaFixture(model)
+        let V = f.config.vocabSize, width = 3, steps = 4
+        var rng = Rng(seed: 11)
+        let prompts: [[Int32]] = [5, 11, 2].map { n in (0..<n).map { _ in Int32(rng.int(below: V)) } }
+        let dec = LlamaDecoder(params: f.params, maxGroups: 4, maxWidth: 4, maxPrompt: 12, maxSuffix: steps)
+        let tr = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 12 + steps)
+        func fullLogits(_ seq: [Int32]) throws -> [Float] {
+            try tr.forward(tokens: seq, targets: [Int32](repeating: ignoreIndex, count: seq.count), batch: 1, seq: seq.count)
+            return Array(tr.logits[(seq.count - 1) * V..<seq.count * V])
+        }
+        let pre = try dec.prefill(prompts, width: width)
+        var worst: Float = 0
+        for (g, p) in prompts.enumerated() {
+            worst = max(worst, maxAbsDiff(Array(pre[g * V..<(g + 1) * V]), try fullLogits(p)))
+        }
+        var rows: [[Int32]] = (0..<(prompts.count * width)).map { prompts[$0 / width] }
+        for _ in 0..<steps {
+            let parents = rows.indices.map { r in (r / width) * width + rng.int(below: width) }
+            let tokens = rows.indices.map { _ in Int32(rng.int(below: V)) }
+            rows = rows.indices.map { r in rows[parents[r]] + [tokens[r]] }
+            let logits = try dec.step(parents: parents, tokens: tokens)
+            for r in rows.indices {
+                worst = max(worst, maxAbsDiff(Array(logits[r * V..<(r + 1) * V]), try fullLogits(rows[r])))
+            }
+        }
+        print("\(model): batched KV-cache vs full forward worst logit error \(worst)")
+        #expect(worst <= 1e-4)
+        #expect(throws: AlignError.self) { _ = try dec.step(parents: Array(0..<9), tokens: [Int32](repeating: 0, count: 9)) }
+    }
+
+    @Test func decoderRejectsBadRequests() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let dec = LlamaDecoder(params: f.params, maxGroups: 2, maxWidth: 2, maxPrompt: 4, maxSuffix: 2)
+        #expect(throws: AlignError.self) { _ = try dec.step(parents: [0], tokens: [1]) }
+        #expect(throws: AlignError.self) { _ = try dec.prefill([[1, 2, 3, 4, 5]], width: 1) }
+        #expect(throws: AlignError.self) { _ = try dec.prefill([[1, 99999]], width: 1) }
+        #expect(throws: AlignError.self) { _ = try dec.prefill([[1], []], width: 1) }
+        _ = try dec.prefill([[1, 2], [3]], width: 2)
+        #expect(throws: AlignError.self) { _ = try dec.step(parents: [2, 1, 2, 3], tokens: [1, 1, 1, 1]) }
+    }
+
+    @Test func stepAttentionMatchesReference() {
+        var rng = Rng(seed: 12)
+        let groups = 2, width = 3, H = 4, KV = 2, hd = 4, kvW = KV * hd, pStride = 6, sStride = 3, S = 2
+        let pk = randn(groups * pStride * kvW, &rng), pv = randn(groups * pStride * kvW, &rng)
+        let sk = randn(groups * width * sStride * kvW, &rng), sv = randn(groups * width * sStride * kvW, &rng)
+        let qStride = H * hd + 5
+        let q = randn(groups * width * qStride, &rng)
+        let lens = [6, 2]
+        var o1 = [Float](repeating: 0, count: groups * width * H * hd), o2 = o1
+        var scratch = [Float](repeating: 0, count: groups * H * width * (pStride + sStride))
+        lens.withUnsafeBufferPointer { lp in
+            let view = DecodeCacheView(promptK: pk, promptV: pv, promptStride: pStride, promptLengths: lp.baseAddress!,
+                                       suffixK: sk, suffixV: sv, suffixStride: sStride, suffixLength: S)
+            attentionStep(&o1, &scratch, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
+            attentionStepNaive(&o2, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
+        }
+        #expect(maxAbsDiff(o1, o2) < 1e-5)
+    }
+
+    @Test func prefillAttentionMatchesTrainingReference() {
+        var rng = Rng(seed: 13)
+        let H = 4, KV = 2, hd = 4, W = (H + 2 * KV) * hd, lens = [3, 7], starts = [0, 3]
+        let qkv = randn(10 * W, &rng)
+        var out = [Float](repeating: 0, count: 10 * H * hd), scratch = [Float](repeating: 0, count: 2 * H * 49)
+        attentionPrefill(&out, &scratch, qkv, starts, lens, heads: H, kvHeads: KV, headDim: hd, maxLen: 7)
+        for (s, T) in lens.enumerated() {
+            var ref = [Float](repeating: 0, count: T * H * hd), p = [Float](repeating: 0, count: H * T * T)
+            let shape = AttentionShape(batch: 1, seq: T, heads: H, kvHeads: KV, headDim: hd)
+            attentionForwardNaive(&ref, &p, Array(qkv[(starts[s] * W)..<((starts[s] + T) * W)]), shape)
+            #expect(maxAbsDiff(Array(out[(starts[s] * H * hd)..<((starts[s] + T) * H * hd)]), ref) < 1e-5)
+        }
+    }
+
+    @Test func samplers() throws {
+        let logits: [Float] = [1.0, 2.0, 0.5, 2.0, -1.0]
+        var rng = Rng(seed: 5)
+        try logits.withUnsafeBufferPointer { row in
+            #expect(TokenSampler.argmax(row) == 1)
+            let greedy = try TokenSampler(mode: .greedy, vocabSize: 5)
+            #expect(greedy.sample(row, rng: &rng) == 1)
+            // Temperature 0.7 over the full vocabulary: frequencies follow softmax(logits / 0.7).
+            let s = try TokenSampler(mode: .sample(temperature: 0.7, topK: 0, topP: 1), vocabSize: 5)
+            var counts = [Int](repeating: 0, count: 5)
+            let n = 20000
+            for _ in 0..<n { counts[Int(s.sample(row, rng: &rng))] += 1 }
+            let e = logits.map { exp(Double($0) / 0.7) }, z = e.reduce(0, +)
+            for i in 0..<5 { #expect(abs(Double(counts[i]) / Double(n) - e[i] / z) < 0.015, "token \(i)") }
+            // top-k 2 keeps only the two best (ids 1 and 3).
+            let k2 = try TokenSampler(mode: .sample(temperature: 1, topK: 2, topP: 1), vocabSize: 5)
+            for _ in 0..<500 { #expect([1, 3].contains(k2.sample(row, rng: &rng))) }
+            // top-p 0.5: token 1 alone has ~0.36, 1+3 reach 0.72 → {1, 3}.
+            let p5 = try TokenSampler(mode: .sample(temperature: 1, topK: 0, topP: 0.5), vocabSize: 5)
+            for _ in 0..<500 { #expect([1, 3].contains(p5.sample(row, rng: &rng))) }
+            // Same seed, same draws.
+            var a = Rng(seed: 9), b = Rng(seed: 9)
+            #expect((0..<50).map { _ in s.sample(row, rng: &a) } == (0..<50).map { _ in s.sample(row, rng: &b) })
+        }
+        #expect(throws: AlignError.self) { _ = try TokenSampler(mode: .sample(temperature: 0, topK: 0, topP: 1), vocabSize: 5) }
+        #expect(throws: AlignError.self) { _ = try TokenSampler(mode: .sample(temperature: 1, topK: 0, topP: 1.5), vocabSize: 5) }
+    }
+
+    @Test func generateStopsAtEos() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let dec = LlamaDecoder(params: f.params, maxGroups: 1, maxWidth: 1, maxPrompt: 32, maxSuffix: 16)
+        let prompt = try f.golden.int32s("greedy.prompt"), expected = try f.golden.int32s("greedy.output")
+        var rng = Rng(seed: 0)
+        let g = try generate(dec, prompt: prompt, maxNewTokens: 10, sampler: TokenSampler(mode: .greedy, vocabSize: f.config.vocabSize),
+                             rng: &rng, eos: expected[2])
+        #expect(g == Array(expected[0...2]))
+    }
+}

@@ -1,0 +1,89 @@
+// LlamaTrainer behaviour beyond the golden numbers: right padding never changes earlier positions,
+// micro-batch gradient accumulation equals one big batch, the per-token-weight backward (DPO/GRPO path)
+// agrees with finite differences of Σ w·logp, and bad inputs raise typed errors.
+import AlignCore
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct LlamaTrainerTests {
+    @Test func rightPaddingDoesNotChangeEarlierPositions() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let a: [Int32] = [5, 17, 200, 3, 44], ta: [Int32] = [17, 200, 3, 44, 9]
+        let b: [Int32] = [1, 2, 3, 4, 5, 6, 7, 8, 9], tb: [Int32] = [ignoreIndex, ignoreIndex, 4, 5, 6, 7, 8, 9, 10]
+        let tr = LlamaTrainer(params: f.params, maxBatch: 2, maxSeq: 9)
+        try tr.forward(tokens: a, targets: ta, batch: 1, seq: 5)
+        let alone = Array(tr.tokenLogProbs), aloneSum = tr.sequenceLogProbs()[0]
+        let pad = [Int32](repeating: 0, count: 4), padT = [Int32](repeating: ignoreIndex, count: 4)
+        try tr.forward(tokens: a + pad + b, targets: ta + padT + tb, batch: 2, seq: 9)
+        let batched = Array(tr.tokenLogProbs)
+        #expect(maxAbsDiff(Array(batched[0..<5]), alone) < 1e-5)
+        #expect(batched[5..<9].allSatisfy { $0 == 0 } && batched[9] == 0 && batched[10] == 0)
+        let sums = tr.sequenceLogProbs()
+        #expect(abs(sums[0] - aloneSum) < 1e-4)
+        #expect(abs(sums[1] - batched[9..<18].reduce(0, +)) < 1e-4)
+        #expect(tr.trainedCount == 5 + 7)
+    }
+
+    @Test func microBatchesAccumulateToTheFullBatch() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let T = f.T, n = f.B * T
+        let full = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: T)
+        try full.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: T)
+        let total = full.trainedCount
+        full.zeroGrads()
+        try full.backwardMeanCrossEntropy()
+        let micro = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: T)
+        micro.zeroGrads()
+        for (lo, hi) in (0..<f.B).map({ ($0, $0 + 1) }) {
+            try micro.forward(tokens: Array(f.inputIds[(lo * T)..<(hi * T)]), targets: Array(f.targets[(lo * T)..<(hi * T)]),
+                              batch: hi - lo, seq: T)
+            try micro.backwardMeanCrossEntropy(scale: Float(micro.trainedCount) / Float(total))
+        }
+        #expect(maxAbsDiff(Array(micro.grads), Array(full.grads)) < 1e-6)
+        #expect(n == f.inputIds.count)
+        #expect(throws: AlignError.self) { try micro.backwardMeanCrossEntropy() }   // backward twice
+    }
+
+    @Test func weightedBackwardMatchesFiniteDifferences() throws {
+        let f = try LlamaFixture("llama-tiny-tied")
+        let B = 2, T = 6
+        let tok = Array(f.inputIds[0..<(B * T)]), tgt = Array(f.targets[0..<(B * T)])
+        var rng = Rng(seed: 21)
+        let w = (0..<(B * T)).map { _ in Float(rng.normal()) }
+        let tr = LlamaTrainer(params: f.params, maxBatch: B, maxSeq: T)
+        func objective() throws -> Double {
+            try tr.forward(tokens: tok, targets: tgt, batch: B, seq: T)
+            var s = 0.0
+            for i in 0..<(B * T) { s += Double(w[i]) * Double(tr.tokenLogProbs[i]) }
+            return s
+        }
+        _ = try objective()
+        tr.zeroGrads()
+        try tr.backward(weights: w)
+        let analytic = Array(tr.grads)
+        let h: Float = 1e-2
+        for t in f.params.layout.tensors {
+            for _ in 0..<2 {
+                let i = t.offset + rng.int(below: t.count)
+                let saved = f.params.data[i]
+                f.params.data[i] = saved + h; let up = try objective()
+                f.params.data[i] = saved - h; let down = try objective()
+                f.params.data[i] = saved
+                let fd = (up - down) / Double(2 * h)
+                #expect(abs(fd - Double(analytic[i])) <= 2e-3 + 2e-2 * abs(fd), "\(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic[i])")
+            }
+        }
+    }
+
+    @Test func badInputsRaiseTypedErrors() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let tr = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 4)
+        #expect(throws: AlignError.self) { try tr.forward(tokens: [1, 2, 3, 4, 5], targets: [1, 2, 3, 4, 5], batch: 1, seq: 5) }
+        #expect(throws: AlignError.self) { try tr.forward(tokens: [1, 2, 320, 4], targets: [1, 2, 3, 4], batch: 1, seq: 4) }
+        #expect(throws: AlignError.self) { try tr.forward(tokens: [1, 2, 3, 4], targets: [1, -5, 3, 4], batch: 1, seq: 4) }
+        #expect(throws: AlignError.self) { try tr.backward(weights: [1, 2, 3, 4]) }   // no forward yet
+        try tr.forward(tokens: [1, 2, 3, 4], targets: [2, 3, 4, 5], batch: 1, seq: 4)
+        #expect(throws: AlignError.self) { try tr.backward(weights: [1, 2]) }
+    }
+}
