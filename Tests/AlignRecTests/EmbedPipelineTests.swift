@@ -78,6 +78,15 @@ import Testing
         #expect(try ItemEmbeddings.load(out).count == 6)
     }
 
+    @Test func benchTitlesAreDeterministicAndBenchRuns() throws {
+        let a = BertBench.titles(count: 20, seed: 3), b = BertBench.titles(count: 20, seed: 3)
+        #expect(a == b && a != BertBench.titles(count: 20, seed: 4))
+        let words = a.map { $0.split(separator: " ").count + $0.split(separator: "|").count - 1 }
+        #expect(words.allSatisfy { (4...10).contains($0) })
+        let rate = try BertBench.run(encoderDir: writeTinyEncoder(), items: 40, batch: 8)
+        #expect(rate > 0 && rate.isFinite)
+    }
+
     @Test func missingEncoderAndBadItemsAreClearErrors() throws {
         let data = try writeItems(["a", "b"])
         let e = #expect(throws: AlignError.self) {

@@ -26,12 +26,12 @@ public enum BertBench {
         guard items >= 1, batch >= 1 else { throw AlignError.invalidArgument("items and batch must be ≥ 1") }
         let model = try BertModel(directory: encoderDir)
         let texts = titles(count: items)
-        let warm = try BertEncoder(model: model, maxBatch: batch, maxLength: 64)
-        _ = warm.embed(texts: Array(texts.prefix(batch)))
+        let maxLength = min(256, model.config.maxPositionEmbeddings)
+        let longest = model.tokenizer.encodeAll(texts, maxLength: maxLength).map(\.count).max()!
+        let enc = try BertEncoder(model: model, maxBatch: min(batch, items), maxLength: longest)
+        _ = enc.embed(tokenized: model.tokenizer.encodeAll(Array(texts.prefix(batch)), maxLength: maxLength))  // warm-up
         let start = Date()
-        let ids = model.tokenizer.encodeAll(texts, maxLength: 256)
-        let enc = try BertEncoder(model: model, maxBatch: min(batch, items), maxLength: ids.map(\.count).max()!)
-        let v = enc.embed(tokenized: ids)
+        let v = enc.embed(tokenized: model.tokenizer.encodeAll(texts, maxLength: maxLength))
         let secs = Date().timeIntervalSince(start)
         precondition(v.count == items * model.dim)
         return Double(items) / max(secs, 1e-9)

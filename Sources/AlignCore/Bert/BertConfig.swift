@@ -4,15 +4,25 @@ import Foundation
 
 /// Shape and hyper-parameters of a BERT encoder (HF `BertConfig` subset).
 public struct BertConfig: Codable, Sendable, Equatable {
+    /// Rows of the word-embedding matrix (`vocab_size`).
     public var vocabSize: Int
+    /// Model width C (`hidden_size`).
     public var hiddenSize: Int
+    /// Encoder layers (`num_hidden_layers`).
     public var numHiddenLayers: Int
+    /// Attention heads H; C must be a multiple of H (`num_attention_heads`).
     public var numAttentionHeads: Int
+    /// Feed-forward width (`intermediate_size`).
     public var intermediateSize: Int
+    /// Longest sequence the absolute position table covers (`max_position_embeddings`).
     public var maxPositionEmbeddings: Int
+    /// Token-type rows; the encoder always uses type 0 (`type_vocab_size`).
     public var typeVocabSize: Int
+    /// LayerNorm epsilon (`layer_norm_eps`).
     public var layerNormEps: Float
+    /// Activation; only "gelu" (erf form) is supported (`hidden_act`).
     public var hiddenAct: String
+    /// Only "absolute" (or absent) is supported (`position_embedding_type`).
     public var positionEmbeddingType: String?
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +32,7 @@ public struct BertConfig: Codable, Sendable, Equatable {
         case layerNormEps = "layer_norm_eps", hiddenAct = "hidden_act", positionEmbeddingType = "position_embedding_type"
     }
 
+    /// Memberwise initializer (defaults follow BERT's).
     public init(vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, intermediateSize: Int,
                 maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
                 hiddenAct: String = "gelu", positionEmbeddingType: String? = "absolute") {

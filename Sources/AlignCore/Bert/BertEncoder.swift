@@ -6,6 +6,7 @@ import Foundation
 
 /// A reusable BERT forward workspace over a shared `BertModel`. Not thread-safe (one batch at a time).
 public final class BertEncoder {
+    /// The weights this workspace runs.
     public let model: BertModel
     /// Largest batch and sequence length the buffers hold.
     public let maxBatch: Int, maxLength: Int

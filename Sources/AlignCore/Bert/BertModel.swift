@@ -6,7 +6,9 @@ import Foundation
 
 /// Immutable BERT weights + config + tokenizer (shareable across encoders/threads).
 public final class BertModel: @unchecked Sendable {
+    /// Shapes and hyper-parameters.
     public let config: BertConfig
+    /// The tokenizer of the model's vocab.txt.
     public let tokenizer: WordPieceTokenizer
     /// Where the model came from (directory or file), for metadata and messages.
     public let source: String

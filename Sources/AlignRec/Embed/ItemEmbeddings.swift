@@ -8,16 +8,21 @@ import Foundation
 public struct ItemEmbeddings: Sendable, Equatable {
     /// Flat [count, dim] row-major vectors.
     public var vectors: [Float]
+    /// Number of items N.
     public var count: Int
+    /// Vector width D.
     public var dim: Int
     /// Where the vectors came from: the encoder's name or "import:<file>".
     public var encoder: String
     /// Whether every row has unit L2 norm.
     public var normalized: Bool
 
+    /// Metadata `format` of the file.
     public static let format = "align-embeddings"
+    /// Metadata `version` of the file.
     public static let version = "1"
 
+    /// Wraps flat [count, dim] vectors.
     public init(vectors: [Float], count: Int, dim: Int, encoder: String, normalized: Bool) {
         precondition(vectors.count == count * dim, "vectors hold \(vectors.count) floats, expected \(count) × \(dim)")
         self.vectors = vectors; self.count = count; self.dim = dim; self.encoder = encoder; self.normalized = normalized

@@ -6,7 +6,9 @@ import Foundation
 
 /// A 2-D float matrix read from a `.npy` file (row-major).
 public struct NpyMatrix: Sendable {
+    /// Shape [rows, cols].
     public let rows: Int, cols: Int
+    /// Row-major values, converted to Float32.
     public let values: [Float]
 
     /// Reads `url`.
