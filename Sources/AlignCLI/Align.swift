@@ -11,6 +11,7 @@ struct Align: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             BenchCommand.self,
+            EmbedCommand.self,
         ]
     )
 }
