@@ -41,7 +41,7 @@ extension Dataset {
             try put(FileName.chronoTest, chronoTest.map(example))
             let enc = JSONEncoder()
             enc.keyEncodingStrategy = .convertToSnakeCase
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             do { try AtomicFile.write(try enc.encode(info), to: dir.appendingPathComponent(FileName.info)) } catch let e as EncodingError {
                 throw AlignError.io(path: FileName.info, message: "could not encode: \(e)")
             }

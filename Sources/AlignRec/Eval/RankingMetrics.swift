@@ -1,7 +1,9 @@
 // Ranking metrics of protocol.md §5, shared by every model: the rank of the target from a full score vector
 // (candidates = all items minus the user's untruncated earlier history; ties broken by ascending item index)
 // or from a generative model's top-K list (rank = position + 1, a miss when absent), and HR@K / NDCG@K for
-// K = 1, 5, 10, 20 accumulated in Float64 and reported as plain means.
+// K = 1, 5, 10, 20 accumulated in Float64 and reported as plain means. Sums are exactly rounded (Shewchuk's
+// algorithm, as Python's math.fsum), so a mean does not depend on the order examples are added or merged in,
+// and it matches numpy's/fsum's reference figures digit for digit (a naive running sum can differ in the last bit).
 import Foundation
 
 /// Ranks of targets.
@@ -84,18 +86,68 @@ public struct RankingMetrics: Codable, Sendable, Equatable, CustomStringConverti
     }
 }
 
-/// Accumulates ranks and yields `RankingMetrics` (sums in Float64, means at the end).
+/// An exactly rounded floating-point sum (Shewchuk's non-overlapping partials; the final rounding as in
+/// CPython's `math.fsum`).
+public struct ExactSum: Sendable, Equatable {
+    private var partials: [Double] = []
+    public init() {}
+
+    /// Adds `value` without rounding error.
+    public mutating func add(_ value: Double) {
+        var x = value
+        var i = 0
+        for j in partials.indices {
+            var y = partials[j]
+            if abs(x) < abs(y) { swap(&x, &y) }
+            let hi = x + y
+            let lo = y - (hi - x)
+            if lo != 0 { partials[i] = lo; i += 1 }
+            x = hi
+        }
+        partials.removeSubrange(i...)
+        partials.append(x)
+    }
+
+    /// Adds every partial of another sum.
+    public mutating func add(_ other: ExactSum) { for p in other.partials { add(p) } }
+
+    /// The correctly rounded total.
+    public var value: Double {
+        var n = partials.count
+        guard n > 0 else { return 0 }
+        n -= 1
+        var hi = partials[n]
+        var lo = 0.0
+        while n > 0 {
+            let x = hi
+            n -= 1
+            let y = partials[n]
+            hi = x + y
+            let yr = hi - x
+            lo = y - yr
+            if lo != 0 { break }
+        }
+        if n > 0 && ((lo < 0 && partials[n - 1] < 0) || (lo > 0 && partials[n - 1] > 0)) {
+            let y = lo * 2
+            let x = hi + y
+            if y == x - hi { hi = x }
+        }
+        return hi
+    }
+}
+
+/// Accumulates ranks and yields `RankingMetrics` (exact Float64 sums, means at the end).
 public struct MetricAccumulator: Sendable {
     public let ks: [Int]
-    private var hrSum: [Double]
-    private var ndcgSum: [Double]
-    private var rrSum = 0.0
+    private var hrSum: [ExactSum]
+    private var ndcgSum: [ExactSum]
+    private var rrSum = ExactSum()
     public private(set) var count = 0
 
     public init(ks: [Int] = RankingMetrics.defaultKs) {
         self.ks = ks
-        hrSum = [Double](repeating: 0, count: ks.count)
-        ndcgSum = [Double](repeating: 0, count: ks.count)
+        hrSum = [ExactSum](repeating: ExactSum(), count: ks.count)
+        ndcgSum = [ExactSum](repeating: ExactSum(), count: ks.count)
     }
 
     /// Adds one example; `rank` nil means the target was not retrieved.
@@ -103,26 +155,26 @@ public struct MetricAccumulator: Sendable {
         count += 1
         guard let r = rank else { return }
         precondition(r >= 1, "rank must be >= 1")
-        rrSum += 1.0 / Double(r)
+        rrSum.add(1.0 / Double(r))
         let gain = 1.0 / log2(Double(r) + 1.0)
         for (i, k) in ks.enumerated() where r <= k {
-            hrSum[i] += 1
-            ndcgSum[i] += gain
+            hrSum[i].add(1)
+            ndcgSum[i].add(gain)
         }
     }
 
-    /// Merges another accumulator (for parallel evaluation).
+    /// Merges another accumulator (for parallel evaluation); the result is independent of the merge order.
     public mutating func merge(_ o: MetricAccumulator) {
         precondition(o.ks == ks)
-        for i in ks.indices { hrSum[i] += o.hrSum[i]; ndcgSum[i] += o.ndcgSum[i] }
-        rrSum += o.rrSum
+        for i in ks.indices { hrSum[i].add(o.hrSum[i]); ndcgSum[i].add(o.ndcgSum[i]) }
+        rrSum.add(o.rrSum)
         count += o.count
     }
 
     /// Plain means (zeros when empty).
     public var metrics: RankingMetrics {
         let d = Double(max(count, 1))
-        return RankingMetrics(ks: ks, hr: hrSum.map { $0 / d }, ndcg: ndcgSum.map { $0 / d }, count: count, mrr: rrSum / d)
+        return RankingMetrics(ks: ks, hr: hrSum.map { $0.value / d }, ndcg: ndcgSum.map { $0.value / d }, count: count, mrr: rrSum.value / d)
     }
 }
 
