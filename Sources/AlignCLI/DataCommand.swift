@@ -1,5 +1,6 @@
 // `align data prepare`: raw MovieLens / Amazon / generic files → a dataset directory by the protocol of
-// protocol.md, with printed statistics and the most-popular baseline as a sanity figure.
+// protocol.md, with printed statistics and the most-popular baseline as a sanity figure; `align data stats`
+// loads (and validates) a prepared directory and prints the same statistics and baselines for both protocols.
 import AlignCore
 import AlignRec
 import ArgumentParser
@@ -9,7 +10,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Prepare datasets: readers, filtering, ids, sequences and splits.",
-        subcommands: [DataPrepare.self]
+        subcommands: [DataPrepare.self, DataStats.self]
     )
 }
 
@@ -133,5 +134,34 @@ struct DataPrepare: ParsableCommand {
             for (f, k) in by.sorted(by: { $0.key < $1.key }) { lines.append("  skipped:       \(n(k)) lines in \(f)") }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+struct DataStats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Load and validate a dataset directory; print its statistics and the most-popular baseline (valid and test, both protocols)."
+    )
+
+    @Argument(help: "Dataset directory made by `align data prepare`.")
+    var dir: String
+
+    func run() throws {
+        do {
+            let t0 = Date()
+            let ds = try Dataset.load(from: URL(fileURLWithPath: dir))
+            let tLoad = Date().timeIntervalSince(t0)
+            print(DataPrepare.report(ds, out: dir))
+            for p in EvalProtocol.allCases {
+                let pop = MostPopular(dataset: ds, protocol: p)
+                for split in [Split.valid, .test] {
+                    print("most-popular baseline (protocol \(p.rawValue), \(split.rawValue)): \(pop.evaluate(ds, split: split))")
+                }
+            }
+            print(String(format: "time: load %.2fs, total %.2fs", tLoad, Date().timeIntervalSince(t0)))
+        } catch let e as AlignError {
+            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 }

@@ -29,7 +29,11 @@ public enum AmazonReader {
             }
             return (src, cand)
         }
-        let names = ((try? fm.contentsOfDirectory(atPath: src)) ?? []).sorted().filter { n in
+        let listing: [String]
+        do { listing = try fm.contentsOfDirectory(atPath: src) } catch {
+            throw AlignError.io(path: src, message: "cannot list directory: \(error.localizedDescription)")
+        }
+        let names = listing.sorted().filter { n in
             [".json", ".jsonl", ".json.gz", ".jsonl.gz"].contains { n.hasSuffix($0) } && !n.hasPrefix(".")
         }
         let metas = names.filter { $0.hasPrefix("meta_") }

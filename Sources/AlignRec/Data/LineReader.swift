@@ -28,7 +28,10 @@ public final class LineReader {
         guard let fh = FileHandle(forReadingAtPath: path) else {
             throw AlignError.io(path: path, message: "cannot open for reading (missing file or no permission)")
         }
-        let magic = (try? fh.read(upToCount: 2)) ?? Data()
+        let magic: Data
+        do { magic = try fh.read(upToCount: 2) ?? Data() } catch {
+            throw AlignError.io(path: path, message: "read failed: \(error.localizedDescription)")
+        }
         isGzip = magic.count == 2 && magic[magic.startIndex] == 0x1f && magic[magic.startIndex + 1] == 0x8b
         if isGzip {
             try? fh.close()
