@@ -12,6 +12,7 @@ struct Align: ParsableCommand {
         subcommands: [
             BenchCommand.self,
             EmbedCommand.self,
+            DataCommand.self,
         ]
     )
 }
