@@ -35,17 +35,27 @@ import Testing
     let a = Dedup.sinkhornAssign(d, rows: 3, cols: 4, epsilon: 0.003, iterations: 100)
     #expect(Set(a).count == 3)
     #expect(a == [0, 1, 2])
+    // Identical rows: argmax cannot separate them, the distinct rounding does.
+    let same = [Double](repeating: 0, count: 4) + [0.5, 0.1, 0.9, 0.3] + [0.5, 0.1, 0.9, 0.3]
+    let s = Array(same.dropFirst(4)) + [0.5, 0.1, 0.9, 0.3]
+    #expect(Set(Dedup.sinkhornAssign(s, rows: 3, cols: 4, epsilon: 0.003, iterations: 50)).count == 1)
+    let r = Dedup.sinkhornAssign(s, rows: 3, cols: 4, epsilon: 0.003, iterations: 50, distinct: true)
+    #expect(Set(r).count == 3)
 }
 
 @Test func sidSinkhornDedupUnique() throws {
-    // Small groups in a large last codebook: Sinkhorn alone should resolve them (LC-Rec's setting).
-    let (x, _) = SIDTestData.mixture(n: 240, dim: 8, components: 6, seed: 5)
-    let v = SIDVectors(values: x, n: 240, dim: 8)
-    let cfg = SIDBuildConfig(method: .rqkmeans, levels: 2, codes: 6, seed: 3, dedup: .sinkhorn)
-    let b = try SIDBuilder.build(v, config: cfg)
-    #expect(b.report.collisionRateBeforeDedup > 0)
+    // Few items, many tuples (2 levels × 16 codes = 256): tight clusters collide, Sinkhorn alone
+    // spreads them over the last level (LC-Rec's setting) without the extra level.
+    let (x, _) = SIDTestData.mixture(n: 80, dim: 8, components: 20, spread: 3, sigma: 0.05, seed: 5)
+    let v = SIDVectors(values: x, n: 80, dim: 8)
+    let plain = try SIDBuilder.build(v, config: SIDBuildConfig(method: .rqkmeans, levels: 2, codes: 16, seed: 3))
+    let b = try SIDBuilder.build(v, config: SIDBuildConfig(method: .rqkmeans, levels: 2, codes: 16, seed: 3, dedup: .sinkhorn))
+    #expect(plain.report.extraLevel && b.report.collisionRateBeforeDedup > 0)
     #expect(b.report.sinkhornRounds >= 1 && b.report.sinkhornReassigned > 0)
-    #expect(Set(b.map.codesByRow).count == 240)
+    #expect(!b.report.sinkhornFellBack && b.map.levels == 2 && b.map.dedup == "sinkhorn")
+    #expect(Set(b.map.codesByRow).count == 80)
+    // Only the last level moved.
+    #expect(zip(b.map.codesByRow, plain.map.codesByRow).allSatisfy { $0[0] == $1[0] })
     // Forced failure (identical vectors cannot be separated): falls back to the extra level, still unique.
     let same = SIDVectors(values: [Float](repeating: 1, count: 20 * 4) + x[0..<(20 * 4)], n: 40, dim: 4)
     let f = try SIDBuilder.build(same, config: SIDBuildConfig(levels: 2, codes: 4, seed: 1, dedup: .sinkhorn))

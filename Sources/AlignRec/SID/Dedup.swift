@@ -4,9 +4,13 @@
 //   collides, and then to every item, so all SIDs have the same length.
 // - `sinkhorn` (LC-Rec): for each colliding group, re-assign the last level by Sinkhorn-Knopp balancing of
 //   the group's distances to the last codebook (distances centred to [-1, 1] as LC-Rec does, log-domain
-//   iterations: rows sum to 1/B, columns to 1/K, argmax per row), repeated over the new groups until every
-//   tuple is unique or `rounds` is reached; anything still colliding then gets the extra level
-//   (`fellBack` is set and the report says so).
+//   iterations: rows sum to 1/B, columns to 1/K), repeated over the new groups until every tuple is unique
+//   or `rounds` is reached; anything still colliding then gets the extra level (`fellBack` is set and the
+//   report says so). Two refinements over LC-Rec's plain argmax, which can send near-identical rows to the
+//   same code forever: the columns are restricted to last-level codes no item outside the group already
+//   uses under the same prefix, and the plan is rounded to distinct codes greedily (largest Q first — each
+//   row gets its argmax unless a row with a larger Q there took it). With at least as many free codes as
+//   group members one round makes the group unique; otherwise argmax rounding is used for that group.
 import Foundation
 
 /// How collisions are resolved.
@@ -85,25 +89,42 @@ public enum Dedup {
 
     /// Log-domain Sinkhorn–Knopp on distances d[b, k] (LC-Rec's normalisation: centre to [-1, 1],
     /// Q ∝ exp(−d/ε), rows to 1/B, columns to 1/K); returns argmax_k Q per row (lowest k on ties).
-    public static func sinkhornAssign(_ d: [Double], rows b: Int, cols k: Int, epsilon: Double, iterations: Int) -> [Int] {
+    /// With `distinct` (and b ≤ k) the plan is rounded greedily to pairwise different columns instead.
+    public static func sinkhornAssign(_ d: [Double], rows b: Int, cols k: Int, epsilon: Double, iterations: Int,
+                                      distinct: Bool = false) -> [Int] {
         guard b > 0, k > 0 else { return [] }
         let mx = d.max()!, mn = d.min()!
         let mid = (mx + mn) / 2, amp = mx - mid + 1e-5
         var lq = d.map { -(($0 - mid) / amp) / epsilon }
         let logB = log(Double(b)), logK = log(Double(k))
-        func lse(_ v: [Double]) -> Double {
-            let m = v.max()!
-            return m + log(v.reduce(0.0) { $0 + exp($1 - m) })
+        lq.withUnsafeMutableBufferPointer { q in
+            for _ in 0..<max(1, iterations) {
+                for i in 0..<b {  // rows: each sums to 1/B
+                    var m = -Double.infinity
+                    for j in 0..<k { m = max(m, q[i * k + j]) }
+                    var s = 0.0
+                    for j in 0..<k { s += exp(q[i * k + j] - m) }
+                    let l = m + log(s) + logB
+                    for j in 0..<k { q[i * k + j] -= l }
+                }
+                for j in 0..<k {  // columns: each sums to 1/K
+                    var m = -Double.infinity
+                    for i in 0..<b { m = max(m, q[i * k + j]) }
+                    var s = 0.0
+                    for i in 0..<b { s += exp(q[i * k + j] - m) }
+                    let l = m + log(s) + logK
+                    for i in 0..<b { q[i * k + j] -= l }
+                }
+            }
         }
-        for _ in 0..<max(1, iterations) {
-            for i in 0..<b {
-                let s = lse(Array(lq[(i * k)..<((i + 1) * k)])) + logB
-                for j in 0..<k { lq[i * k + j] -= s }
+        if distinct && b <= k {
+            let order = (0..<(b * k)).sorted { lq[$0] != lq[$1] ? lq[$0] > lq[$1] : $0 < $1 }
+            var out = [Int](repeating: -1, count: b), taken = [Bool](repeating: false, count: k), left = b
+            for p in order where left > 0 {
+                let i = p / k, j = p % k
+                if out[i] < 0 && !taken[j] { out[i] = j; taken[j] = true; left -= 1 }
             }
-            for j in 0..<k {
-                let s = lse((0..<b).map { lq[$0 * k + j] }) + logK
-                for i in 0..<b { lq[i * k + j] -= s }
-            }
+            return out
         }
         return (0..<b).map { i in
             var best = lq[i * k], bj = 0
@@ -126,21 +147,30 @@ public enum Dedup {
                 if groups.isEmpty { break }
                 rounds += 1
                 var changed = false
+                // Last-level codes in use per prefix (to keep re-assigned rows off occupied tuples).
+                var used: [[Int]: [Int: Int]] = [:]
+                for c in codes { used[Array(c[0..<last]), default: [:]][c[last], default: 0] += 1 }
                 for g in groups {
-                    var d = [Double](repeating: 0, count: g.count * k)
+                    let prefix = Array(codes[g[0]][0..<last])
+                    let own = codes[g[0]][last]
+                    let occupied = used[prefix, default: [:]].filter { $0.key != own || $0.value > g.count }.map(\.key)
+                    let free = (0..<k).filter { !occupied.contains($0) || $0 == own }
+                    var d = [Double](repeating: 0, count: g.count * free.count)
                     for (r, i) in g.enumerated() {
-                        for j in 0..<k {
+                        for (fj, j) in free.enumerated() {
                             var s = 0.0
                             for t in 0..<dim {
                                 let v = Double(rq.lastResidual[i * dim + t]) - Double(book[j * dim + t]); s += v * v
                             }
-                            d[r * k + j] = s
+                            d[r * free.count + fj] = s
                         }
                     }
-                    let a = sinkhornAssign(d, rows: g.count, cols: k, epsilon: sinkhorn.epsilon, iterations: sinkhorn.iterations)
-                    for (r, i) in g.enumerated() where codes[i][last] != a[r] {
-                        codes[i][last] = a[r]; changed = true
+                    let a = sinkhornAssign(d, rows: g.count, cols: free.count, epsilon: sinkhorn.epsilon,
+                                           iterations: sinkhorn.iterations, distinct: true)
+                    for (r, i) in g.enumerated() where codes[i][last] != free[a[r]] {
+                        codes[i][last] = free[a[r]]; changed = true
                     }
+                    for (r, _) in g.enumerated() { used[prefix, default: [:]][free[a[r]], default: 0] += 1 }
                 }
                 if !changed { break }
             }
