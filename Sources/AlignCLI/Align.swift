@@ -13,6 +13,7 @@ struct Align: ParsableCommand {
             BenchCommand.self,
             EmbedCommand.self,
             DataCommand.self,
+            Sid.self,
         ]
     )
 }
