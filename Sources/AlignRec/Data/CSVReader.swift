@@ -7,7 +7,9 @@ import Foundation
 
 /// One parsed CSV record and the 1-based line it starts on.
 public struct CSVRecord: Sendable, Equatable {
+    /// Field values, unquoted.
     public var fields: [String]
+    /// 1-based line the record starts on.
     public var line: Int
 }
 

@@ -17,10 +17,15 @@ import Foundation
 
 /// One user's full chronological sequence.
 public struct UserSequence: Codable, Sendable, Equatable {
+    /// Dense 1-based user index (ascending original id).
     public var user: Int
+    /// The source's user id.
     public var userId: String
+    /// Item indices sorted by (timestamp, item).
     public var items: [Int]
+    /// Timestamps of `items` (source units: dataset.json `source.timestamp_unit`).
     public var timestamps: [Int64]
+    /// Memberwise initializer.
     public init(user: Int, userId: String, items: [Int], timestamps: [Int64]) {
         self.user = user; self.userId = userId; self.items = items; self.timestamps = timestamps
     }
@@ -34,9 +39,13 @@ public struct UserSequence: Codable, Sendable, Equatable {
 
 /// A leave-one-out training sequence.
 public struct TrainSequence: Codable, Sendable, Equatable {
+    /// Dense 1-based user index.
     public var user: Int
+    /// The source's user id.
     public var userId: String
+    /// s[0..n-3] of the user's sequence.
     public var items: [Int]
+    /// Memberwise initializer.
     public init(user: Int, userId: String, items: [Int]) { self.user = user; self.userId = userId; self.items = items }
     enum CodingKeys: String, CodingKey { case user, userId, items }
     public init(from d: Decoder) throws {
@@ -48,7 +57,9 @@ public struct TrainSequence: Codable, Sendable, Equatable {
 
 /// One evaluation or training example: predict `target` (= s[pos] of the user's sequence) after `history`.
 public struct Example: Codable, Sendable, Equatable {
+    /// Dense 1-based user index (sequences[user - 1]).
     public var user: Int
+    /// The source's user id.
     public var userId: String
     /// Position of the target in the user's full sequence.
     public var pos: Int
@@ -56,7 +67,9 @@ public struct Example: Codable, Sendable, Equatable {
     public var timestamp: Int64
     /// Earlier items, oldest first (loo: untruncated; chrono: at most chrono_max_history).
     public var history: [Int]
+    /// The item to predict.
     public var target: Int
+    /// Memberwise initializer.
     public init(user: Int, userId: String, pos: Int, timestamp: Int64, history: [Int], target: Int) {
         self.user = user; self.userId = userId; self.pos = pos; self.timestamp = timestamp; self.history = history; self.target = target
     }
@@ -89,9 +102,12 @@ public enum Split: String, Codable, Sendable, CaseIterable {
 
 /// dataset.json.
 public struct DatasetInfo: Codable, Sendable, Equatable {
+    /// The `format` value this code writes and reads.
     public static let currentFormat = "align-dataset"
+    /// The `version` value this code writes and reads.
     public static let currentVersion = 1
 
+    /// Where the data came from.
     public struct Source: Codable, Sendable, Equatable {
         public var format: String
         public var files: [String]
@@ -100,6 +116,7 @@ public struct DatasetInfo: Codable, Sendable, Equatable {
         public var skippedLinesByFile: [String: Int]?
     }
 
+    /// Counts before and after the protocol (raw_* are as read, before any filter).
     public struct Counts: Codable, Sendable, Equatable {
         public var rawInteractions, rawUsers, rawItems, skippedLines, droppedNoTitle, duplicatesRemoved, kcorePasses: Int
         public var users, items, interactions: Int
@@ -109,28 +126,38 @@ public struct DatasetInfo: Codable, Sendable, Equatable {
         public var chronoSamples, chronoTrain, chronoValid, chronoTest: Int
     }
 
+    /// "align-dataset".
     public var format = DatasetInfo.currentFormat
+    /// Format version (1).
     public var version = DatasetInfo.currentVersion
+    /// Source format and files.
     public var source: Source
+    /// Protocol parameters used.
     public var `protocol`: ProtocolConfig
     /// "numeric" or "string": how original ids were ordered to assign dense indices.
     public var itemOrder: String
+    /// Same for user ids.
     public var userOrder: String
     /// Fixed description of the recipe (see protocol.md).
     public var recipe = "title filter; dedupe (user,item) keeping earliest; iterative k-core; item = 1 + rank of original id; sequences by (timestamp, item); loo: test s[n-1], valid s[n-2], train s[0..n-3]; chrono: samples p=1..n-1 sorted by (timestamp, user, pos), split floor(8N/10), floor(9N/10)"
+    /// Counts and sequence statistics.
     public var counts: Counts
 }
 
 /// A prepared dataset, in memory.
 public struct Dataset: Sendable {
+    /// dataset.json.
     public var info: DatasetInfo
     /// items[i - 1].item == i.
     public var items: [Item]
     /// sequences[u - 1].user == u.
     public var sequences: [UserSequence]
+    /// Leave-one-out training sequences, by user.
     public var looTrain: [TrainSequence]
+    /// Leave-one-out validation (target s[n-2]) and test (target s[n-1]) examples, by user.
     public var looValid: [Example]
     public var looTest: [Example]
+    /// Chronological samples in global (timestamp, user, pos) order, split 80/10/10.
     public var chronoTrain: [Example]
     public var chronoValid: [Example]
     public var chronoTest: [Example]

@@ -14,9 +14,11 @@ public struct ProtocolConfig: Codable, Sendable, Equatable {
     /// History length of chronological samples.
     public var chronoMaxHistory = 10
     /// Train / valid fractions of the chronological split, as tenths: train = [0, N*8/10), valid = [.., N*9/10).
+    /// (The split is by integer division, as protocol.md §4.)
     public var chronoTrainTenths = 8
     public var chronoValidTenths = 1
 
+    /// The protocol.md defaults: 5-core, loo history 20, chrono history 10, 80/10/10.
     public init(minCount: Int = 5, looMaxHistory: Int = 20, chronoMaxHistory: Int = 10) {
         self.minCount = minCount; self.looMaxHistory = looMaxHistory; self.chronoMaxHistory = chronoMaxHistory
     }

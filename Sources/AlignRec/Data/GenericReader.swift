@@ -7,6 +7,7 @@ import Foundation
 
 /// Column names for `GenericReader`.
 public struct GenericColumns: Sendable {
+    /// Column names of the user id, item id, time and title; optional genres and extra text columns.
     public var user: String
     public var item: String
     public var time: String
@@ -14,6 +15,7 @@ public struct GenericColumns: Sendable {
     public var genres: String?
     public var text: [String]
 
+    /// Memberwise initializer.
     public init(user: String, item: String, time: String, title: String, genres: String? = nil, text: [String] = []) {
         self.user = user; self.item = item; self.time = time; self.title = title; self.genres = genres; self.text = text
     }

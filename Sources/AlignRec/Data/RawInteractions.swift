@@ -7,6 +7,7 @@ import Foundation
 public struct ItemMeta: Sendable, Equatable {
     /// Title without the year; empty (or whitespace only) means "no title" and the item is filtered out.
     public var title: String
+    /// Release year when known.
     public var year: Int?
     /// Genres or categories, in source order, without duplicates.
     public var genres: [String]
@@ -15,6 +16,7 @@ public struct ItemMeta: Sendable, Equatable {
     /// Further text, in order: (label, value), e.g. ("Brand", "Sony"), ("Description", "...").
     public var extra: [(String, String)]
 
+    /// Memberwise initializer.
     public init(title: String, year: Int? = nil, genres: [String] = [], genreLabel: String = "Genres", extra: [(String, String)] = []) {
         self.title = title; self.year = year; self.genres = genres; self.genreLabel = genreLabel; self.extra = extra
     }
