@@ -99,16 +99,11 @@ public final class RecModel: @unchecked Sendable {
     /// Loads a bundle from a checkpoint or run directory (every tensor name and shape checked).
     public static func load(_ dir: URL) throws -> RecModel {
         let ck = try resolveCheckpoint(dir)
-        let expected = LlamaLayout(try LlamaConfig.load(ck.appendingPathComponent(HFCheckpoint.configFileName)))
-            .tensors.map { ($0.name, $0.shape) }
-        let hf = try HFCheckpoint.read(dir: ck, expected: expected)
+        let hf = try HFCheckpoint.readLlama(dir: ck)
         guard let tokenizer = hf.tokenizer else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
         }
-        let params = LlamaParameters(config: hf.config)
-        for t in params.layout.tensors {
-            try hf.read(t.name, into: UnsafeMutableBufferPointer(rebasing: params.data[t.range]))
-        }
+        let params = try hf.llamaParameters()
         let sidURL = ck.appendingPathComponent(sidMapFile)
         guard FileManager.default.fileExists(atPath: sidURL.path) else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no \(sidMapFile): it is not an align recommender (train one with `align sft`)")
