@@ -15,6 +15,8 @@ struct Align: ParsableCommand {
             EmbedCommand.self,
             DataCommand.self,
             Sid.self,
+            DPOCommand.self,
+            GRPOCommand.self,
         ]
     )
 }

@@ -36,13 +36,7 @@ public struct GRPOGroup: Sendable {
     }
 
     /// The encoded sequence of completion j (targets on the response tokens only).
-    public func encoded(_ j: Int) -> EncodedExample {
-        let ids = prompt + responses[j]
-        let n = ids.count
-        var targets = [Int32](repeating: ignoreTarget, count: n - 1)
-        for t in (prompt.count - 1)..<(n - 1) { targets[t] = ids[t + 1] }
-        return EncodedExample(inputs: Array(ids[0..<(n - 1)]), targets: targets, promptLength: prompt.count)
-    }
+    public func encoded(_ j: Int) -> EncodedExample { SequenceScoring.encode(prompt: prompt, response: responses[j]) }
 }
 
 /// What one GRPO step measured (means; token quantities over the active completions' response tokens).

@@ -32,6 +32,16 @@ public struct PaddedBatch: Sendable {
 
 /// Forward-only scoring with a `LlamaTrainer`.
 public enum SequenceScoring {
+    /// The training sequence of a prompt ([bos] + prompt ids) followed by a response (SID tokens + EOS, as
+    /// the trie's paths): targets on the response tokens only.
+    public static func encode(prompt: [Int32], response: [Int32]) -> EncodedExample {
+        let ids = prompt + response
+        let n = ids.count
+        var targets = [Int32](repeating: ignoreTarget, count: n - 1)
+        for t in (prompt.count - 1)..<(n - 1) { targets[t] = ids[t + 1] }
+        return EncodedExample(inputs: Array(ids[0..<(n - 1)]), targets: targets, promptLength: prompt.count)
+    }
+
     /// Summed log-probs of each sequence's trained positions (Double sums), in micro-batches of at most
     /// `trainer.maxBatch` sequences.
     public static func sequenceLogProbs(trainer: LlamaTrainer, sequences: [EncodedExample],
