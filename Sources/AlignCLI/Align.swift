@@ -14,6 +14,9 @@ struct Align: ParsableCommand {
             EmbedCommand.self,
             DataCommand.self,
             Sid.self,
+            TokenizerCommand.self,
+            SFTCommand.self,
+            EvalCommand.self,
         ]
     )
 }
