@@ -85,7 +85,7 @@ struct TinySFTWorld {
     /// Encoded samples of the tasks.
     func samples(_ tasks: [PromptTask], dense: Bool, stride: Int = 1, seed: UInt64 = 3) throws -> (SFTSamples, Rng) {
         var rng = Rng(seed: seed)
-        let s = try SFTSamples.build(builder: builder, tokenizer: try SFTTokenizer(tokenizer), tasks: tasks, sequences: sequences,
+        let s = try SFTSamples.build(builder: builder, tokenizer: try InstructionTokenizer(tokenizer), tasks: tasks, sequences: sequences,
                                      stride: stride, denseHistoryLoss: dense, maxLength: 64,
                                      isSID: { self.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
         return (s, rng)

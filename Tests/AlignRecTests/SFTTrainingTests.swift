@@ -51,7 +51,7 @@ import Testing
     #expect(last < 0.5 * first, "loss \(first) → \(last)")
 
     // A 3-item rule history starting at every item: HR@1 by trie-constrained beam search, history excluded.
-    let tok = try SFTTokenizer(w.tokenizer)
+    let tok = try InstructionTokenizer(w.tokenizer)
     let trie = try SIDTrie(sids: Dictionary(uniqueKeysWithValues: w.items.map { ($0.item, w.sidMap.tokenString($0.item)!) }),
                            tokenizer: tok, endToken: tok.eosId)
     let histories = (1...TinySFTWorld.itemCount).map { s in [s, TinySFTWorld.next(s), TinySFTWorld.next(TinySFTWorld.next(s))] }

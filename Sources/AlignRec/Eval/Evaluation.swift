@@ -101,9 +101,7 @@ public struct EvalReport: Codable, Sendable {
 public enum Evaluation {
     /// The deterministic subsample of a split (see the file header); all examples when `max` is 0 or ≥ n.
     public static func subsample(_ examples: [Example], max m: Int) -> [Example] {
-        let n = examples.count
-        guard m > 0, m < n else { return examples }
-        return (0..<m).map { examples[$0 * n / m] }
+        stridedSubset(examples.count, m).map { examples[$0] }
     }
 
     /// Top-`k` lists of the model for the examples (history = example.history, truncated to max_history in

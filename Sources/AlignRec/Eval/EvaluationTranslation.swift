@@ -25,7 +25,7 @@ public enum TranslationEval {
     /// Evaluates all catalogue items (or the first `maxItems` when > 0), `batch` prompts at a time.
     public static func run(model: RecModel, beam: Int = 1, maxItems: Int = 0, batch: Int = 64, progress: Bool) throws -> TranslationAccuracy {
         guard beam >= 1 else { throw AlignError.invalidArgument("translation beam must be ≥ 1 (got \(beam))") }
-        let tok = try SFTTokenizer(model.tokenizer)
+        let tok = model.instructionTokenizer
         var items = model.builder.itemIndices
         if maxItems > 0 && maxItems < items.count { items = Array(items.prefix(maxItems)) }
         let titleIds = try items.map { try tok.encode(model.builder.titles[$0]!) }

@@ -46,21 +46,6 @@ public struct SFTSummary: Sendable {
 
 /// The SFT stage.
 public enum SFTRun {
-    /// Loads weights of `dir` into parameters of its config (every tensor with its exact shape).
-    public static func loadParameters(_ hf: HFCheckpoint) throws -> LlamaParameters {
-        let p = LlamaParameters(config: hf.config)
-        for t in p.layout.tensors {
-            guard let shape = hf.shape(of: t.name) else {
-                throw AlignError.tensor(path: hf.directory.path, name: t.name, message: "missing from the checkpoint")
-            }
-            guard shape == t.shape else {
-                throw AlignError.tensor(path: hf.directory.path, name: t.name, message: "has shape \(shape), the config needs \(t.shape)")
-            }
-            try hf.read(t.name, into: UnsafeMutableBufferPointer(rebasing: p.data[t.range]))
-        }
-        return p
-    }
-
     /// The model a fresh run starts from: a preset with random weights (vocabulary = the tokenizer's), or an
     /// HF checkpoint whose tokenizer gains the specials and SID tokens (new embedding rows = mean row).
     public static func initialModel(_ o: SFTOptions, dataset: Dataset, sidMap: SIDMap, prompts: PromptLibrary) throws -> RecModel {
@@ -68,14 +53,14 @@ public enum SFTRun {
         let tokenizer: Tokenizer
         let params: LlamaParameters
         if let dir = o.initFrom {
-            let hf = try HFCheckpoint.read(dir: dir)
+            let hf = try HFCheckpoint.readLlama(dir: dir)
             guard let base = hf.tokenizer else {
                 throw AlignError.io(path: dir.path, message: "no tokenizer.model in the --init checkpoint")
             }
             let missing = (TokenizerTraining.specials + sidMap.vocabulary).filter { base.id($0) == nil }
             tokenizer = missing.isEmpty ? base : try base.adding(missing)
             try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: dir.path)
-            let loaded = try loadParameters(hf)
+            let loaded = try hf.llamaParameters()
             params = tokenizer.vocabSize > loaded.config.vocabSize ? try loaded.growingVocabulary(to: tokenizer.vocabSize) : loaded
         } else {
             let tdir = o.tokenizer ?? o.data.appendingPathComponent("tokenizer")
@@ -97,8 +82,7 @@ public enum SFTRun {
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig) throws -> (SFTSamples, Rng) {
         let p = EvalProtocol(rawValue: cfg.protocolName)!
         var rng = Rng(seed: cfg.seed ^ 0x5F7_5A3D)
-        let tok = try SFTTokenizer(model.tokenizer)
-        let s = try SFTSamples.build(builder: model.builder, tokenizer: tok, tasks: cfg.activeTasks,
+                let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
                                      sequences: dataset.trainingSequences(p), stride: cfg.sampling.stride,
                                      denseHistoryLoss: cfg.sampling.denseHistoryLoss,
                                      maxLength: model.params.config.maxPositionEmbeddings,

@@ -15,22 +15,6 @@
 // target; instruction text never does.
 import Foundation
 
-/// Adapts the align `Tokenizer` to the instruction pipeline's `TokenizerProtocol`.
-public struct SFTTokenizer: TokenizerProtocol, Sendable {
-    /// The wrapped tokenizer.
-    public let tokenizer: Tokenizer
-    /// Requires BOS and EOS tokens.
-    public init(_ tokenizer: Tokenizer) throws {
-        guard tokenizer.bosId != nil, tokenizer.eosId != nil else {
-            throw AlignError.invalidArgument("the tokenizer has no <s>/</s> tokens; train it with `align tokenizer train`")
-        }
-        self.tokenizer = tokenizer
-    }
-    public func encode(_ text: String) throws -> [Int32] { try tokenizer.encode(text, addBos: false, addEos: false) }
-    public var bosId: Int32 { Int32(tokenizer.bosId!) }
-    public var eosId: Int32 { Int32(tokenizer.eosId!) }
-}
-
 /// Encoded training samples plus their tasks.
 public struct SFTSamples: Sendable {
     /// Encoded samples (inputs, targets with −100 where no loss applies).
