@@ -1,0 +1,51 @@
+// The shipped DPO/GRPO configs load and validate; bad values are rejected with the field named; missing
+// keys take the defaults.
+import AlignRec
+import Foundation
+import Testing
+
+private func repoConfig(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("configs/\(name)")
+}
+
+private func writeTemp(_ text: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-cfg-\(UUID().uuidString).yaml")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url
+}
+
+@Test func shippedAlignmentConfigsLoad() throws {
+    let d = try DPOConfig.load(repoConfig("dpo.yaml"))
+    #expect(d.negatives == .beam && d.numNegatives >= 1 && d.beta > 0)
+    let g = try GRPOConfig.load(repoConfig("grpo.yaml"))
+    #expect(g.rollout == .beam && g.groupSize >= 2 && g.reward.ranking > 0)
+    // A round trip through the resolved YAML gives the same config.
+    let back = try DPOConfig.load(try writeTemp(try d.yaml()))
+    #expect(back == d)
+    let gback = try GRPOConfig.load(try writeTemp(try g.yaml()))
+    #expect(gback == g)
+}
+
+@Test func alignmentConfigDefaultsAndErrors() throws {
+    let minimal = try GRPOConfig.load(try writeTemp("format: align-grpo-config\nversion: 1\n"))
+    #expect(minimal == GRPOConfig())
+    let bad: [(String, String)] = [
+        ("format: align-grpo-config\ngroup_size: 1\n", "group_size"),
+        ("format: align-grpo-config\nreward: {semantic: -1}\n", "reward"),
+        ("format: align-grpo-config\nepsilon: 1.5\n", "epsilon"),
+        ("format: align-grpo-config\nrollout: greedy\n", "greedy"),
+        ("format: align-dpo-config\nnum_negatives: 0\n", "num_negatives"),
+        ("format: align-dpo-config\nbeta: 0\n", "beta"),
+        ("format: align-config\n", "align-dpo-config"),
+    ]
+    for (text, word) in bad {
+        let url = try writeTemp(text)
+        do {
+            if text.contains("grpo") { _ = try GRPOConfig.load(url) } else { _ = try DPOConfig.load(url) }
+            Issue.record("accepted: \(text)")
+        } catch let e as AlignError {
+            #expect(e.description.contains(word) && e.description.contains(url.path), "\(e.description)")
+        }
+    }
+}
