@@ -91,12 +91,15 @@ public enum GRPORun {
             let lr = schedule.lr(at: step - 1)
             let st = try core.step(groups: groups, rewards: rewards, lr: lr)
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
-            ctx.run.metrics.log("grpo", ["event": "train", "step": step, "loss": st.loss, "mean_reward": st.meanReward,
-                                         "hit_rate": st.hitRate, "frac_zero_std": st.fracZeroStd, "kl": st.kl,
-                                         "clip_fraction": st.clipFraction, "entropy": st.entropy,
-                                         "grad_norm": Double(st.gradNorm), "active": st.activeSequences,
+            var fields: [String: Any] = ["event": "train", "step": step, "mean_reward": st.meanReward, "hit_rate": st.hitRate,
+                                         "frac_zero_std": st.fracZeroStd, "active": st.activeSequences,
                                          "sequences": st.sequences, "lr": Double(lr),
-                                         "rollout_seconds": rolloutSeconds, "train_seconds": trainSeconds])
+                                         "rollout_seconds": rolloutSeconds, "train_seconds": trainSeconds]
+            if st.activeSequences > 0 {   // token statistics exist only when some group has reward variance
+                fields["loss"] = st.loss; fields["kl"] = st.kl; fields["clip_fraction"] = st.clipFraction
+                fields["entropy"] = st.entropy; fields["grad_norm"] = Double(st.gradNorm)
+            }
+            ctx.run.metrics.log("grpo", fields)
             bar?.advance(info: String(format: "reward %.3f hit %.2f zero-std %.2f kl %.4f", st.meanReward, st.hitRate,
                                       st.fracZeroStd, st.kl))
             if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }
