@@ -25,6 +25,7 @@ struct DPOCommand: ParsableCommand {
     @Option(name: .customLong("num-negatives"), help: "Override num_negatives (> 1: S-DPO).") var numNegatives: Int?
     @Option(name: .long, help: "Override beta.") var beta: Double?
     @Option(name: .customLong("max-pairs"), help: "Override max_pairs (0 = every training example).") var maxPairs: Int?
+    @Option(name: .customLong("sft-weight"), help: "Override sft_weight (RPO: + α · chosen NLL; 0 = plain DPO).") var sftWeight: Double?
     @Option(name: .long, help: "Override optim.steps.") var steps: Int?
     @Option(name: .long, help: "Override optim.lr.") var lr: Float?
     @Option(name: .customLong("batch-size"), help: "Override optim.batch_size (pairs per step).") var batchSize: Int?
@@ -43,6 +44,7 @@ struct DPOCommand: ParsableCommand {
         if let v = numNegatives { c.numNegatives = v; c.negativeBeam = max(c.negativeBeam, v + 1) }
         if let v = beta { c.beta = v }
         if let v = maxPairs { c.maxPairs = v }
+        if let v = sftWeight { c.sftWeight = v }
         if let v = steps { c.optim.steps = v }
         if let v = lr { c.optim.lr = v }
         if let v = batchSize { c.optim.batchSize = v }

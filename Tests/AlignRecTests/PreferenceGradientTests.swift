@@ -37,7 +37,7 @@ private func checkFD(_ params: LlamaParameters, _ idx: [Int], _ grad: [Float], h
 }
 
 @Test func dpoGradientThroughModelMatchesFiniteDifferences() throws {
-    for negatives in [1, 2] {
+    for (negatives, alpha) in [(1, 0.0), (2, 0.0), (1, 0.7)] {   // alpha: RPO's chosen-NLL weight
         let params = tinyParams(seed: 21)
         var rng = Rng(seed: 4)
         var pairs: [PreferencePair] = []
@@ -51,6 +51,7 @@ private func checkFD(_ params: LlamaParameters, _ idx: [Int], _ grad: [Float], h
         }
         let core = try DPOCore(params: params, negatives: negatives, pairsPerMicroBatch: 2, maxSeq: 16, beta: 0.5,
                                adamW: AdamWConfig(), gradClip: 0)
+        core.sftWeight = alpha
         core.trainer.zeroGrads()
         _ = try core.accumulateGradient(pairs)
         let grad = Array(core.trainer.grads)

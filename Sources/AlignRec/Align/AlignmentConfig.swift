@@ -88,6 +88,8 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public var negativeBeam: Int = 20
     /// Training examples turned into pairs (0: all), drawn with the seed.
     public var maxPairs: Int = 4096
+    /// RPO's α: weight of the chosen response's mean token NLL added to the DPO loss (0 = plain DPO).
+    public var sftWeight: Double = 0
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
@@ -95,7 +97,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
-        case negativeBeam = "negative_beam", maxPairs = "max_pairs", optim, eval, seed
+        case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
     }
 
     public init(from decoder: Decoder) throws {
@@ -108,6 +110,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         numNegatives = try c.decodeIfPresent(Int.self, forKey: .numNegatives) ?? d.numNegatives
         negativeBeam = try c.decodeIfPresent(Int.self, forKey: .negativeBeam) ?? d.negativeBeam
         maxPairs = try c.decodeIfPresent(Int.self, forKey: .maxPairs) ?? d.maxPairs
+        sftWeight = try c.decodeIfPresent(Double.self, forKey: .sftWeight) ?? d.sftWeight
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
@@ -127,6 +130,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
         guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
         guard beta > 0, beta.isFinite else { throw bad("beta must be > 0") }
+        guard sftWeight >= 0, sftWeight.isFinite else { throw bad("sft_weight must be ≥ 0") }
         guard numNegatives >= 1, negativeBeam >= numNegatives + 1, maxPairs >= 0 else {
             throw bad("num_negatives must be ≥ 1, negative_beam ≥ num_negatives + 1, max_pairs ≥ 0")
         }

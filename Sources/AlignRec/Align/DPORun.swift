@@ -109,6 +109,7 @@ public enum DPORun {
         let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
                                pairsPerMicroBatch: max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair)),
                                maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip)
+        core.sftWeight = cfg.sftWeight
         let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "seq") : nil
         try core.computeReference(&pairs, progress: refBar)
         refBar?.finish()

@@ -56,6 +56,9 @@ public final class DPOCore {
     public let gradClip: Float
     /// Pairs per micro-batch (each takes 1 + N rows of the trainer).
     public let pairsPerMicroBatch: Int
+    /// Weight α of the chosen responses' mean token NLL added to the loss (RPO, Pang et al. 2024:
+    /// L = L_DPO + α·(−π_w/|y_w|)); 0 = plain DPO. Counters the fall of the chosen log-prob.
+    public var sftWeight: Double = 0
 
     /// Plans memory for micro-batches of `pairsPerMicroBatch` pairs with `negatives` negatives each and
     /// sequences of up to `maxSeq` inputs.
@@ -93,19 +96,23 @@ public final class DPOCore {
             let pb = PaddedBatch(seqs)
             try trainer.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
             let lp = trainer.tokenLogProbs
-            func summed(_ b: Int) -> Double {
-                var s = 0.0
-                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { s += Double(lp[b * pb.seq + t]) }
-                return s
+            func summed(_ b: Int) -> (sum: Double, count: Int) {
+                var s = 0.0, c = 0
+                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { s += Double(lp[b * pb.seq + t]); c += 1 }
+                return (s, c)
             }
             var rowWeight = [Double](repeating: 0, count: pb.batch)
             var row = 0
             for p in chunk {
-                let pc = summed(row)
-                let pr = (0..<p.rejected.count).map { summed(row + 1 + $0) }
+                let (pc, nc) = summed(row)
+                let pr = (0..<p.rejected.count).map { summed(row + 1 + $0).sum }
                 let term = try DPOLoss.term(policyChosen: pc, policyRejected: pr, refChosen: p.refChosen,
                                             refRejected: p.refRejected, beta: beta)
                 rowWeight[row] = term.dPolicyChosen / n
+                if sftWeight > 0 && nc > 0 {
+                    st.loss -= sftWeight * pc / Double(nc) / n
+                    rowWeight[row] -= sftWeight / Double(nc) / n
+                }
                 for j in 0..<pr.count { rowWeight[row + 1 + j] = term.dPolicyRejected[j] / n }
                 st.loss += term.loss / n; st.chosenReward += term.chosenReward / n
                 st.rejectedReward += term.rejectedReward / n; st.margin += term.margin / n
