@@ -14,6 +14,7 @@ struct Align: ParsableCommand {
             EmbedCommand.self,
             DataCommand.self,
             Sid.self,
+            ReportCommand.self,
         ]
     )
 }
