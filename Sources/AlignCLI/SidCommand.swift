@@ -9,7 +9,7 @@ struct Sid: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sid",
         abstract: "Semantic IDs: quantize item vectors into unique code tuples <a_12><b_7><c_201>.",
-        subcommands: [SidBuild.self]
+        subcommands: [SidBuild.self, SidBench.self]
     )
 }
 
@@ -84,6 +84,35 @@ struct SidBuild: ParsableCommand {
             let b = try SIDBuilder.run(dataset: dir, embeddings: embeddings.map { URL(fileURLWithPath: $0) }, out: outDir, config: cfg)
             print(b.report.table(), terminator: "")
             print("wrote \(outDir.appendingPathComponent("sid_map.json").path), report.json, lcrec.index.json")
+        } catch let e as AlignError {
+            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct SidBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time a SID build on seeded random unit vectors (default: rqkmeans, 100,000 × 384, 3 × 256)."
+    )
+    @Option(name: .long, help: "Vectors.") var n: Int = 100_000
+    @Option(name: .long, help: "Dimension.") var dim: Int = 384
+    @Option(name: .long, help: "Levels.") var levels: Int = 3
+    @Option(name: .long, help: "Codes per level.") var codes: Int = 256
+    @Option(name: .long, help: "rqkmeans | rqkmeans-balanced | rqvae") var method: String = "rqkmeans"
+    @Option(name: .long, help: "Max Lloyd iterations per level.") var iterations: Int = 25
+
+    func run() throws {
+        guard let m = SIDMethod(rawValue: method) else {
+            FileHandle.standardError.write(Data("error: unknown --method \(method)\n".utf8))
+            throw ExitCode.failure
+        }
+        do {
+            let r = try SIDBench.measure(n: n, dim: dim, levels: levels, codes: codes, method: m, iterations: iterations)
+            print(r.report.table(), terminator: "")
+            print(String(format: "sid bench: %@ %d × %d, %d × %d codes: %.2f s (%d workers, iterations per level %@)",
+                         method, n, dim, levels, codes, r.seconds, Parallel.workers, r.report.iterations.description))
         } catch let e as AlignError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             throw ExitCode.failure

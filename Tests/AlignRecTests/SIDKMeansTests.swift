@@ -58,6 +58,27 @@ import Testing
     }
 }
 
+@Test func sidBalancedSecondPassPlacesEveryRow() {
+    // 40 centroids on a line, all 410 rows near the first ones: every row's 16 nearest clusters are
+    // (about) the same, so most rows need the all-clusters second pass.
+    var rng = Rng(seed: 6)
+    let n = 410, k = 40
+    var x: [Float] = []
+    for _ in 0..<n { x.append(Float(rng.normal() * 0.5)); x.append(Float(rng.normal() * 0.5)) }
+    let c: [Float] = (0..<k).flatMap { j -> [Float] in [Float(j), 0] }
+    var a = [Int32](repeating: 0, count: n), d = [Float](repeating: 0, count: n)
+    x.withUnsafeBufferPointer { xp in c.withUnsafeBufferPointer { cp in
+        BalancedAssign.assign(xp.baseAddress!, n: n, dim: 2, centroids: cp.baseAddress!, k: k, assign: &a, dist: &d)
+    } }
+    let sizes = SIDTestData.sizes(a, k: k)
+    #expect(sizes.allSatisfy { $0 == 10 || $0 == 11 }, "\(sizes)")
+    #expect(sizes.filter { $0 == 11 }.count == 10)
+    for i in 0..<n {  // dist is the distance to the assigned centroid
+        let dx = Double(x[2 * i] - c[2 * Int(a[i])]), dy = Double(x[2 * i + 1])
+        #expect(abs(Double(d[i]) - (dx * dx + dy * dy)) < 1e-3)
+    }
+}
+
 @Test func sidBalancedGreedyPrefersNearest() {
     // Two tight groups of 4 around two centroids: balanced = nearest here, all distances tiny.
     let x: [Float] = [0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1, 5, 5, 5.1, 5, 5, 5.1, 5.1, 5.1]

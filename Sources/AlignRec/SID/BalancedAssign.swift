@@ -2,7 +2,7 @@
 // ⌈n/K⌉ rows, so every size is within ±1 of n/K.
 //
 // Method: sorted-cost greedy with capacities. All (row, cluster) pairs are visited in ascending squared
-// distance (ties: lower row, then lower cluster); a pair is taken when the row is still free and the
+// distance (ties: lower row first); a pair is taken when the row is still free and the
 // cluster has fewer than ⌊n/K⌋ rows, or has exactly ⌊n/K⌋ and fewer than r = n mod K clusters have
 // already been granted their one extra row. To stay cheap, the first pass only visits each row's
 // `candidates` nearest clusters; rows left free then run the same greedy over all K clusters.
@@ -42,12 +42,12 @@ public enum BalancedAssign {
                 }
             }
         }
-        var pairs: [(Float, Int32, Int32)] = []
-        pairs.reserveCapacity(n * m)
-        for i in 0..<n { for p in 0..<m { pairs.append((candCost[i * m + p], Int32(i), candIdx[i * m + p])) } }
         var state = Capacity(n: n, k: k)
         for i in 0..<n { assign[i] = -1 }
-        greedy(&pairs, state: &state, assign: assign, dist: dist)
+        // Pairs as sortable keys: (cost bits << 32) | pair index (costs ≥ 0, so bit order = value order).
+        var keys = [UInt64](repeating: 0, count: n * m)
+        for p in 0..<(n * m) { keys[p] = key(candCost[p], p) }
+        greedy(&keys, state: &state, assign: assign, dist: dist) { p in (p / m, Int(candIdx[p]), candCost[p]) }
         let left = (0..<n).filter { assign[$0] < 0 }
         if !left.isEmpty {
             // Second pass: free rows against every cluster.
@@ -58,10 +58,10 @@ public enum BalancedAssign {
             let cn = UnsafeMutablePointer<Float>.allocate(capacity: k); defer { cn.deallocate() }
             KMeans.rowNorms(c, k, dim, cn)
             sgemm(false, true, g, k, dim, -2, xs, dim, c, dim, 0, full, k)
-            var rest: [(Float, Int32, Int32)] = []
-            rest.reserveCapacity(g * k)
-            for (r, i) in left.enumerated() { for j in 0..<k { rest.append((full[r * k + j] + cn[j] + xn[i], Int32(i), Int32(j))) } }
-            greedy(&rest, state: &state, assign: assign, dist: dist)
+            for r in 0..<g { for j in 0..<k { full[r * k + j] = max(0, full[r * k + j] + cn[j] + xn[left[r]]) } }
+            var rest = [UInt64](repeating: 0, count: g * k)
+            for p in 0..<(g * k) { rest[p] = key(full[p], p) }
+            greedy(&rest, state: &state, assign: assign, dist: dist) { p in (left[p / k], p % k, full[p]) }
         }
         for i in 0..<n { dist[i] = max(0, dist[i]) }
     }
@@ -80,11 +80,17 @@ public enum BalancedAssign {
         }
     }
 
-    static func greedy(_ pairs: inout [(Float, Int32, Int32)], state: inout Capacity,
-                       assign: UnsafeMutablePointer<Int32>, dist: UnsafeMutablePointer<Float>) {
-        pairs.sort { a, b in a.0 != b.0 ? a.0 < b.0 : (a.1 != b.1 ? a.1 < b.1 : a.2 < b.2) }
-        for (cost, i, j) in pairs where assign[Int(i)] < 0 {
-            if state.take(Int(j)) { assign[Int(i)] = j; dist[Int(i)] = cost }
+    @inline(__always) static func key(_ cost: Float, _ p: Int) -> UInt64 {
+        (UInt64(max(0, cost).bitPattern) << 32) | UInt64(p)
+    }
+
+    /// Visits pair keys in ascending (cost, pair index) order; `pair(p)` = (row, cluster, cost).
+    static func greedy(_ keys: inout [UInt64], state: inout Capacity, assign: UnsafeMutablePointer<Int32>,
+                       dist: UnsafeMutablePointer<Float>, pair: (Int) -> (Int, Int, Float)) {
+        keys.sort()
+        for kv in keys {
+            let (i, j, cost) = pair(Int(kv & 0xFFFF_FFFF))
+            if assign[i] < 0 && state.take(j) { assign[i] = Int32(j); dist[i] = cost }
         }
     }
 }

@@ -37,14 +37,41 @@ public enum KMeans {
     /// Rows per sgemm distance chunk ([chunk, k] scratch).
     static let chunkRows = 4096
 
+    /// ‖a‖² over n floats (8 independent lanes so the loop vectorises).
+    @inline(__always)
+    static func squaredNorm(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var j = 0
+        let raw = UnsafeRawPointer(a)
+        while j + 8 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            acc += v * v
+            j += 8
+        }
+        var s = acc.sum()
+        while j < n { s += a[j] * a[j]; j += 1 }
+        return s
+    }
+
+    /// ‖a − b‖² over n floats (vectorised like `squaredNorm`).
+    @inline(__always)
+    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var j = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while j + 8 <= n {
+            let v = ra.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            acc += v * v
+            j += 8
+        }
+        var s = acc.sum()
+        while j < n { let v = a[j] - b[j]; s += v * v; j += 1 }
+        return s
+    }
+
     /// Squared norms of `n` rows of length `dim`: out[i] = ‖x_i‖².
     static func rowNorms(_ x: UnsafePointer<Float>, _ n: Int, _ dim: Int, _ out: UnsafeMutablePointer<Float>) {
-        Parallel.forEach(n, minPerWorker: 256) { i in
-            var s: Float = 0
-            let r = x + i * dim
-            for j in 0..<dim { s += r[j] * r[j] }
-            out[i] = s
-        }
+        Parallel.forEach(n, minPerWorker: 256) { i in out[i] = squaredNorm(x + i * dim, dim) }
     }
 
     /// For rows x[n, dim] and centroids c[k, dim]: assign[i] = argmin_k ‖x_i − c_k‖² (first index on ties),
@@ -87,9 +114,7 @@ public enum KMeans {
                 let row = scratch + r * k
                 var best = row[0], bi = 0
                 for j in 1..<k where row[j] < best { best = row[j]; bi = j }
-                let xi = x + (s0 + r) * dim
-                var xn: Float = 0
-                for j in 0..<dim { xn += xi[j] * xi[j] }
+                let xn = squaredNorm(x + (s0 + r) * dim, dim)
                 assign[s0 + r] = Int32(bi)
                 dist[s0 + r] = max(0, xn + best)
             }
@@ -143,9 +168,7 @@ public enum KMeans {
             let cc = UnsafePointer(dst)
             rows.withUnsafeBufferPointer { rp in
                 Parallel.forEach(m, minPerWorker: 256) { i in
-                    let r = x + rp[i] * dim
-                    var s: Float = 0
-                    for t in 0..<dim { let v = r[t] - cc[t]; s += v * v }
+                    let s = squaredDistance(x + rp[i] * dim, cc, dim)
                     if Double(s) < d2[i] { d2[i] = Double(s) }
                 }
             }

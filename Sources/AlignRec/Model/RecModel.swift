@@ -1,0 +1,145 @@
+// The model bundle: everything a trained recommender is — LLaMA weights, the SentencePiece + SID tokenizer,
+// the item → SID map, the catalogue, the prompt templates and the task layout — saved as ONE Hugging Face
+// LLaMA checkpoint directory (config.json, model.safetensors, tokenizer.model + added-token files,
+// align.json) with align's extras inside it (sid_map.json, items.jsonl, task_config.json, prompts/), so a
+// checkpoint is self-contained for evaluation, alignment and serving, and still loads in transformers.
+// Training loops (SFT/DPO/GRPO) own their own state; this file only loads and saves.
+import Foundation
+
+/// Adapts the SentencePiece + SID `Tokenizer` to the instruction pipeline's `TokenizerProtocol`.
+public struct InstructionTokenizer: TokenizerProtocol, Sendable {
+    public let tokenizer: Tokenizer
+    public let bosId: Int32
+    public let eosId: Int32
+
+    public init(_ tokenizer: Tokenizer) throws {
+        guard let b = tokenizer.bosId, let e = tokenizer.eosId else {
+            throw AlignError.invalidArgument("the tokenizer has no <s>/</s> tokens; align needs both (add them when training the tokenizer)")
+        }
+        self.tokenizer = tokenizer
+        bosId = Int32(b); eosId = Int32(e)
+    }
+
+    public func encode(_ text: String) throws -> [Int32] { try tokenizer.encode(text) }
+}
+
+/// A trained (or initialised) generative recommender.
+public final class RecModel: @unchecked Sendable {
+    public static let sidMapFile = "sid_map.json"
+    public static let itemsFile = "items.jsonl"
+    public static let taskConfigFile = "task_config.json"
+    public static let promptsDir = "prompts"
+
+    public let params: LlamaParameters
+    public let tokenizer: Tokenizer
+    public let instructionTokenizer: InstructionTokenizer
+    public let sidMap: SIDMap
+    /// Catalogue; items[i - 1].item == i.
+    public let items: [Item]
+    public let prompts: PromptLibrary
+    public let taskConfig: TaskConfig
+    /// Every item's SID token ids followed by EOS (the exact response the model was trained to emit).
+    public let trie: SIDTrie
+    public let builder: TaskSampleBuilder
+    public var info: AlignInfo
+    /// SID token ids per item (index item - 1), without EOS.
+    public let sidIds: [[Int32]]
+
+    public var config: LlamaConfig { params.config }
+
+    public init(params: LlamaParameters, tokenizer: Tokenizer, sidMap: SIDMap, items: [Item],
+                prompts: PromptLibrary, taskConfig: TaskConfig, info: AlignInfo) throws {
+        guard sidMap.count == items.count else {
+            throw AlignError.invalidArgument("the SID map has \(sidMap.count) items but the catalogue has \(items.count): they come from different datasets")
+        }
+        for (i, it) in items.enumerated() where it.item != i + 1 {
+            throw AlignError.invalidArgument("catalogue item at position \(i + 1) has index \(it.item); items must be 1...N in order")
+        }
+        guard tokenizer.vocabSize <= params.config.vocabSize else {
+            throw AlignError.invalidArgument("the tokenizer has \(tokenizer.vocabSize) tokens but the model's vocabulary is \(params.config.vocabSize)")
+        }
+        self.params = params; self.tokenizer = tokenizer; self.sidMap = sidMap; self.items = items
+        self.prompts = prompts; self.taskConfig = taskConfig; self.info = info
+        instructionTokenizer = try InstructionTokenizer(tokenizer)
+        var sids: [Int: String] = [:]
+        var ids: [[Int32]] = []
+        ids.reserveCapacity(items.count)
+        for it in items {
+            guard let s = sidMap.tokenString(it.item) else {
+                throw AlignError.invalidArgument("item \(it.item) has no SID in the SID map")
+            }
+            sids[it.item] = s
+            let t = try tokenizer.encode(s)
+            for id in t where !tokenizer.isSIDToken(Int(id)) {
+                throw AlignError.invalidArgument("SID \(s) of item \(it.item) does not tokenize to SID tokens only: the tokenizer lacks some SID tokens (retrain it with this SID map)")
+            }
+            ids.append(t)
+        }
+        sidIds = ids
+        trie = try SIDTrie(sids: items.map { (item: $0.item, tokens: ids[$0.item - 1]) }, endToken: instructionTokenizer.eosId)
+        builder = try TaskSampleBuilder(library: prompts, items: items, sids: sids, config: taskConfig)
+    }
+
+    /// SID token ids of an item (without EOS).
+    public func sidTokenIds(_ item: Int) -> [Int32] { sidIds[item - 1] }
+
+    /// "Heat (1995)".
+    public func displayTitle(_ item: Int) -> String { TaskSampleBuilder.displayTitle(items[item - 1]) }
+
+    /// A checkpoint directory for `dir`: itself when it holds config.json, else `best/`, else `last/`.
+    public static func resolveCheckpoint(_ dir: URL) throws -> URL {
+        let fm = FileManager.default
+        for cand in [dir, dir.appendingPathComponent("best"), dir.appendingPathComponent("last")]
+        where fm.fileExists(atPath: cand.appendingPathComponent(HFCheckpoint.configFileName).path) {
+            return cand
+        }
+        throw AlignError.io(path: dir.path, message: "no checkpoint here (expected config.json in it, or in best/ or last/)")
+    }
+
+    /// Loads a bundle from a checkpoint or run directory (every tensor name and shape checked).
+    public static func load(_ dir: URL) throws -> RecModel {
+        let ck = try resolveCheckpoint(dir)
+        let hf = try HFCheckpoint.readLlama(dir: ck)
+        guard let tokenizer = hf.tokenizer else {
+            throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
+        }
+        let params = try hf.llamaParameters()
+        let sidURL = ck.appendingPathComponent(sidMapFile)
+        guard FileManager.default.fileExists(atPath: sidURL.path) else {
+            throw AlignError.io(path: ck.path, message: "checkpoint has no \(sidMapFile): it is not an align recommender (train one with `align sft`)")
+        }
+        let sidMap = try SIDMap.read(sidURL)
+        let items = try ItemsJSONL.read(ck.appendingPathComponent(itemsFile))
+        let prompts = try PromptLibrary.load(ck.appendingPathComponent(promptsDir))
+        let tcURL = ck.appendingPathComponent(taskConfigFile)
+        let taskConfig: TaskConfig
+        do { taskConfig = try JSONDecoder().decode(TaskConfig.self, from: Data(contentsOf: tcURL)) } catch {
+            throw AlignError.format(path: tcURL.path, line: nil, message: "cannot read the task configuration: \(error)")
+        }
+        return try RecModel(params: params, tokenizer: tokenizer, sidMap: sidMap, items: items, prompts: prompts,
+                            taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo())
+    }
+
+    /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given).
+    public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil) throws {
+        var info = self.info
+        info.stage = stage
+        info.sidMap = RecModel.sidMapFile
+        info.state = state
+        self.info = info
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var lines = ""
+        for it in items { lines += String(decoding: try enc.encode(it), as: UTF8.self) + "\n" }
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let taskJSON = try enc.encode(taskConfig)
+        try AtomicFile.writeDirectory(dir) { tmp in
+            try HFCheckpoint.write(dir: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
+                                   alignInfo: info, optimizer: optimizer.map(OptimizerState.init))
+            try sidMap.write(tmp.appendingPathComponent(RecModel.sidMapFile))
+            try AtomicFile.write(lines, to: tmp.appendingPathComponent(RecModel.itemsFile))
+            try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))
+            try prompts.save(to: tmp.appendingPathComponent(RecModel.promptsDir))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+// Recommendation with a RecModel: renders each history with the task's fixed evaluation template in the
+// shared wrapper, prefills a KV-cached LlamaDecoder once per user, and runs trie-constrained beam search
+// (ConstrainedBeamSearch) over many users at a time. Also the ranking evaluation on a dataset split
+// (beam top-20 lists → HR/NDCG@K under the protocol's exclusion rule).
+import Foundation
+
+/// One recommendation query: the history (oldest first) and the items never to return.
+public struct RecommendRequest: Sendable {
+    public var history: [Int]
+    public var exclude: [Int]
+    public init(history: [Int], exclude: [Int] = []) { self.history = history; self.exclude = exclude }
+}
+
+/// Batched trie-constrained beam search for a model.
+public final class Recommender {
+    public let model: RecModel
+    public let beam: Int
+    public let usersPerBatch: Int
+    public let task: PromptTask
+    let search: ConstrainedBeamSearch
+    var decoder: LlamaDecoder?
+
+    public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, task: PromptTask = .nextitem) throws {
+        guard beam >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("beam and users per batch must be ≥ 1") }
+        guard task == .nextitem || task == .titlehist2sid else {
+            throw AlignError.invalidArgument("recommendation uses the nextitem or titlehist2sid task, not \(task.rawValue)")
+        }
+        self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
+        search = ConstrainedBeamSearch(trie: model.trie)
+    }
+
+    /// [bos] + the wrapped evaluation prompt for a history (truncated to the most recent max_history items).
+    public func promptIds(history: [Int]) throws -> [Int32] {
+        guard let last = history.last else { throw AlignError.invalidArgument("a recommendation needs a non-empty history") }
+        for it in history where it < 1 || it > model.items.count {
+            throw AlignError.invalidArgument("history item \(it) is not in the catalogue (1...\(model.items.count))")
+        }
+        // The response slot is not part of the prompt; `last` only satisfies the example builder.
+        let ex = try model.builder.evalExample(task, item: last, history: history)
+        return try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
+    }
+
+    /// A decoder with room for `groups` prompts of `promptLength` tokens (grown when needed, reused otherwise).
+    func decoderFor(groups: Int, promptLength: Int) -> LlamaDecoder {
+        let suffix = model.trie.maxDepth + 1
+        if let d = decoder, d.maxGroups >= groups, d.maxPrompt >= promptLength, d.maxWidth >= beam { return d }
+        let maxPrompt = max(promptLength, decoder?.maxPrompt ?? 0)
+        let d = LlamaDecoder(params: model.params, maxGroups: max(groups, decoder?.maxGroups ?? 0), maxWidth: beam,
+                             maxPrompt: maxPrompt, maxSuffix: suffix)
+        decoder = d
+        return d
+    }
+
+    /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
+    public func recommend(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [[ScoredItem]] {
+        guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        var out: [[ScoredItem]] = []
+        out.reserveCapacity(requests.count)
+        var start = 0
+        while start < requests.count {
+            let chunk = requests[start..<min(requests.count, start + usersPerBatch)]
+            let prompts = try chunk.map { try promptIds(history: $0.history) }
+            let dec = decoderFor(groups: chunk.count, promptLength: prompts.map(\.count).max() ?? 1)
+            let lists = try search.search(decoder: dec, prompts: prompts, beamWidth: beam, topK: k,
+                                          exclude: chunk.map(\.exclude))
+            out.append(contentsOf: lists)
+            progress?.advance(chunk.count)
+            start += chunk.count
+        }
+        return out
+    }
+}
+
+/// Deterministic subset of `n` of `count` indices, evenly strided (all when n ≤ 0 or n ≥ count).
+public func stridedSubset(_ count: Int, _ n: Int) -> [Int] {
+    guard n > 0, n < count else { return Array(0..<count) }
+    return (0..<n).map { $0 * count / n }
+}
+
+/// HR/NDCG@{1,5,10,20} of beam-search top-20 lists on a split: history = example.history, excluded = the
+/// untruncated earlier history (protocol.md §5). `maxExamples` > 0 evaluates an evenly strided subset.
+public func evaluateRanking(model: RecModel, dataset: Dataset, protocol p: EvalProtocol, split: Split,
+                            beam: Int, maxExamples: Int = 0, progress: Bool = true) throws
+    -> (metrics: RankingMetrics, lists: [[ScoredItem]]) {
+    let all = dataset.examples(p, split)
+    let examples = stridedSubset(all.count, maxExamples).map { all[$0] }
+    let rec = try Recommender(model: model, beam: max(beam, 20))
+    let bar = progress ? ProgressBar(total: examples.count, label: "eval \(p.rawValue)/\(split.rawValue)", unit: "users") : nil
+    let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) },
+                                  k: 20, progress: bar)
+    bar?.finish()
+    var acc = MetricAccumulator()
+    for (ex, list) in zip(examples, lists) { acc.add(rank: Ranking.rank(topK: list.map(\.item), target: ex.target)) }
+    return (acc.metrics, lists)
+}
