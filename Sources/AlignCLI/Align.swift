@@ -16,6 +16,7 @@ struct Align: ParsableCommand {
             DataCommand.self,
             Sid.self,
             ReportCommand.self,
+            ChatCommand.self,
         ]
     )
 }

@@ -7,7 +7,7 @@ import Foundation
 /// Renders `ReportData` to HTML.
 public enum ReportHTML {
     /// Keys of metrics rows that are never plotted.
-    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "epoch", "iter", "split", "task", "phase"]
+    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "epoch", "iter", "split", "task", "phase", "tokens"]
     /// Prefixes that name a series of the same quantity (val_loss → loss, series "val").
     static let seriesPrefixes = ["train_", "val_", "valid_", "validation_", "eval_", "test_"]
 
@@ -70,29 +70,56 @@ public enum ReportHTML {
         return (group, atK, k)
     }
 
+    /// eval.json keys that describe the run rather than measure it.
+    static let metaKeys: Set<String> = ["version", "format", "seed", "beam", "examples", "split_size", "returned",
+                                        "duplicates", "invalid", "items", "count", "k", "max_examples"]
+    /// First key components naming a baseline evaluated alongside the model (shown as its own row).
+    static let baselinePrefixes = ["most_popular", "popularity", "popular", "baseline"]
+
+    /// Rows of the comparison table: each run, then any baseline found in its eval.json.
+    static func comparisonRows(_ runs: [ReportRun]) -> [(stage: String, name: String, values: [String: Double])] {
+        var rows: [(String, String, [String: Double])] = []
+        for r in runs {
+            var main: [String: Double] = [:]
+            var baselines: [String: [String: Double]] = [:]
+            for (k, v) in r.eval {
+                let parts = k.split(separator: ".").map(String.init)
+                if metaKeys.contains(parts.last ?? k) || k.hasSuffix("_misses") { continue }
+                if let b = baselinePrefixes.first(where: { parts.first == $0 }), parts.count > 1 {
+                    baselines[b, default: [:]][displayKey(parts.dropFirst().joined(separator: "."))] = v
+                } else if main[displayKey(k)] == nil {
+                    main[displayKey(k)] = v
+                }
+            }
+            rows.append((r.stage, r.name, main))
+            for b in baselinePrefixes where baselines[b] != nil { rows.append(("baseline", "\(b) (\(r.name))", baselines[b]!)) }
+        }
+        return rows
+    }
+
     static func comparisonSection(_ runs: [ReportRun]) -> String {
         var h = "<h2>Stage comparison</h2>"
+        let rows = comparisonRows(runs)
         var keys: [String] = []
-        for r in runs { for (k, _) in r.eval where !keys.contains(k) { keys.append(k) } }
+        for r in rows { for k in r.values.keys.sorted() where !keys.contains(k) { keys.append(k) } }
         guard !keys.isEmpty else { return h + "<p class=\"empty\">No eval.json in these runs (run <code>align eval</code>).</p>" }
         keys.sort { columnRank($0) < columnRank($1) }
         let cols = Array(keys.prefix(16))
         let lower: (String) -> Bool = { k in let l = k.lowercased(); return l.contains("loss") || l.contains("seconds") }
         h += "<table><tr><th>stage</th><th class=\"l\">run</th>"
-        h += cols.map { "<th>\(esc(displayKey($0)))</th>" }.joined() + "</tr>"
-        for r in runs {
-            let vals = Dictionary(r.eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        h += cols.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for r in rows {
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td>"
             for c in cols {
-                guard let v = vals[c] else { h += "<td class=\"dim\">–</td>"; continue }
-                let all = runs.compactMap { rr in rr.eval.first { $0.key == c }?.value }.filter(\.isFinite)
-                let best = all.count > 1 && v == (lower(c) ? all.min() : all.max())
+                guard let v = r.values[c] else { h += "<td class=\"dim\">–</td>"; continue }
+                let all = rows.compactMap { $0.values[c] }.filter(\.isFinite)
+                let best = all.count > 1 && all.min() != all.max() && v == (lower(c) ? all.min() : all.max())
                 h += "<td\(best ? " class=\"best\"" : "")>\(num(v))</td>"
             }
             h += "</tr>"
         }
         h += "</table>"
-        let texts = runs.flatMap { r in r.evalText.map { "\(r.name): \($0.key) = \($0.value)" } }
+        let texts = runs.flatMap { r in r.evalText.filter { ["protocol", "split"].contains($0.key) }.map { "\(r.name): \($0.key) = \($0.value)" } }
         if !texts.isEmpty { h += "<p class=\"sub\">" + texts.prefix(12).map(esc).joined(separator: " · ") + "</p>" }
         return h
     }
@@ -130,10 +157,10 @@ public enum ReportHTML {
             return (2, l)
         }
         return order.sorted { rank($0) < rank($1) }.map { key in
-            let groups = byKey[key]!.keys.sorted { ($0 == "train" ? "" : $0) < ($1 == "train" ? "" : $1) }
+            let groups = byKey[key]!.keys.sorted { ($0.contains("train") ? 0 : 1, $0) < ($1.contains("train") ? 0 : 1, $1) }
             let series = groups.enumerated().map { i, g in
                 PlotSeries(name: g, points: byKey[key]![g]!, color: SVGPlot.palette[i % SVGPlot.palette.count],
-                           markers: g != "train" && byKey[key]![g]!.count < 60)
+                           markers: !g.contains("train") && byKey[key]![g]!.count < 60)
             }
             return (key, series, xKey ?? "row")
         }
@@ -206,7 +233,7 @@ public enum ReportHTML {
         var h = "<h2>Timings</h2><table><tr><th>stage</th><th class=\"l\">run</th><th class=\"l\">started</th><th>logged span</th><th>steps</th><th>tokens/s (median)</th><th>eval seconds</th></tr>"
         for r in runs {
             let steps = r.metrics.compactMap { ($0["step"] as? NSNumber)?.doubleValue }.max()
-            let rateKeys = ["tok_s", "tokens_per_s", "tokens_per_sec", "tok_per_s", "throughput"]
+            let rateKeys = ["tokens_per_s", "tok_s", "tokens_per_sec", "tok_per_s", "throughput"]
             let rates = r.metrics.compactMap { row in rateKeys.lazy.compactMap { (row[$0] as? NSNumber)?.doubleValue }.first }.sorted()
             let evalSec = r.eval.first { $0.key.lowercased().hasSuffix("seconds") }?.value
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td><td class=\"l\">\(esc(r.info?.started ?? "–"))</td>"

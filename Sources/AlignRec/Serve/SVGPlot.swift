@@ -46,8 +46,7 @@ public enum SVGPlot {
         if a >= 1e4 { return String(format: "%.3gk", v / 1e3) }
         if a >= 100 { return String(format: "%.0f", v) }
         if a >= 1 { return String(format: "%.3g", v) }
-        if a >= 1e-3 { return String(format: "%.3g", v) }
-        return String(format: "%.2e", v)
+        return String(format: "%.3g", v)
     }
 
     /// About `count` round tick values covering [lo, hi].
@@ -105,6 +104,10 @@ public enum SVGPlot {
         }
         // Legend (top right, inside the plot).
         var ly = mt + 6
+        let shown = series.filter { !$0.points.isEmpty }.count
+        if shown > 0 {
+            s += "<rect x=\(q(w - mr - 130)) y=\(q(mt - 3)) width=\"124\" height=\(q(Double(shown) * 14 + 4)) fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ddd\"/>"
+        }
         for ser in series where !ser.points.isEmpty {
             let lx = w - mr - 8
             s += "<line x1=\(q(lx - 118)) x2=\(q(lx - 100)) y1=\(q(ly)) y2=\(q(ly)) stroke=\"\(ser.color)\" stroke-width=\"2\"/>"
