@@ -17,6 +17,8 @@ struct Align: ParsableCommand {
             Sid.self,
             ReportCommand.self,
             ChatCommand.self,
+            RecommendCommand.self,
+            ExportCommand.self,
         ]
     )
 }

@@ -14,6 +14,8 @@ func titleTestCatalogue() -> [Item] {
         ("Next", 2007), ("Sense and Sensibility", 1995), ("Lock, Stock & Two Smoking Barrels", 1998),
         ("Amélie (Fabuleux destin d'Amélie Poulain, Le)", 2001), ("Schindler's List", 1993), ("Alien", 1979),
         ("Aliens", 1986), ("Léon: The Professional (a.k.a. The Professional) (Léon)", 1994), ("Jumanji", 1995),
+        ("Toy, The", 1982), ("Star Wars: Episode IV - A New Hope", 1977), ("Star Wars: Episode V - The Empire Strikes Back", 1980),
+        ("Shawshank Redemption, The", 1994),
     ]
     return rows.enumerated().map { i, r in
         Item(item: i + 1, id: String(100 + i), title: r.0, year: r.1, genres: [], text: r.0)
@@ -73,6 +75,10 @@ func titleTestCatalogue() -> [Item] {
     #expect(typo.kind == .corrected && typo.item == 1)
     #expect(idx.match("Jumaji").item == 20)
     #expect(idx.match("Schindlers Lsit").item == 16)
+    // Opening words of a longer title: one → a correction, several → ambiguous.
+    #expect(idx.match("Shawshank").item == 24)
+    let sw = idx.match("Star Wars")
+    #expect(sw.kind == .ambiguous && Set(sw.candidates.prefix(2).map(\.item)) == [22, 23])
     // Unknown.
     let unknown = idx.match("Completely Unknown Film")
     #expect(unknown.kind == .notFound && unknown.item == nil)
@@ -91,7 +97,8 @@ func titleTestCatalogue() -> [Item] {
     #expect(items("I loved Up and Her") == [10, 11])
     #expect(items("Up was fun") == [])                               // sentence-initial filler word: not taken
     #expect(items("I loved \"Up\"") == [10])                         // …unless quoted
-    #expect(items("I really loved Toy Stroy and Alien") == [1, 17])  // typo in an unquoted span
+    #expect(items("I really loved Toy Stroy and Alien") == [1, 17])  // typo; "Toy" alone is also a title (21)
+    #expect(items("I loved Toy and Alien") == [21, 17])
     #expect(items("Alien, Aliens and Schindler's List") == [17, 18, 16])
     // Ambiguous and unknown are reported, not dropped.
     let m = TextMentions.extract("I loved Heat and Zorblax Returns", index: idx)

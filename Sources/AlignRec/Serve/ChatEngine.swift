@@ -64,9 +64,9 @@ public final class ChatEngine {
                               unresolved: unresolved(m), notes: corrections(m), answered: false)
         switch ChatIntentParser.parse(text, mentions: m, session: session) {
         case .help:
-            reply.kind = "help"; reply.notes = [ChatEngine.helpText]
+            reply.kind = "help"; reply.notes = [ChatEngine.helpText]; reply.unresolved = []
         case .reset:
-            session = ChatSession(); reply.kind = "reset"; reply.answered = true
+            session = ChatSession(); reply.kind = "reset"; reply.answered = true; reply.unresolved = []
             reply.notes = ["Forgot the conversation."]
         case .unclear:
             if reply.unresolved.isEmpty { reply.notes.append("I found no title I know in that. Say \"help\" for examples.") }
@@ -123,9 +123,10 @@ public final class ChatEngine {
     /// A numbered list: rank, title (year), SID, score.
     public static func renderList(_ list: [Recommendation], scores: Bool = true) -> String {
         let width = min(56, list.map { label($0).count }.max() ?? 0)
+        let sidWidth = list.map(\.sid.count).max() ?? 0
         return list.map { r in
             var line = String(format: "%3d. ", r.rank) + label(r).padding(toLength: max(width, label(r).count), withPad: " ", startingAt: 0)
-            line += "  " + r.sid
+            line += "  " + (scores ? r.sid.padding(toLength: sidWidth, withPad: " ", startingAt: 0) : r.sid)
             if scores { line += String(format: "  %8.3f", r.score) }
             return line
         }.joined(separator: "\n")
@@ -148,7 +149,8 @@ public final class ChatEngine {
             out.append(r.items.isEmpty ? "(nothing left to recommend)" : renderList(r.items))
         case "sid2title":
             for a in r.sidAnswers {
-                var s = "\(a.sid): model says \"\(a.generatedTitle ?? "—")\""
+                let g = a.generatedTitle ?? "—"
+                var s = "\(a.sid): model says \"\(g.count > 100 ? String(g.prefix(100)) + "…" : g)\""
                 if a.generatedTitle == nil { s = "\(a.sid): not a valid SID for this model (wrong length or code out of range)" }
                 s += a.item.map { "; catalogue: \(label($0)) (item \($0.item), id \($0.id))" } ?? "; no catalogue item has this SID"
                 out.append(s)

@@ -8,6 +8,8 @@
 //    filler words (function words, chat words such as "watch", "next", "more", numbers) counts only when
 //    every word is capitalised and it is not sentence-initial — so "what should I watch next" finds no
 //    title "Next", but "I loved Up and Her" finds both films.
+// 3b. An exact span directly followed by uncovered content words is re-read as one span when that is a
+//    confident typo correction ("Toy Stroy": "Toy" is a film too, but "Toy Stroy" reads as "Toy Story").
 // 4. Words left over between matches are grouped into runs split at punctuation; each run with its filler
 //    words trimmed from both ends is fuzzy-matched (typos: "Toy Stroy"); when the whole run is not a
 //    confident match it is also split at the connectors "and"/"then"/"or"/"&" and each part tried. Runs
@@ -114,6 +116,7 @@ public enum TextMentions {
         // 3. Longest exact windows.
         let words = tokenize(chars)
         var covered = [Bool](repeating: false, count: words.count)
+        var exactSpans: [(span: Range<Int>, mention: TitleMention)] = []
         var w = 0
         while w < words.count {
             var taken = 0
@@ -125,7 +128,7 @@ public enum TextMentions {
                     // Exact keys only here (a hash lookup); fuzzy matching is for leftovers.
                     if !index.exactItems(key: TitleNormalizer.normalize(s).key).isEmpty,
                        case let m = index.match(s), m.kind == .exact || (m.kind == .ambiguous && m.candidates.first?.score == 1) {
-                        titles.append((words[w].start, TitleMention(text: s, quoted: false, match: m)))
+                        exactSpans.append((span, TitleMention(text: s, quoted: false, match: m)))
                         taken = L
                         break
                     }
@@ -134,6 +137,26 @@ public enum TextMentions {
             }
             if taken > 0 { for k in w..<(w + taken) { covered[k] = true }; w += taken } else { w += 1 }
         }
+        // 3b. A short exact title glued to a misspelt continuation ("Toy Stroy" = title "Toy" + "Stroy"):
+        // when the exact span plus the directly following uncovered content words is a confident correction,
+        // the longer reading wins.
+        for (n, e) in exactSpans.enumerated() {
+            var end = e.span.upperBound
+            while end < words.count, end - e.span.lowerBound < index.maxWords, !covered[end],
+                  !filler.contains(words[end].folded),
+                  chars[words[end - 1].end..<words[end].start].allSatisfy({ $0 == " " }) { end += 1 }
+            guard end > e.span.upperBound else { continue }
+            for stop in stride(from: end, to: e.span.upperBound, by: -1) {
+                let s = String(chars[words[e.span.lowerBound].start..<words[stop - 1].end])
+                let m = index.match(s)
+                if m.kind == .corrected {
+                    exactSpans[n] = (e.span.lowerBound..<stop, TitleMention(text: s, quoted: false, match: m))
+                    for k in e.span.upperBound..<stop { covered[k] = true }
+                    break
+                }
+            }
+        }
+        for e in exactSpans { titles.append((words[e.span.lowerBound].start, e.mention)) }
         // 4. Leftover runs → fuzzy.
         for run in leftoverRuns(chars, words, covered) {
             for (offset, mention) in fuzzyRun(chars, words, run, index: index) { titles.append((offset, mention)) }

@@ -129,6 +129,14 @@ public final class TitleIndex: @unchecked Sendable {
             .prefix(options.maxCandidates).map { TitleCandidate(item: $0, score: score) }
     }
 
+    /// A query that is the opening words of a longer title ("Star Wars" → "Star Wars: Episode IV - A New
+    /// Hope", "Shawshank" → "Shawshank Redemption"): 0.85 + 0.1 × (query words / title words); 0 otherwise
+    /// or when the query has fewer than 4 letters.
+    static func prefixScore(_ q: [String], _ t: [String]) -> Double {
+        guard !q.isEmpty, q.count < t.count, q.reduce(0, { $0 + $1.count }) >= 4, Array(t.prefix(q.count)) == q else { return 0 }
+        return 0.85 + 0.1 * Double(q.count) / Double(t.count)
+    }
+
     /// Fuzzy similarity of a normalised query to every item (best alias), best first, at most
     /// `maxCandidates` above `suggest`. Score = max(edit similarity, token Dice, trigram Dice) of the keys,
     /// then the year adjustment.
@@ -144,7 +152,7 @@ public final class TitleIndex: @unchecked Sendable {
             if tri < 0.25 && tok < 0.3 { continue }
             let aLen = a.key.unicodeScalars.count
             let edit = abs(aLen - qLen) <= max(3, qLen / 4) ? TitleNormalizer.editSimilarity(q.key, a.key) : 0
-            var s = max(edit, tok, tri)
+            var s = max(edit, tok, tri, TitleIndex.prefixScore(qTokens, a.tokens))
             if let y = q.year, let iy = items[a.item]?.year {
                 s = y == iy ? min(1, s + options.yearBonus) : s - options.yearPenalty
             }
