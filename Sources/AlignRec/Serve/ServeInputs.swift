@@ -50,7 +50,8 @@ public enum ServeInputs {
         }
         if !problems.isEmpty {
             let head = items.isEmpty ? "none of the titles could be used" : "some titles could not be used"
-            throw AlignError.invalidArgument("\(head): " + problems.joined(separator: " | ") + " (add the year to pick one, e.g. \"Heat (1995)\")")
+            let hint = problems.contains { $0.contains("matches several") } ? " (add the year to pick one, e.g. \"Heat (1995)\")" : ""
+            throw AlignError.invalidArgument("\(head): " + problems.joined(separator: " | ") + hint)
         }
         return items
     }
