@@ -7,7 +7,8 @@ import Foundation
 /// Renders `ReportData` to HTML.
 public enum ReportHTML {
     /// Keys of metrics rows that are never plotted.
-    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "epoch", "iter", "split", "task", "phase", "tokens"]
+    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "epoch", "iter", "split", "task", "phase", "tokens",
+                                            "seconds", "users", "examples", "count", "batch"]
     /// Prefixes that name a series of the same quantity (val_loss → loss, series "val").
     static let seriesPrefixes = ["train_", "val_", "valid_", "validation_", "eval_", "test_"]
 
@@ -37,7 +38,7 @@ public enum ReportHTML {
     body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px 32px;color:#222;background:#fff;max-width:1400px}
     h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
     h3{font-size:14px;margin:14px 0 6px}.sub{color:#555;font-size:13px;margin:0 0 8px}.dim{color:#888}
-    table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{padding:4px 10px;border-bottom:1px solid #e4e4e4;text-align:right}
+    table{border-collapse:collapse;font-size:12px;margin:6px 0}.tw{overflow-x:auto}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right}
     th{background:#f5f5f5;font-weight:600}td:first-child,th:first-child,td.l,th.l{text-align:left}td.best{font-weight:700;color:#0b5394}
     .grid{stroke:#eee}.ax{stroke:#888}.tk{font-size:10px;fill:#555}.ct{font-size:12px;font-weight:600;fill:#222}.lg{font-size:10px;fill:#333}
     .na{font-size:12px;fill:#999}.charts{display:flex;flex-wrap:wrap;gap:10px}.chart{background:#fff;border:1px solid #eee;border-radius:4px}
@@ -84,7 +85,9 @@ public enum ReportHTML {
             var baselines: [String: [String: Double]] = [:]
             for (k, v) in r.eval {
                 let parts = k.split(separator: ".").map(String.init)
-                if metaKeys.contains(parts.last ?? k) || k.hasSuffix("_misses") { continue }
+                let last = parts.last ?? k
+                // Timings go to the timings table.
+                if metaKeys.contains(last) || k.hasSuffix("_misses") || last.contains("second") { continue }
                 if let b = baselinePrefixes.first(where: { parts.first == $0 }), parts.count > 1 {
                     baselines[b, default: [:]][displayKey(parts.dropFirst().joined(separator: "."))] = v
                 } else if main[displayKey(k)] == nil {
@@ -106,8 +109,9 @@ public enum ReportHTML {
         keys.sort { columnRank($0) < columnRank($1) }
         let cols = Array(keys.prefix(16))
         let lower: (String) -> Bool = { k in let l = k.lowercased(); return l.contains("loss") || l.contains("seconds") }
-        h += "<table><tr><th>stage</th><th class=\"l\">run</th>"
-        h += cols.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        h += "<div class=\"tw\"><table><tr><th>stage</th><th class=\"l\">run</th>"
+        // Break long keys only after "@", "_" or "." (never inside a word or number).
+        h += cols.map { c in "<th>" + esc(c).replacingOccurrences(of: "_", with: "_<wbr>").replacingOccurrences(of: ".", with: ".<wbr>") + "</th>" }.joined() + "</tr>"
         for r in rows {
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td>"
             for c in cols {
@@ -118,14 +122,14 @@ public enum ReportHTML {
             }
             h += "</tr>"
         }
-        h += "</table>"
+        h += "</table></div>"
         let texts = runs.flatMap { r in r.evalText.filter { ["protocol", "split"].contains($0.key) }.map { "\(r.name): \($0.key) = \($0.value)" } }
         if !texts.isEmpty { h += "<p class=\"sub\">" + texts.prefix(12).map(esc).joined(separator: " · ") + "</p>" }
         return h
     }
 
     static func displayKey(_ k: String) -> String {
-        for p in ["metrics.", "ranking.", "result.", "results."] where k.hasPrefix(p) { return String(k.dropFirst(p.count)) }
+        for p in ["metrics.", "ranking.", "result.", "results.", "lists.", "translation."] where k.hasPrefix(p) { return String(k.dropFirst(p.count)) }
         return k
     }
 
@@ -230,15 +234,16 @@ public enum ReportHTML {
     }
 
     static func timingsSection(_ runs: [ReportRun]) -> String {
-        var h = "<h2>Timings</h2><table><tr><th>stage</th><th class=\"l\">run</th><th class=\"l\">started</th><th>logged span</th><th>steps</th><th>tokens/s (median)</th><th>eval seconds</th></tr>"
+        var h = "<h2>Timings</h2><table><tr><th>stage</th><th class=\"l\">run</th><th class=\"l\">started</th><th>logged span</th><th>steps</th><th>tokens/s (median)</th><th>eval seconds</th><th>eval users/s</th></tr>"
         for r in runs {
             let steps = r.metrics.compactMap { ($0["step"] as? NSNumber)?.doubleValue }.max()
             let rateKeys = ["tokens_per_s", "tok_s", "tokens_per_sec", "tok_per_s", "throughput"]
             let rates = r.metrics.compactMap { row in rateKeys.lazy.compactMap { (row[$0] as? NSNumber)?.doubleValue }.first }.sorted()
             let evalSec = r.eval.first { $0.key.lowercased().hasSuffix("seconds") }?.value
+            let evalRate = r.eval.first { $0.key.lowercased().contains("users_per_s") }?.value
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td><td class=\"l\">\(esc(r.info?.started ?? "–"))</td>"
             h += "<td>\(span(r.metrics).map(duration) ?? "–")</td><td>\(steps.map(num) ?? "–")</td>"
-            h += "<td>\(rates.isEmpty ? "–" : SVGPlot.format(rates[rates.count / 2]))</td><td>\(evalSec.map(num) ?? "–")</td></tr>"
+            h += "<td>\(rates.isEmpty ? "–" : SVGPlot.format(rates[rates.count / 2]))</td><td>\(evalSec.map(num) ?? "–")</td><td>\(evalRate.map(SVGPlot.format) ?? "–")</td></tr>"
         }
         return h + "</table>"
     }
