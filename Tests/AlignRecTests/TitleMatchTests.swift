@@ -15,7 +15,7 @@ func titleTestCatalogue() -> [Item] {
         ("Amélie (Fabuleux destin d'Amélie Poulain, Le)", 2001), ("Schindler's List", 1993), ("Alien", 1979),
         ("Aliens", 1986), ("Léon: The Professional (a.k.a. The Professional) (Léon)", 1994), ("Jumanji", 1995),
         ("Toy, The", 1982), ("Star Wars: Episode IV - A New Hope", 1977), ("Star Wars: Episode V - The Empire Strikes Back", 1980),
-        ("Shawshank Redemption, The", 1994),
+        ("Shawshank Redemption, The", 1994), ("Godfather, The", 1972), ("Godfather: Part II, The", 1974), ("Kids", 1995),
     ]
     return rows.enumerated().map { i, r in
         Item(item: i + 1, id: String(100 + i), title: r.0, year: r.1, genres: [], text: r.0)
@@ -79,6 +79,10 @@ func titleTestCatalogue() -> [Item] {
     #expect(idx.match("Shawshank").item == 24)
     let sw = idx.match("Star Wars")
     #expect(sw.kind == .ambiguous && Set(sw.candidates.prefix(2).map(\.item)) == [22, 23])
+    // Roman numerals and numbers: "Part 2" is "Part II"; a different number is never a typo.
+    #expect(idx.match("The Godfather Part 2").item == 26)
+    #expect(idx.match("Toy Story 3").item == nil)
+    #expect(idx.match("Toy Story 2").item == 2)
     // Unknown.
     let unknown = idx.match("Completely Unknown Film")
     #expect(unknown.kind == .notFound && unknown.item == nil)
@@ -99,6 +103,8 @@ func titleTestCatalogue() -> [Item] {
     #expect(items("I loved \"Up\"") == [10])                         // …unless quoted
     #expect(items("I really loved Toy Stroy and Alien") == [1, 17])  // typo; "Toy" alone is also a title (21)
     #expect(items("I loved Toy and Alien") == [21, 17])
+    #expect(items("my kids loved the godfather part 2 and Up") == [26, 10])   // "kids" is not the film Kids
+    #expect(TextMentions.extract("I liked Alien. What else would I like?", index: idx).unresolved.isEmpty)
     #expect(items("Alien, Aliens and Schindler's List") == [17, 18, 16])
     // Ambiguous and unknown are reported, not dropped.
     let m = TextMentions.extract("I loved Heat and Zorblax Returns", index: idx)

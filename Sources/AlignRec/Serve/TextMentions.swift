@@ -13,7 +13,8 @@
 // 4. Words left over between matches are grouped into runs split at punctuation; each run with its filler
 //    words trimmed from both ends is fuzzy-matched (typos: "Toy Stroy"); when the whole run is not a
 //    confident match it is also split at the connectors "and"/"then"/"or"/"&" and each part tried. Runs
-//    with no content word are dropped; a content run that matches nothing is reported as not found.
+//    with no content word are dropped; an unresolved run is reported (with candidates) only when it looks
+//    like a title — a capital letter or a digit — so "what else would I like" is not a failed title.
 import Foundation
 
 /// A SID written in the text.
@@ -59,7 +60,8 @@ public enum TextMentions {
     /// Words that never make a title on their own (unless capitalised mid-sentence) and are trimmed from the
     /// ends of leftover runs before fuzzy matching.
     public static let filler: Set<String> = [
-        "i", "im", "ive", "id", "me", "up", "down", "out", "off", "her", "him", "his", "hers", "my", "mine", "we", "us", "our", "you", "your", "he", "she", "it", "its", "they",
+        "i", "im", "ive", "id", "me", "kids", "kid", "family", "friends", "friend", "wife", "husband", "son", "daughter",
+        "children", "else", "whatever", "stuff", "things", "thing", "up", "down", "out", "off", "her", "him", "his", "hers", "my", "mine", "we", "us", "our", "you", "your", "he", "she", "it", "its", "they",
         "them", "their", "this", "that", "these", "those", "there", "here", "a", "an", "the", "and", "or", "but", "then",
         "also", "too", "plus", "so", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "about", "as",
         "into", "like", "likes", "liked", "love", "loved", "loves", "enjoy", "enjoyed", "enjoys", "watch", "watched",
@@ -275,6 +277,11 @@ public enum TextMentions {
             let s = String(c[words[f].start..<closingParenEnd(c, words[l].end)])
             return (words[f].start, TitleMention(text: s, quoted: false, match: index.match(s)))
         }
+        // An unresolved lower-case run without digits is ordinary language ("what else would I like"), not
+        // a title: dropped. Capitalised words or digits make it a title attempt that is reported.
+        func titleLike(_ m: (Int, TitleMention)) -> Bool {
+            m.1.match.item != nil || m.1.text.contains { $0.isUppercase || $0.isNumber }
+        }
         guard let whole = attempt(run[...]) else { return [] }
         if whole.1.match.item != nil { return [whole] }
         var parts: [ArraySlice<Int>] = []
@@ -283,8 +290,8 @@ public enum TextMentions {
             parts.append(run[start..<k]); start = k + 1
         }
         parts.append(run[start...])
-        guard parts.count > 1 else { return [whole] }
-        let results = parts.compactMap(attempt)
-        return results.isEmpty ? [whole] : results
+        guard parts.count > 1 else { return titleLike(whole) ? [whole] : [] }
+        let results = parts.compactMap(attempt).filter(titleLike)
+        return results.isEmpty ? (titleLike(whole) ? [whole] : []) : results
     }
 }

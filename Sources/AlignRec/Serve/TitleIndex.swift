@@ -48,6 +48,8 @@ public struct TitleMatchOptions: Sendable, Equatable {
     /// Score change when the query's year agrees (+) or disagrees (−) with an item's year.
     public var yearBonus: Double = 0.05
     public var yearPenalty: Double = 0.2
+    /// Score removed when the query contains numbers and a title does not contain exactly those.
+    public var numberPenalty: Double = 0.2
     public init() {}
 }
 
@@ -144,6 +146,7 @@ public final class TitleIndex: @unchecked Sendable {
         let qTokens = q.tokens
         let qGrams = TitleNormalizer.trigrams(q.key)
         let qLen = q.key.unicodeScalars.count
+        let qNumbers = Set(qTokens.filter { $0.allSatisfy(\.isASCIIDigit) })
         var best: [Int: Double] = [:]
         for a in aliases {
             // Cheap bound first: trigram Dice ≥ a fraction of the others in practice; skip hopeless pairs.
@@ -153,6 +156,8 @@ public final class TitleIndex: @unchecked Sendable {
             let aLen = a.key.unicodeScalars.count
             let edit = abs(aLen - qLen) <= max(3, qLen / 4) ? TitleNormalizer.editSimilarity(q.key, a.key) : 0
             var s = max(edit, tok, tri, TitleIndex.prefixScore(qTokens, a.tokens))
+            // Numbers the query gives are never typos: "Toy Story 3" is not "Toy Story" or "Toy Story 2".
+            if !qNumbers.isEmpty, qNumbers != Set(a.tokens.filter { $0.allSatisfy(\.isASCIIDigit) }) { s -= options.numberPenalty }
             if let y = q.year, let iy = items[a.item]?.year {
                 s = y == iy ? min(1, s + options.yearBonus) : s - options.yearPenalty
             }

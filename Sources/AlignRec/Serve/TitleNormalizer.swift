@@ -73,10 +73,15 @@ public enum TitleNormalizer {
         return head.isEmpty ? s : tail + " " + head
     }
 
+    /// Roman numerals read as numbers after the first word ("Part II" = "Part 2", "Rocky IV" = "Rocky 4");
+    /// "v", "x" and "i" stay words ("V for Vendetta", "Malcolm X").
+    static let romans: [String: String] = ["ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"]
+
     /// The matching key and year of a title as written by a person or a catalogue.
     public static func normalize(_ s: String) -> NormalizedTitle {
         let (t, year) = splitYear(s)
         var w = words(unsuffixArticle(t))
+        for k in w.indices.dropFirst() { if let r = romans[w[k]] { w[k] = r } }
         if w.count > 1, leadingArticles.contains(w[0]) { w.removeFirst() }
         return NormalizedTitle(key: w.joined(separator: " "), year: year)
     }
