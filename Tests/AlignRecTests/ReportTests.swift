@@ -73,3 +73,29 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     #expect(t.first! >= 0.13 && t.last! <= 2.9 && t == [0.5, 1.0, 1.5, 2.0, 2.5])
     #expect(SVGPlot.escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;")
 }
+
+@Test func alignmentLogsAndSummaryAreRead() throws {
+    // `align dpo` style: one stage name, an "event" per row, valid_/test_ prefixed keys, a final row without step.
+    let rows: [[String: Any]] = [
+        ["stage": "dpo", "event": "start", "step": 0, "valid_hr10": 0.05, "test_hr10": 0.04],
+        ["stage": "dpo", "event": "train", "step": 1, "loss": 0.69, "best": true],
+        ["stage": "dpo", "event": "valid", "step": 1, "valid_hr10": 0.06, "examples": 100],
+        ["stage": "dpo", "event": "final", "valid_ndcg10": 0.1, "minutes": 3.0],
+    ]
+    let charts = Dictionary(uniqueKeysWithValues: ReportHTML.curves(rows).map { ($0.key, $0.series) })
+    #expect(charts["hr10"]?.first { $0.name == "valid" }?.points.map(\.x) == [0, 1])
+    #expect(charts["hr10"]?.first { $0.name == "test" }?.points.count == 1)
+    #expect(charts["loss"]?.map(\.name) == ["train"])
+    #expect(charts["ndcg10"] == nil && charts["minutes"] == nil && charts["examples"] == nil && charts["best"] == nil)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-summary-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try """
+    {"format": "align-alignment-summary", "version": 1, "stage": "dpo",
+     "sft": {"test_hr10": 0.07, "test_ndcg10": 0.03, "valid_hr10": 0.08, "valid_ndcg10": 0.04},
+     "aligned": {"test_hr10": 0.075, "test_ndcg10": 0.035, "valid_hr10": 0.085, "valid_ndcg10": 0.045}}
+    """.write(to: dir.appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
+    let run = try ReportData.readRun(dir)
+    let ev = Dictionary(run.eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    #expect(ev == ["hr@10": 0.075, "ndcg@10": 0.035, "valid.hr@10": 0.085, "valid.ndcg@10": 0.045])
+}

@@ -135,12 +135,36 @@ public struct ReportData {
                 let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: ev))
                 flatten(obj, prefix: "", numbers: &eval, texts: &evalText)
             } catch { notes.append("\(ev.path): not JSON (\(error.localizedDescription))") }
+        } else if let summary = try readSummary(dir, notes: &notes) {
+            eval = summary
         } else { notes.append("no eval.json (run `align eval --model \(dir.path)`)") }
         guard info != nil || !metrics.isEmpty || !eval.isEmpty else {
             throw AlignError.invalidArgument("\(dir.path) is not a run directory (no run.json, metrics.jsonl or eval.json)")
         }
         return ReportRun(name: dir.lastPathComponent, url: dir, stage: info?.stage ?? "run", info: info,
                          metrics: metrics, eval: eval, evalText: evalText, notes: notes)
+    }
+
+    /// The aligned model's scores from an alignment run's summary.json (`align dpo`/`align grpo`), named as
+    /// eval.json names them: test_hr10 → hr@10, valid_ndcg10 → valid.ndcg@10. Nil when there is none.
+    static func readSummary(_ dir: URL, notes: inout [String]) throws -> [(String, Double)]? {
+        let url = dir.appendingPathComponent("summary.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any],
+              let aligned = obj["aligned"] as? [String: Any] else {
+            notes.append("\(url.path): not an alignment summary (no \"aligned\" scores)")
+            return nil
+        }
+        var out: [(String, Double)] = []
+        for key in aligned.keys.sorted() {
+            guard let v = (aligned[key] as? NSNumber)?.doubleValue else { continue }
+            var name = key
+            for (p, q) in [("test_", ""), ("valid_", "valid.")] where key.hasPrefix(p) { name = q + String(key.dropFirst(p.count)) }
+            for m in ["hr", "ndcg"] where name.hasSuffix(m + "10") { name = String(name.dropLast(m.count + 2)) + m + "@10" }
+            out.append((name, v))
+        }
+        notes.append("scores from summary.json (eval.json absent)")
+        return out
     }
 
     /// Flattens JSON to dotted keys. Arrays of numbers next to a "ks" array of the same length become

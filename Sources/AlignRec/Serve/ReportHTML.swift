@@ -7,7 +7,7 @@ import Foundation
 /// Renders `ReportData` to HTML.
 public enum ReportHTML {
     /// Keys of metrics rows that are never plotted.
-    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "epoch", "iter", "split", "task", "phase", "tokens",
+    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "event", "epoch", "iter", "split", "task", "phase", "tokens",
                                             "seconds", "users", "examples", "count", "batch"]
     /// Prefixes that name a series of the same quantity (val_loss → loss, series "val").
     static let seriesPrefixes = ["train_", "val_", "valid_", "validation_", "eval_", "test_"]
@@ -141,7 +141,12 @@ public enum ReportHTML {
         var byKey: [String: [String: [(x: Double, y: Double)]]] = [:]
         var order: [String] = []
         for (i, row) in rows.enumerated() {
-            let group = (row["stage"] as? String) ?? (row["split"] as? String) ?? "train"
+            // Series: the row's "event" (alignment logs: train/valid/start) or its stage without the stage
+            // prefix (SFT logs: sft_train → train, sft_valid → valid).
+            var group = (row["event"] as? String) ?? (row["stage"] as? String) ?? (row["split"] as? String) ?? "train"
+            for p in ["sft_", "dpo_", "grpo_"] where group.hasPrefix(p) { group = String(group.dropFirst(p.count)) }
+            // Rows without the x key (one-off events such as "final") are not points of a curve.
+            if let xKey, !(row[xKey] is NSNumber) { continue }
             let x = xKey.flatMap { (row[$0] as? NSNumber)?.doubleValue } ?? Double(i)
             for (k, v) in row where !nonMetricKeys.contains(k) {
                 guard let n = v as? NSNumber, !ReportData.isBool(n) else { continue }
