@@ -72,6 +72,9 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     let t = SVGPlot.ticks(0.13, 2.9, count: 5)
     #expect(t.first! >= 0.13 && t.last! <= 2.9 && t == [0.5, 1.0, 1.5, 2.0, 2.5])
     #expect(SVGPlot.escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;")
+    #expect(SVGPlot.tickLabels([0.6920, 0.6925, 0.6930]) == ["0.6920", "0.6925", "0.6930"])
+    #expect(SVGPlot.tickLabels([0, 0.002, 0.004]) == ["0", "2.0e-03", "4.0e-03"])
+    #expect(SVGPlot.tickLabels([0, 50, 100]) == ["0", "50", "100"])
 }
 
 @Test func alignmentLogsAndSummaryAreRead() throws {

@@ -49,6 +49,18 @@ public enum SVGPlot {
         return String(format: "%.3g", v)
     }
 
+    /// Labels for a tick sequence: as many decimals as the spacing needs (0.6925 vs 0.6930), scientific
+    /// notation when every value is tiny (learning rates), thousands as "12k".
+    public static func tickLabels(_ t: [Double]) -> [String] {
+        guard t.count > 1 else { return t.map(format) }
+        let step = abs(t[1] - t[0])
+        let top = t.map(abs).max() ?? 0
+        if top < 1e-2 && top > 0 { return t.map { $0 == 0 ? "0" : String(format: "%.1e", $0) } }
+        if top >= 1e4 { return t.map(format) }
+        let d = step >= 1 ? 0 : min(8, Int(ceil(-log10(step) - 1e-9)))
+        return t.map { String(format: "%.\(d)f", $0) }
+    }
+
     /// About `count` round tick values covering [lo, hi].
     public static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
         guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
@@ -78,15 +90,17 @@ public enum SVGPlot {
         func px(_ x: Double) -> Double { ml + (x - xa) / (xb - xa) * (w - ml - mr) }
         func py(_ y: Double) -> Double { h - mb - (y - y0) / (y1 - y0) * (h - mt - mb) }
         // Grid and ticks.
-        for t in ticks(y0, y1) {
+        let yt = ticks(y0, y1)
+        for (t, label) in zip(yt, tickLabels(yt)) {
             let y = py(t)
             s += "<line x1=\"\(ml)\" x2=\"\(w - mr)\" y1=\(q(y)) y2=\(q(y)) class=\"grid\"/>"
-            s += "<text x=\"\(ml - 5)\" y=\(q(y + 4)) text-anchor=\"end\" class=\"tk\">\(format(t))</text>"
+            s += "<text x=\"\(ml - 5)\" y=\(q(y + 4)) text-anchor=\"end\" class=\"tk\">\(label)</text>"
         }
-        for t in ticks(xa, xb) {
+        let xt = ticks(xa, xb)
+        for (t, label) in zip(xt, tickLabels(xt)) {
             let x = px(t)
             s += "<line x1=\(q(x)) x2=\(q(x)) y1=\"\(h - mb)\" y2=\"\(h - mb + 4)\" class=\"ax\"/>"
-            s += "<text x=\(q(x)) y=\"\(h - mb + 16)\" text-anchor=\"middle\" class=\"tk\">\(format(t))</text>"
+            s += "<text x=\(q(x)) y=\"\(h - mb + 16)\" text-anchor=\"middle\" class=\"tk\">\(label)</text>"
         }
         s += "<line x1=\"\(ml)\" x2=\"\(w - mr)\" y1=\"\(h - mb)\" y2=\"\(h - mb)\" class=\"ax\"/>"
         s += "<line x1=\"\(ml)\" x2=\"\(ml)\" y1=\"\(mt)\" y2=\"\(h - mb)\" class=\"ax\"/>"
@@ -130,9 +144,10 @@ public enum SVGPlot {
         let top = max(finite.max()!, reference ?? 0) * 1.05
         let y1 = top > 0 ? top : 1
         func py(_ y: Double) -> Double { h - mb - y / y1 * (h - mt - mb) }
-        for t in ticks(0, y1, count: 4) {
+        let bt = ticks(0, y1, count: 4)
+        for (t, label) in zip(bt, tickLabels(bt)) {
             s += "<line x1=\"\(ml)\" x2=\"\(w - mr)\" y1=\(q(py(t))) y2=\(q(py(t))) class=\"grid\"/>"
-            s += "<text x=\"\(ml - 5)\" y=\(q(py(t) + 4)) text-anchor=\"end\" class=\"tk\">\(format(t))</text>"
+            s += "<text x=\"\(ml - 5)\" y=\(q(py(t) + 4)) text-anchor=\"end\" class=\"tk\">\(label)</text>"
         }
         let n = Double(values.count)
         let slot = (w - ml - mr) / n
