@@ -52,7 +52,13 @@ public enum RecExport {
             try? sink?.close()
             if !finished, let tmp { try? FileManager.default.removeItem(at: tmp) }
         }
-        if format == .csv { sink?.write(Data("user,rank,item,id,title,year,sid,score\n".utf8)) }
+        func emit(_ text: String) throws {
+            guard let s = sink, let tmp else { return }
+            do { try s.write(contentsOf: Data(text.utf8)) } catch {
+                throw AlignError.io(path: tmp.path, message: "cannot write (disk full?): \(error.localizedDescription)")
+            }
+        }
+        if format == .csv { try emit("user,rank,item,id,title,year,sid,score\n") }
         let start = Date()
         var rows = 0
         // A few Recommender batches per write: enough to amortise, bounded memory.
@@ -66,7 +72,7 @@ public enum RecExport {
                 rows += list.count
                 text += format == .jsonl ? try jsonLine(user: u.userId, list) : csvRows(user: u.userId, list)
             }
-            sink?.write(Data(text.utf8))
+            try emit(text)
             progress?.advance(batch.count)
             i += batch.count
         }
