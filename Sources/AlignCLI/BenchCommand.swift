@@ -38,6 +38,18 @@ struct BenchPreset: Codable {
     }
 }
 
+/// Wall-clock and process CPU seconds, read together.
+struct Clock {
+    var wall: Double, cpu: Double
+    static func now() -> Clock {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Clock(wall: Date().timeIntervalSinceReferenceDate, cpu: Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
+    }
+    static func - (a: Clock, b: Clock) -> Clock { Clock(wall: a.wall - b.wall, cpu: a.cpu - b.cpu) }
+    static func min(_ a: Clock, _ b: Clock) -> Clock { Clock(wall: Swift.min(a.wall, b.wall), cpu: Swift.min(a.cpu, b.cpu)) }
+}
+
 /// A matrix product shape as the trainer issues it.
 struct GemmShape {
     var transA: Bool, transB: Bool, m: Int, n: Int, k: Int
@@ -88,8 +100,8 @@ struct StepGemms {
         for _ in 0..<c.numHiddenLayers { perHead += layerHead }
     }
 
-    /// Seconds to run every product once on scratch buffers (the GEMM-only ceiling of one step).
-    func time(reps: Int) -> Double {
+    /// Best time to run every product once on scratch buffers (the GEMM-only ceiling of one step).
+    func time(reps: Int) -> Clock {
         let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
         let maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
         let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
@@ -102,15 +114,15 @@ struct StepGemms {
             sgemm(g.transA, g.transB, g.m, g.n, g.k, 1, a.baseAddress!, g.transA ? g.m : g.k,
                   b.baseAddress!, g.transB ? g.k : g.n, 0, out, g.n)
         }
-        var best = Double.infinity
+        var best = Clock(wall: .infinity, cpu: .infinity)
         for _ in 0..<reps {
-            let t0 = Date()
+            let t0 = Clock.now()
             for g in linear { run(g, c.baseAddress!) }
             let saved = Blas.threads
             Blas.setThreads(1)
             Parallel.forEach(heads) { h in for g in perHead { run(g, hc.baseAddress! + h * maxHead) } }
             Blas.setThreads(saved)
-            best = min(best, Date().timeIntervalSince(t0))
+            best = Clock.min(best, Clock.now() - t0)
         }
         return best
     }
@@ -179,14 +191,15 @@ struct BenchCommand: ParsableCommand {
             opt.update(params: params.data.baseAddress!, grads: trainer.grads.baseAddress!)
         }
         try step()
-        var best = Double.infinity
+        var bestC = Clock(wall: .infinity, cpu: .infinity)
         for _ in 0..<steps {
-            let t0 = Date()
+            let t0 = Clock.now()
             try step()
-            best = min(best, Date().timeIntervalSince(t0))
+            bestC = Clock.min(bestC, Clock.now() - t0)
         }
         let gemms = StepGemms(c, batch: p.batch, seq: p.seq)
-        let ceiling = gemms.time(reps: max(2, steps))
+        let ceilC = gemms.time(reps: max(2, steps))
+        let best = bestC.wall, ceiling = ceilC.wall
         let trainTok = Double(N) / best, ceilTok = Double(N) / ceiling
         let gflops = gemms.total / best / 1e9
 
@@ -216,6 +229,7 @@ struct BenchCommand: ParsableCommand {
         let users = Double(d.groups) / bestTotal
         func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
         print("\(p.name) | \(f(Double(params.count) / 1e6, 1))M | \(f(trainTok)) | \(f(gflops, 1)) | \(f(ceilTok)) | \(f(100 * trainTok / ceilTok, 1))% | \(f(decTok)) | \(f(users, 1))")
-        print("  step \(f(best * 1000, 1)) ms (GEMM-only \(f(ceiling * 1000, 1)) ms, \(f(gemms.total / 1e9, 2)) GFLOP); decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(bestTotal * 1000, 1)) ms")
+        print("  step \(f(best * 1000, 1)) ms wall / \(f(bestC.cpu * 1000, 1)) ms CPU; GEMM-only \(f(ceiling * 1000, 1)) ms wall / \(f(ceilC.cpu * 1000, 1)) ms CPU (CPU-time ratio \(f(100 * ceilC.cpu / bestC.cpu, 1))%); \(f(gemms.total / 1e9, 2)) GFLOP/step")
+        print("  decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(bestTotal * 1000, 1)) ms")
     }
 }
