@@ -165,7 +165,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         Blas.setThreads(Parallel.workers)
-        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads)")
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
+        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
         print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
         for url in try presetURLs() {
             let p = try BenchPreset.load(url)

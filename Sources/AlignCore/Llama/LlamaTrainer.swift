@@ -7,9 +7,12 @@ import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
 public final class LlamaTrainer: @unchecked Sendable {
+    /// The weights (shared with the caller; an optimizer updates them in place).
     public let params: LlamaParameters
     public var config: LlamaConfig { params.config }
+    /// Largest batch the memory was planned for.
     public let maxBatch: Int
+    /// Longest sequence the memory was planned for.
     public let maxSeq: Int
     /// d objective / d parameter, same layout as `params.data`; accumulated by `backward`.
     public let grads: UnsafeMutableBufferPointer<Float>
@@ -176,6 +179,16 @@ public final class LlamaTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("backward: \(weights.count) weights for a [\(batch), \(seq)] batch")
         }
         for i in 0..<weights.count { wbuf[i] = weights[i] }
+        try runBackward()
+    }
+
+    /// Backward of Σ_b sequenceWeights[b] · (Σ_t logp[b,t]) — DPO's per-sequence gradient (weights [B] =
+    /// d objective / d sequence log-prob), accumulated into `grads`.
+    public func backward(sequenceWeights sw: [Float]) throws {
+        guard sw.count == batch else {
+            throw AlignError.invalidArgument("backward: \(sw.count) sequence weights for a batch of \(batch)")
+        }
+        for b in 0..<batch { for t in 0..<seq { wbuf[b * seq + t] = sw[b] } }
         try runBackward()
     }
 
