@@ -57,18 +57,21 @@ struct GemmShape {
 }
 
 /// The sgemm calls of one training step: the big projections (BLAS-threaded) and the per-(batch, head)
-/// attention products (run in parallel on single-threaded BLAS).
-struct StepGemms {
+/// attention products (run in parallel on single-threaded BLAS), with scratch operands allocated once.
+final class StepGemms {
     var linear: [GemmShape] = []
     var perHead: [GemmShape] = []
-    var heads: Int
+    let heads: Int
+    let a: UnsafeMutableBufferPointer<Float>, b: UnsafeMutableBufferPointer<Float>
+    let c: UnsafeMutableBufferPointer<Float>, hc: UnsafeMutableBufferPointer<Float>
+    let maxHead: Int
     var total: Double { linear.reduce(0) { $0 + $1.flops } + Double(heads) * perHead.reduce(0) { $0 + $1.flops } }
 
-    init(_ c: LlamaConfig, batch B: Int, seq T: Int) {
-        let N = B * T, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
-        let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize
+    init(_ cfg: LlamaConfig, batch B: Int, seq T: Int) {
+        let N = B * T, C = cfg.hiddenSize, H = cfg.numAttentionHeads, hd = cfg.headDim
+        let W = (H + 2 * cfg.numKeyValueHeads) * hd, F = cfg.intermediateSize, V = cfg.vocabSize
         heads = B * H
-        for _ in 0..<c.numHiddenLayers {
+        for _ in 0..<cfg.numHiddenLayers {
             linear += [GemmShape(transA: false, transB: true, m: N, n: W, k: C),
                        GemmShape(transA: false, transB: true, m: N, n: C, k: H * hd),
                        GemmShape(transA: false, transB: true, m: N, n: 2 * F, k: C),
@@ -97,19 +100,19 @@ struct StepGemms {
                       GemmShape(transA: true, transB: false, m: T, n: hd, k: T),
                       GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
                       GemmShape(transA: true, transB: false, m: T, n: hd, k: T)]
-        for _ in 0..<c.numHiddenLayers { perHead += layerHead }
+        for _ in 0..<cfg.numHiddenLayers { perHead += layerHead }
+        let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
+        maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
+        a = .allocate(capacity: maxLinear); b = .allocate(capacity: maxLinear); c = .allocate(capacity: maxLinear)
+        hc = .allocate(capacity: maxHead * heads)
+        a.initialize(repeating: 0.01); b.initialize(repeating: 0.01); c.initialize(repeating: 0); hc.initialize(repeating: 0)
     }
+
+    deinit { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate() }
 
     /// Best time to run every product once on scratch buffers (the GEMM-only ceiling of one step).
     func time(reps: Int) -> Clock {
-        let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
-        let maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
-        let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let hc = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxHead * heads)
-        defer { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate() }
-        a.initialize(repeating: 0.01); b.initialize(repeating: 0.01); c.initialize(repeating: 0); hc.initialize(repeating: 0)
+        let a = self.a, b = self.b, c = self.c, hc = self.hc, maxHead = self.maxHead, perHead = self.perHead
         func run(_ g: GemmShape, _ out: UnsafeMutablePointer<Float>) {
             sgemm(g.transA, g.transB, g.m, g.n, g.k, 1, a.baseAddress!, g.transA ? g.m : g.k,
                   b.baseAddress!, g.transB ? g.k : g.n, 0, out, g.n)
