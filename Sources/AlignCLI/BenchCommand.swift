@@ -146,6 +146,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed training steps per preset (after one warm-up step).")
     var steps: Int = 3
 
+    @Option(name: .long, help: "Timed decoding repetitions per preset.")
+    var decodeReps: Int = 3
+
+    @Flag(name: .long, help: "Only measure decoding.")
+    var decodeOnly = false
+
     @Option(name: .long, help: "Random seed for weights and tokens.")
     var seed: UInt64 = 0
 
@@ -181,7 +187,26 @@ struct BenchCommand: ParsableCommand {
         let c = p.model
         let params = LlamaParameters(config: c, seed: seed)
         var rng = Rng(seed: seed &+ 1)
-        let N = p.batch * p.seq
+        func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
+        var train = "- | - | - | -"
+        var trainDetail = "  training skipped"
+        if !decodeOnly {
+            let (best, ceil, flops) = try trainBench(p, params, &rng)
+            let N = Double(p.batch * p.seq)
+            train = "\(f(N / best.wall)) | \(f(flops / best.wall / 1e9, 1)) | \(f(N / ceil.wall)) | \(f(100 * ceil.wall / best.wall, 1))%"
+            trainDetail = "  step \(f(best.wall * 1000, 1)) ms wall / \(f(best.cpu * 1000, 1)) ms CPU; GEMM-only \(f(ceil.wall * 1000, 1)) ms wall / \(f(ceil.cpu * 1000, 1)) ms CPU (CPU-time ratio \(f(100 * ceil.cpu / best.cpu, 1))%); \(f(flops / 1e9, 2)) GFLOP/step"
+        }
+        let d = p.decode
+        let (stepTime, total, decFlops) = try decodeBench(p, params, &rng)
+        let decTok = Double(d.groups * d.width * d.steps) / stepTime
+        print("\(p.name) | \(f(Double(params.count) / 1e6, 1))M | \(train) | \(f(decTok)) | \(f(Double(d.groups) / total, 1))")
+        print(trainDetail)
+        print("  decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(total * 1000, 1)) ms, \(f(decFlops / total / 1e9, 1)) GFLOP/s")
+    }
+
+    /// Best training step and GEMM-only replay (alternated, so a busy machine slows both alike) and the step's FLOPs.
+    func trainBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Clock, Clock, Double) {
+        let c = p.model, N = p.batch * p.seq
         let tokens = (0..<N).map { _ in Int32(rng.int(below: c.vocabSize)) }
         var targets = Array(tokens.dropFirst()) + [Int32(rng.int(below: c.vocabSize))]
         for b in 0..<p.batch { targets[b * p.seq + p.seq - 1] = ignoreIndex }
@@ -196,33 +221,33 @@ struct BenchCommand: ParsableCommand {
         }
         try step()
         let gemms = StepGemms(c, batch: p.batch, seq: p.seq)
-        // Steps and GEMM-only replays alternate, so a busy machine slows both alike; best of each is kept.
-        var bestC = Clock(wall: .infinity, cpu: .infinity), ceilC = bestC
+        var best = Clock(wall: .infinity, cpu: .infinity), ceil = best
         for _ in 0..<steps {
             let t0 = Clock.now()
             try step()
-            bestC = Clock.min(bestC, Clock.now() - t0)
-            ceilC = Clock.min(ceilC, gemms.time(reps: 1))
+            best = Clock.min(best, Clock.now() - t0)
+            ceil = Clock.min(ceil, gemms.time(reps: 1))
         }
-        let best = bestC.wall, ceiling = ceilC.wall
-        let trainTok = Double(N) / best, ceilTok = Double(N) / ceiling
-        let gflops = gemms.total / best / 1e9
+        return (best, ceil, gemms.total)
+    }
 
-        let d = p.decode
+    /// Beam-like batched decoding: best seconds of the steps alone, of prefill + steps, and the FLOPs of both.
+    func decodeBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Double, Double, Double) {
+        let c = p.model, d = p.decode, V = c.vocabSize, R = d.groups * d.width
         let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps)
-        let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: c.vocabSize)) } }
+        let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: V)) } }
         var bestStep = Double.infinity, bestTotal = Double.infinity
-        for _ in 0..<2 {
+        var toks = [Int32](repeating: 0, count: R), parents = Array(0..<R)
+        for _ in 0..<decodeReps {
             let t0 = Date()
             var logits = try dec.prefill(prompts, width: d.width)
             let t1 = Date()
-            let R = d.groups * d.width
-            var toks = (0..<R).map { r in TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[(r / d.width) * c.vocabSize..<(r / d.width + 1) * c.vocabSize])) }
-            var parents = Array(0..<R)
+            for r in 0..<R { toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[(r / d.width) * V..<(r / d.width + 1) * V])) }
+            for r in 0..<R { parents[r] = r }
             for _ in 0..<d.steps {
                 logits = try dec.step(parents: parents, tokens: toks)
                 for r in 0..<R {
-                    toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[r * c.vocabSize..<(r + 1) * c.vocabSize]))
+                    toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[r * V..<(r + 1) * V]))
                     parents[r] = (r / d.width) * d.width + rng.int(below: d.width)
                 }
             }
@@ -230,11 +255,11 @@ struct BenchCommand: ParsableCommand {
             bestStep = min(bestStep, t2.timeIntervalSince(t1))
             bestTotal = min(bestTotal, t2.timeIntervalSince(t0))
         }
-        let decTok = Double(d.groups * d.width * d.steps) / bestStep
-        let users = Double(d.groups) / bestTotal
-        func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
-        print("\(p.name) | \(f(Double(params.count) / 1e6, 1))M | \(f(trainTok)) | \(f(gflops, 1)) | \(f(ceilTok)) | \(f(100 * trainTok / ceilTok, 1))% | \(f(decTok)) | \(f(users, 1))")
-        print("  step \(f(best * 1000, 1)) ms wall / \(f(bestC.cpu * 1000, 1)) ms CPU; GEMM-only \(f(ceiling * 1000, 1)) ms wall / \(f(ceilC.cpu * 1000, 1)) ms CPU (CPU-time ratio \(f(100 * ceilC.cpu / bestC.cpu, 1))%); \(f(gemms.total / 1e9, 2)) GFLOP/step")
-        print("  decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(bestTotal * 1000, 1)) ms")
+        let lay = params.layout
+        let body = Double(lay.count - c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2))
+        let head = Double(c.vocabSize * c.hiddenSize)
+        let flops = 2 * Double(d.groups * d.prompt) * body + 2 * Double(d.groups) * head
+            + 2 * Double(R * d.steps) * (body + head)
+        return (bestStep, bestTotal, flops)
     }
 }
