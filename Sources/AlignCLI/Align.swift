@@ -15,6 +15,9 @@ struct Align: ParsableCommand {
             EmbedCommand.self,
             DataCommand.self,
             Sid.self,
+            TokenizerCommand.self,
+            SFTCommand.self,
+            EvalCommand.self,
         ]
     )
 }
