@@ -18,6 +18,8 @@ struct Align: ParsableCommand {
             TokenizerCommand.self,
             SFTCommand.self,
             EvalCommand.self,
+            DPOCommand.self,
+            GRPOCommand.self,
         ]
     )
 }
