@@ -20,6 +20,10 @@ struct Align: ParsableCommand {
             EvalCommand.self,
             DPOCommand.self,
             GRPOCommand.self,
+            ReportCommand.self,
+            ChatCommand.self,
+            RecommendCommand.self,
+            ExportCommand.self,
         ]
     )
 }
