@@ -10,6 +10,7 @@ struct Align: ParsableCommand {
         abstract: "Generative recommendation with Semantic IDs: data → SIDs → SFT → DPO/GRPO → constrained decoding.",
         version: "0.1.0",
         subcommands: [
+            QuickstartCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
             EmbedCommand.self,
