@@ -152,6 +152,18 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Only measure decoding.")
     var decodeOnly = false
 
+    @Option(name: .long, help: "Sections to run, comma-separated: engine (training + decoding per preset), beam (trie-constrained beam search users/s), embed (MiniLM items/s), sid (RQ-KMeans build time). Default: all.")
+    var only: String = "engine,beam,embed,sid"
+
+    @Option(name: .customLong("beam-users"), help: "Users per beam-search measurement.")
+    var beamUsers: Int = 64
+
+    @Option(name: .customLong("sid-items"), help: "Vectors for the SID build benchmark (384-d, 3 levels × 256 codes).")
+    var sidItems: Int = 100_000
+
+    @Option(name: .long, help: "Sentence encoder directory for the embed benchmark.")
+    var encoder: String = "models/all-MiniLM-L6-v2"
+
     @Option(name: .long, help: "Random seed for weights and tokens.")
     var seed: UInt64 = 0
 
@@ -176,11 +188,20 @@ struct BenchCommand: ParsableCommand {
         Blas.setThreads(Parallel.workers)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
         print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
-        print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
-        for url in try presetURLs() {
-            let p = try BenchPreset.load(url)
-            try bench(p)
+        let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        for s in sections where !["engine", "beam", "embed", "sid"].contains(s) {
+            throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid)")
         }
+        if sections.contains("engine") {
+            print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
+            for url in try presetURLs() {
+                let p = try BenchPreset.load(url)
+                try bench(p)
+            }
+        }
+        if sections.contains("beam") { try beamSection() }
+        if sections.contains("embed") { try embedSection() }
+        if sections.contains("sid") { try sidSection() }
     }
 
     func bench(_ p: BenchPreset) throws {
