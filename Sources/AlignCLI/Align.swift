@@ -11,20 +11,20 @@ struct Align: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             QuickstartCommand.self,
-            GenerateCommand.self,
-            BenchCommand.self,
-            EmbedCommand.self,
             DataCommand.self,
+            EmbedCommand.self,
             Sid.self,
             TokenizerCommand.self,
             SFTCommand.self,
             EvalCommand.self,
             DPOCommand.self,
             GRPOCommand.self,
-            ReportCommand.self,
-            ChatCommand.self,
             RecommendCommand.self,
+            ChatCommand.self,
             ExportCommand.self,
+            ReportCommand.self,
+            GenerateCommand.self,
+            BenchCommand.self,
         ]
     )
 }
