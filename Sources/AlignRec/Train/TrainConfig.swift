@@ -24,6 +24,21 @@ public struct ModelPreset: Codable, Sendable, Equatable {
         case tieWordEmbeddings = "tie_word_embeddings"
     }
 
+    /// Missing keys take the defaults.
+    public init(from decoder: Decoder) throws {
+        let d = ModelPreset()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? d.hiddenSize
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? d.intermediateSize
+        numHiddenLayers = try c.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? d.numHiddenLayers
+        numAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? d.numAttentionHeads
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? d.numKeyValueHeads
+        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? d.maxPositionEmbeddings
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
+        rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? d.rmsNormEps
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
+    }
+
     /// The LLaMA config for a vocabulary of `vocabSize` tokens.
     public func llamaConfig(vocabSize: Int, bos: Int, eos: Int, pad: Int?) -> LlamaConfig {
         LlamaConfig(vocabSize: vocabSize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
@@ -45,11 +60,29 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     public var beta1: Float = 0.9
     public var beta2: Float = 0.95
     public var gradClip: Float = 1.0
+    /// Batches per length-sorting window of the batcher (larger → less padding, less randomness).
+    public var windowBatches: Int = 16
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", lr, warmup, minLrRatio = "min_lr_ratio", weightDecay = "weight_decay"
-        case beta1, beta2, gradClip = "grad_clip"
+        case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches"
+    }
+
+    /// Missing keys take the defaults.
+    public init(from decoder: Decoder) throws {
+        let d = OptimPreset()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? d.lr
+        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? d.warmup
+        minLrRatio = try c.decodeIfPresent(Float.self, forKey: .minLrRatio) ?? d.minLrRatio
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
+        gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
+        windowBatches = try c.decodeIfPresent(Int.self, forKey: .windowBatches) ?? d.windowBatches
     }
 
     public var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: beta1, beta2: beta2, eps: 1e-8, weightDecay: weightDecay) }
@@ -67,6 +100,37 @@ public struct EvalPreset: Codable, Sendable, Equatable {
     public var patience: Int = 0
     public init() {}
     enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users", patience }
+
+    /// Missing keys take the defaults.
+    public init(from decoder: Decoder) throws {
+        let d = EvalPreset()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        every = try c.decodeIfPresent(Int.self, forKey: .every) ?? d.every
+        beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
+        maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
+    }
+}
+
+/// How sequence-task samples are cut from the training sequences.
+public struct SamplingPreset: Codable, Sendable, Equatable {
+    /// Sequence tasks: one sample for every `stride`-th target position, counted back from each training
+    /// sequence's last item (1 = every position t ≥ 1, LC-Rec's recipe).
+    public var stride: Int = 1
+    /// nextitem only: also put the loss on every history item's SID tokens (item k's SID predicted from the
+    /// prompt text and items < k). See Sources/AlignRec/Train/SFTSamples.swift for why this matches the
+    /// evaluation prompt.
+    public var denseHistoryLoss: Bool = false
+    public init() {}
+    enum CodingKeys: String, CodingKey { case stride, denseHistoryLoss = "dense_history_loss" }
+
+    /// Missing keys take the defaults.
+    public init(from decoder: Decoder) throws {
+        let d = SamplingPreset()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stride = try c.decodeIfPresent(Int.self, forKey: .stride) ?? d.stride
+        denseHistoryLoss = try c.decodeIfPresent(Bool.self, forKey: .denseHistoryLoss) ?? d.denseHistoryLoss
+    }
 }
 
 /// A whole training preset as stored in `configs/NAME.yaml`.
@@ -83,12 +147,14 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var tasks: [String: Double] = ["nextitem": 1.0, "title2sid": 0.25, "sid2title": 0.25]
     public var optim = OptimPreset()
     public var eval = EvalPreset()
+    /// How sequence samples are drawn and masked.
+    public var sampling = SamplingPreset()
     public var seed: UInt64 = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, textVocabSize = "text_vocab_size", protocolName = "protocol"
-        case maxHistory = "max_history", tasks, optim, eval, seed
+        case maxHistory = "max_history", tasks, optim, eval, sampling, seed
     }
 
     public init(from decoder: Decoder) throws {
@@ -103,6 +169,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         tasks = try c.decodeIfPresent([String: Double].self, forKey: .tasks) ?? d.tasks
         optim = try c.decodeIfPresent(OptimPreset.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(EvalPreset.self, forKey: .eval) ?? d.eval
+        sampling = try c.decodeIfPresent(SamplingPreset.self, forKey: .sampling) ?? d.sampling
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -112,12 +179,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw AlignError.io(path: url.path, message: "cannot read config: \(error.localizedDescription)")
         }
-        let cfg: TrainConfig
-        do { cfg = try YAMLDecoder().decode(TrainConfig.self, from: text) } catch {
-            throw AlignError.format(path: url.path, line: nil, message: "not a valid align config: \(error)")
-        }
-        try cfg.validate(path: url.path)
-        return cfg
+        return try parse(text, path: url.path)
     }
 
     /// Checks ranges and names; errors say which field to fix.
@@ -129,9 +191,44 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         guard model.hiddenSize % model.numAttentionHeads == 0 else { throw bad("model.hidden_size must be a multiple of num_attention_heads") }
         guard optim.steps > 0, optim.batchSize > 0, optim.lr > 0 else { throw bad("optim.steps, batch_size and lr must be positive") }
         guard maxHistory > 0 else { throw bad("max_history must be positive") }
-        guard !tasks.isEmpty, tasks.values.allSatisfy({ $0 >= 0 }), tasks.values.contains(where: { $0 > 0 }) else {
+        guard !tasks.isEmpty, tasks.values.allSatisfy({ $0 >= 0 && $0.isFinite }), tasks.values.contains(where: { $0 > 0 }) else {
             throw bad("tasks needs at least one task with a positive weight")
         }
+        for name in tasks.keys.sorted() where PromptTask(rawValue: name) == nil {
+            throw bad("tasks: unknown task '\(name)' (known: \(PromptTask.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard model.numHiddenLayers >= 1, model.hiddenSize >= 1, model.intermediateSize >= 1 else {
+            throw bad("model.hidden_size, intermediate_size and num_hidden_layers must be positive")
+        }
+        let kv = model.numKeyValueHeads ?? model.numAttentionHeads
+        guard kv >= 1, model.numAttentionHeads % kv == 0 else {
+            throw bad("model.num_attention_heads must be a multiple of num_key_value_heads")
+        }
+        guard textVocabSize >= 16 else { throw bad("text_vocab_size must be at least 16 (got \(textVocabSize))") }
+        guard optim.warmup >= 0, optim.minLrRatio >= 0, optim.minLrRatio <= 1 else {
+            throw bad("optim.warmup must be ≥ 0 and optim.min_lr_ratio in [0, 1]")
+        }
+        guard optim.gradClip >= 0, optim.windowBatches >= 1 else { throw bad("optim.grad_clip must be ≥ 0 and window_batches ≥ 1") }
+        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0, eval.patience >= 0 else {
+            throw bad("eval.every, max_users and patience must be ≥ 0 and eval.beam ≥ 1")
+        }
+        guard sampling.stride >= 1 else { throw bad("sampling.stride must be ≥ 1 (got \(sampling.stride))") }
+    }
+
+    /// The sample-building config: history length and per-task weights.
+    public var taskConfig: TaskConfig { TaskConfig(maxHistory: maxHistory, taskWeights: tasks) }
+
+    /// The tasks with a positive weight, in `PromptTask.allCases` order.
+    public var activeTasks: [PromptTask] { PromptTask.allCases.filter { (tasks[$0.rawValue] ?? 0) > 0 } }
+
+    /// Parses a YAML text (path only names it in errors) and validates it.
+    public static func parse(_ text: String, path: String) throws -> TrainConfig {
+        let cfg: TrainConfig
+        do { cfg = try YAMLDecoder().decode(TrainConfig.self, from: text) } catch {
+            throw AlignError.format(path: path, line: nil, message: "not a valid align config: \(error)")
+        }
+        try cfg.validate(path: path)
+        return cfg
     }
 
     /// YAML text of this config (saved as the run's resolved config).

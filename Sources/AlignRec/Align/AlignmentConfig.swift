@@ -1,0 +1,240 @@
+// The YAML configs of `align dpo` (configs/dpo*.yaml, format "align-dpo-config") and `align grpo`
+// (configs/grpo*.yaml, format "align-grpo-config"), version 1, snake_case keys, every key optional
+// (missing = the defaults below). Command-line flags override single fields; the resolved config is saved in
+// the run directory.
+import Foundation
+import Yams
+
+/// Optimiser settings shared by DPO and GRPO.
+public struct AlignOptim: Codable, Sendable, Equatable {
+    public var steps: Int = 200
+    /// Pairs (DPO) or prompts (GRPO) per optimiser step.
+    public var batchSize: Int = 16
+    /// Sequences per forward/backward (memory bound; DPO keeps a pair's 1 + N sequences together).
+    public var microBatch: Int = 32
+    public var lr: Float = 1e-5
+    public var warmup: Int = 10
+    public var minLrRatio: Float = 0.1
+    public var weightDecay: Float = 0
+    public var gradClip: Float = 1
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case steps, batchSize = "batch_size", microBatch = "micro_batch", lr, warmup, minLrRatio = "min_lr_ratio"
+        case weightDecay = "weight_decay", gradClip = "grad_clip"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let d = AlignOptim(), c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch) ?? d.microBatch
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? d.lr
+        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? d.warmup
+        minLrRatio = try c.decodeIfPresent(Float.self, forKey: .minLrRatio) ?? d.minLrRatio
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
+    }
+
+    var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay) }
+    var schedule: LRSchedule { LRSchedule(peak: lr, warmup: warmup, total: steps, minRatio: minLrRatio) }
+
+    func validate(_ bad: (String) -> AlignError) throws {
+        guard steps > 0, batchSize > 0, microBatch > 0 else { throw bad("optim.steps, batch_size and micro_batch must be positive") }
+        guard lr > 0, lr.isFinite, warmup >= 0, minLrRatio >= 0, weightDecay >= 0, gradClip >= 0 else {
+            throw bad("optim: lr must be > 0; warmup, min_lr_ratio, weight_decay, grad_clip ≥ 0")
+        }
+    }
+}
+
+/// Validation during alignment (HR/NDCG@10 by beam search on the validation split).
+public struct AlignEval: Codable, Sendable, Equatable {
+    /// Validate every N steps (0: only at the start and the end).
+    public var every: Int = 50
+    public var beam: Int = 20
+    /// Validation examples per check (0: all; an evenly strided subset otherwise). The final comparison
+    /// of SFT and aligned weights always uses the whole validation and test splits.
+    public var maxUsers: Int = 0
+    public init() {}
+    enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users" }
+    public init(from decoder: Decoder) throws {
+        let d = AlignEval(), c = try decoder.container(keyedBy: CodingKeys.self)
+        every = try c.decodeIfPresent(Int.self, forKey: .every) ?? d.every
+        beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
+        maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
+    }
+}
+
+/// Where DPO's rejected items come from.
+public enum NegativeSource: String, Codable, Sendable, CaseIterable {
+    /// The SFT model's highest-ranked wrong items (constrained beam search, history excluded).
+    case beam
+    /// Uniform over the catalogue minus the history and the target.
+    case random
+    /// Proportional to training-split popularity, minus the history and the target.
+    case popular
+}
+
+/// `configs/dpo*.yaml`.
+public struct DPOConfig: Codable, Sendable, Equatable {
+    public var format = "align-dpo-config"
+    public var version = 1
+    /// "loo" or "chrono" (must be the protocol the SFT model was trained on).
+    public var protocolName = "loo"
+    public var beta: Double = 0.1
+    public var negatives: NegativeSource = .beam
+    public var numNegatives: Int = 1
+    /// Beam width used to mine hard negatives.
+    public var negativeBeam: Int = 20
+    /// Training examples turned into pairs (0: all), drawn with the seed.
+    public var maxPairs: Int = 4096
+    public var optim = AlignOptim()
+    public var eval = AlignEval()
+    public var seed: UInt64 = 0
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
+        case negativeBeam = "negative_beam", maxPairs = "max_pairs", optim, eval, seed
+    }
+
+    public init(from decoder: Decoder) throws {
+        let d = DPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
+        protocolName = try c.decodeIfPresent(String.self, forKey: .protocolName) ?? d.protocolName
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
+        negatives = try c.decodeIfPresent(NegativeSource.self, forKey: .negatives) ?? d.negatives
+        numNegatives = try c.decodeIfPresent(Int.self, forKey: .numNegatives) ?? d.numNegatives
+        negativeBeam = try c.decodeIfPresent(Int.self, forKey: .negativeBeam) ?? d.negativeBeam
+        maxPairs = try c.decodeIfPresent(Int.self, forKey: .maxPairs) ?? d.maxPairs
+        optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
+        eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    }
+
+    /// Loads and validates a YAML config.
+    public static func load(_ url: URL) throws -> DPOConfig {
+        let cfg: DPOConfig = try loadYAML(url)
+        try cfg.validate(path: url.path)
+        return cfg
+    }
+
+    /// Checks ranges; errors name the field.
+    public func validate(path: String) throws {
+        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
+        guard format == "align-dpo-config" else { throw bad("format must be 'align-dpo-config', found '\(format)'") }
+        guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
+        guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
+        guard beta > 0, beta.isFinite else { throw bad("beta must be > 0") }
+        guard numNegatives >= 1, negativeBeam >= numNegatives + 1, maxPairs >= 0 else {
+            throw bad("num_negatives must be ≥ 1, negative_beam ≥ num_negatives + 1, max_pairs ≥ 0")
+        }
+        try optim.validate(bad)
+        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0 else { throw bad("eval.every ≥ 0, eval.beam ≥ 1, eval.max_users ≥ 0") }
+    }
+
+    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}
+
+/// How GRPO rollouts are produced.
+public enum RolloutMode: String, Codable, Sendable, CaseIterable {
+    /// Constrained beam search: G distinct valid items (MiniOneRec).
+    case beam
+    /// Constrained temperature sampling: G independent valid items (may repeat).
+    case sample
+}
+
+/// `configs/grpo*.yaml`.
+public struct GRPOConfig: Codable, Sendable, Equatable {
+    public var format = "align-grpo-config"
+    public var version = 1
+    public var protocolName = "loo"
+    /// G, completions per prompt.
+    public var groupSize: Int = 8
+    public var rollout: RolloutMode = .beam
+    /// Sampling temperature (rollout: sample).
+    public var temperature: Double = 1
+    public var reward = RewardMix(ranking: 1)
+    /// Item embeddings for the semantic reward (default <data>/embeddings.safetensors when needed).
+    public var embeddings: String? = nil
+    public var beta: Double = 0.04
+    public var epsilon: Double = 0.2
+    public var epsilonHigh: Double = 0.28
+    public var lossNormalization: LossNormalization = .token
+    /// Optimiser steps per rollout batch.
+    public var iterations: Int = 1
+    /// Training examples the prompts are drawn from (0: all).
+    public var maxPrompts: Int = 0
+    public var optim = AlignOptim()
+    public var eval = AlignEval()
+    public var seed: UInt64 = 0
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, protocolName = "protocol", groupSize = "group_size", rollout, temperature, reward
+        case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
+        case iterations, maxPrompts = "max_prompts", optim, eval, seed
+    }
+
+    public init(from decoder: Decoder) throws {
+        let d = GRPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
+        protocolName = try c.decodeIfPresent(String.self, forKey: .protocolName) ?? d.protocolName
+        groupSize = try c.decodeIfPresent(Int.self, forKey: .groupSize) ?? d.groupSize
+        rollout = try c.decodeIfPresent(RolloutMode.self, forKey: .rollout) ?? d.rollout
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
+        reward = try c.decodeIfPresent(RewardMix.self, forKey: .reward) ?? d.reward
+        embeddings = try c.decodeIfPresent(String.self, forKey: .embeddings)
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
+        epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon) ?? d.epsilon
+        epsilonHigh = try c.decodeIfPresent(Double.self, forKey: .epsilonHigh) ?? d.epsilonHigh
+        lossNormalization = try c.decodeIfPresent(LossNormalization.self, forKey: .lossNormalization) ?? d.lossNormalization
+        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
+        maxPrompts = try c.decodeIfPresent(Int.self, forKey: .maxPrompts) ?? d.maxPrompts
+        optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
+        eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    }
+
+    /// Loads and validates a YAML config.
+    public static func load(_ url: URL) throws -> GRPOConfig {
+        let cfg: GRPOConfig = try loadYAML(url)
+        try cfg.validate(path: url.path)
+        return cfg
+    }
+
+    /// The objective's hyper-parameters.
+    public var hyper: GRPOHyper {
+        GRPOHyper(beta: beta, epsilon: epsilon, epsilonHigh: epsilonHigh, normalization: lossNormalization, iterations: iterations)
+    }
+
+    /// Checks ranges; errors name the field.
+    public func validate(path: String) throws {
+        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
+        guard format == "align-grpo-config" else { throw bad("format must be 'align-grpo-config', found '\(format)'") }
+        guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
+        guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
+        guard groupSize >= 2 else { throw bad("group_size must be ≥ 2") }
+        guard temperature > 0, temperature.isFinite else { throw bad("temperature must be > 0") }
+        do { try reward.validate() } catch let e as AlignError { throw bad("reward: \(e.description)") }
+        guard beta >= 0, epsilon >= 0, epsilon < 1, epsilonHigh >= 0 else { throw bad("need beta ≥ 0, 0 ≤ epsilon < 1, epsilon_high ≥ 0") }
+        guard iterations >= 1, maxPrompts >= 0 else { throw bad("iterations must be ≥ 1 and max_prompts ≥ 0") }
+        try optim.validate(bad)
+        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0 else { throw bad("eval.every ≥ 0, eval.beam ≥ 1, eval.max_users ≥ 0") }
+    }
+
+    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}
+
+/// Reads and decodes a YAML file; errors name the file.
+func loadYAML<T: Decodable>(_ url: URL) throws -> T {
+    let text: String
+    do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+        throw AlignError.io(path: url.path, message: "cannot read config: \(error.localizedDescription)")
+    }
+    do { return try YAMLDecoder().decode(T.self, from: text) } catch {
+        throw AlignError.format(path: url.path, line: nil, message: "not a valid config: \(error)")
+    }
+}

@@ -1,0 +1,154 @@
+// What `align dpo` and `align grpo` share around their optimisation cores: loading the SFT bundle and the
+// dataset, drawing training examples, validation every N steps with the best weights kept in memory and
+// saved (`best/`), the final weights (`last/`), and the closing comparison: the SFT weights and the best
+// aligned weights on the whole validation and test splits of the same protocol, printed side by side and
+// written to `summary.json` (format "align-alignment-summary", version 1).
+import Foundation
+
+/// HR@10 / NDCG@10 on the validation and test splits.
+public struct SplitScores: Codable, Sendable, Equatable {
+    public var validHR10: Double
+    public var validNDCG10: Double
+    public var testHR10: Double
+    public var testNDCG10: Double
+    enum CodingKeys: String, CodingKey {
+        case validHR10 = "valid_hr10", validNDCG10 = "valid_ndcg10", testHR10 = "test_hr10", testNDCG10 = "test_ndcg10"
+    }
+}
+
+/// summary.json of an alignment run.
+public struct AlignmentSummary: Codable, Sendable {
+    public var format = "align-alignment-summary"
+    public var version = 1
+    public var stage: String
+    public var `protocol`: String
+    public var from: String
+    public var seed: UInt64
+    public var sft: SplitScores
+    public var aligned: SplitScores
+    /// Step whose weights are in best/ (0 = the SFT weights were never beaten on validation).
+    public var bestStep: Int
+    public var steps: Int
+    public var minutes: Double
+    enum CodingKeys: String, CodingKey {
+        case format, version, stage, `protocol`, from, seed, sft, aligned, bestStep = "best_step", steps, minutes
+    }
+}
+
+/// Model, data, run directory and validation bookkeeping of one alignment run.
+public final class AlignmentContext {
+    public let stage: String
+    public let model: RecModel
+    public let dataset: Dataset
+    public let evalProtocol: EvalProtocol
+    public let run: RunDirectory
+    public let eval: AlignEval
+    public let from: URL
+    public let progress: Bool
+    let say: (String) -> Void
+    let started = Date()
+    /// Best validation NDCG@10 so far and its step; the weights are copied to `bestWeights`.
+    public private(set) var bestNDCG = -Double.infinity
+    public private(set) var bestStep = 0
+    var bestWeights: [Float] = []
+    var sftScores: (valid: RankingMetrics, test: RankingMetrics)?
+
+    /// Loads the bundle (`from`: checkpoint or run dir) and the dataset; opens the run directory.
+    public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
+                resolvedConfig: String, progress: Bool, say: @escaping (String) -> Void) throws {
+        guard let p = EvalProtocol(rawValue: protocolName) else {
+            throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
+        }
+        self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
+        say("loading \(from.path)")
+        model = try RecModel.load(from)
+        dataset = try Dataset.load(from: data)
+        guard dataset.items.count == model.items.count else {
+            throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
+        }
+        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path)
+    }
+
+    /// Training examples of the protocol (every position), `max` of them drawn with `rng` (0: all), shuffled.
+    public func trainingExamples(max n: Int, rng: inout Rng) -> [Example] {
+        var all = dataset.examples(evalProtocol, .train)
+        rng.shuffle(&all)
+        return n > 0 && n < all.count ? Array(all[0..<n]) : all
+    }
+
+    /// Ranking metrics of the current weights on a split (`maxUsers` 0 = all).
+    public func evaluate(_ split: Split, maxUsers: Int) throws -> RankingMetrics {
+        try evaluateRanking(model: model, dataset: dataset, protocol: evalProtocol, split: split, beam: eval.beam,
+                            maxExamples: maxUsers, progress: progress).metrics
+    }
+
+    /// Scores the starting (SFT) weights on the whole validation and test splits, logs them, and makes them
+    /// the best so far (call before training).
+    public func scoreStart() throws {
+        let v = try evaluate(.valid, maxUsers: 0), t = try evaluate(.test, maxUsers: 0)
+        sftScores = (v, t)
+        let sub = eval.maxUsers > 0 ? try evaluate(.valid, maxUsers: eval.maxUsers) : v
+        bestNDCG = sub.ndcg(at: 10); bestStep = 0
+        bestWeights = Array(model.params.data)
+        run.metrics.log(stage, ["event": "start", "step": 0, "valid_hr10": v.hr(at: 10), "valid_ndcg10": v.ndcg(at: 10),
+                                "test_hr10": t.hr(at: 10), "test_ndcg10": t.ndcg(at: 10), "check_ndcg10": bestNDCG])
+        say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
+                   evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
+        try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
+                       state: try JSONValue(encoding: ["step": 0]))
+    }
+
+    /// Validation at `step`; a new best is copied and saved to best/.
+    public func validate(step: Int) throws {
+        let m = try evaluate(.valid, maxUsers: eval.maxUsers)
+        let n = m.ndcg(at: 10)
+        let improved = n > bestNDCG
+        run.metrics.log(stage, ["event": "valid", "step": step, "valid_hr10": m.hr(at: 10), "valid_ndcg10": n,
+                                "best": improved, "examples": m.count])
+        say(String(format: "step %d valid HR@10 %.4f NDCG@10 %.4f%@", step, m.hr(at: 10), n, improved ? " (best)" : ""))
+        if improved {
+            bestNDCG = n; bestStep = step
+            bestWeights = Array(model.params.data)
+            try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
+                           state: try JSONValue(encoding: ["step": step]))
+        }
+    }
+
+    /// Saves last/, restores the best weights, scores them on the whole splits, prints SFT vs aligned,
+    /// writes summary.json and returns it.
+    public func finish(steps: Int, seed: UInt64, optimizer: AdamW?) throws -> AlignmentSummary {
+        try model.save(to: run.url.appendingPathComponent("last"), stage: stage,
+                       state: try JSONValue(encoding: ["step": steps]), optimizer: optimizer)
+        guard let sft = sftScores else { throw AlignError.invalidArgument("finish() before scoreStart()") }
+        let aligned: (valid: RankingMetrics, test: RankingMetrics)
+        if bestStep == 0 {
+            aligned = sft
+        } else {
+            bestWeights.withUnsafeBufferPointer { model.params.data.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+            aligned = (try evaluate(.valid, maxUsers: 0), try evaluate(.test, maxUsers: 0))
+        }
+        func scores(_ s: (valid: RankingMetrics, test: RankingMetrics)) -> SplitScores {
+            SplitScores(validHR10: s.valid.hr(at: 10), validNDCG10: s.valid.ndcg(at: 10),
+                        testHR10: s.test.hr(at: 10), testNDCG10: s.test.ndcg(at: 10))
+        }
+        let minutes = Date().timeIntervalSince(started) / 60
+        let summary = AlignmentSummary(stage: stage, protocol: evalProtocol.rawValue, from: from.path, seed: seed,
+                                       sft: scores(sft), aligned: scores(aligned), bestStep: bestStep, steps: steps,
+                                       minutes: minutes)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json"))
+        run.metrics.log(stage, ["event": "final", "best_step": bestStep, "valid_ndcg10": summary.aligned.validNDCG10,
+                                "test_ndcg10": summary.aligned.testNDCG10, "minutes": minutes])
+        let label = "\(stage.uppercased()) (best step \(bestStep))"
+        func row(_ name: String, _ s: (valid: RankingMetrics, test: RankingMetrics)) -> String {
+            name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%11.4f %8.4f | %10.4f %8.4f", s.valid.hr(at: 10), s.valid.ndcg(at: 10), s.test.hr(at: 10), s.test.ndcg(at: 10))
+        }
+        say("protocol \(evalProtocol.rawValue)".padding(toLength: 24, withPad: " ", startingAt: 0) + "valid HR@10  NDCG@10 |  test HR@10  NDCG@10")
+        say(row("SFT (start)", sft))
+        say(row(label, aligned))
+        say(String(format: "%.1f minutes; weights in %@/best (and last/)", minutes, run.url.path))
+        return summary
+    }
+}

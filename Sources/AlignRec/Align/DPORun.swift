@@ -1,0 +1,146 @@
+// `align dpo`: preference pairs from the protocol's training examples — the evaluation wrapper's nextitem
+// prompt (the same `Recommender.promptIds` evaluation uses), chosen = the true next item, rejected = the
+// SFT model's top wrong beam items (mined once, up front, history excluded), random or popularity-sampled
+// items — reference log-probs computed once with the starting weights, then DPO / S-DPO steps with
+// validation every N steps, best/ and last/ checkpoints and the closing SFT-vs-DPO comparison.
+import Foundation
+
+/// Everything `align dpo` needs.
+public struct DPOOptions {
+    public var from: URL
+    public var data: URL
+    public var out: URL
+    public var config: DPOConfig
+    public var progress: Bool
+    public init(from: URL, data: URL, out: URL, config: DPOConfig, progress: Bool) {
+        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress
+    }
+}
+
+/// The DPO stage.
+public enum DPORun {
+    /// Negatives for each example (`n` per example), never the target or an excluded item.
+    static func negatives(source: NegativeSource, n: Int, examples: [Example], ctx: AlignmentContext, beam: Int,
+                          rng: inout Rng, progress: Bool) throws -> (items: [[Int]], targetTop1: Double) {
+        let ds = ctx.dataset, numItems = ds.numItems
+        switch source {
+        case .beam:
+            let rec = try Recommender(model: ctx.model, beam: beam)
+            let bar = progress ? ProgressBar(total: examples.count, label: "mining negatives", unit: "prompts") : nil
+            let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(ds.excluded(for: $0))) },
+                                          k: n + 1, progress: bar)
+            bar?.finish()
+            var top1 = 0
+            var out: [[Int]] = []
+            for (ex, list) in zip(examples, lists) {
+                if list.first?.item == ex.target { top1 += 1 }
+                let wrong = list.map(\.item).filter { $0 != ex.target }.prefix(n)
+                guard wrong.count == n else {
+                    throw AlignError.invalidArgument("beam search found only \(wrong.count) wrong items for user \(ex.user); lower num_negatives")
+                }
+                out.append(Array(wrong))
+            }
+            return (out, Double(top1) / Double(max(1, examples.count)))
+        case .random, .popular:
+            var cumulative: [Double] = []
+            if source == .popular {
+                var counts = [Double](repeating: 0, count: numItems + 1)
+                for s in ds.trainingSequences(ctx.evalProtocol) { for i in s { counts[i] += 1 } }
+                var acc = 0.0
+                cumulative = (1...numItems).map { acc += counts[$0]; return acc }
+            }
+            func draw() -> Int {
+                if source == .random { return 1 + rng.int(below: numItems) }
+                let u = rng.uniform() * cumulative[numItems - 1]
+                var lo = 0, hi = numItems - 1
+                while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > u { hi = mid } else { lo = mid + 1 } }
+                return lo + 1
+            }
+            var out: [[Int]] = []
+            for ex in examples {
+                var banned = Set(ds.excluded(for: ex)); banned.insert(ex.target)
+                guard numItems - banned.count >= n else {
+                    throw AlignError.invalidArgument("user \(ex.user) leaves fewer than \(n) candidate negatives")
+                }
+                var picked: [Int] = []
+                var tries = 0
+                while picked.count < n {
+                    let i = tries < 10_000 ? draw() : 1 + rng.int(below: numItems)   // popularity mass may be exhausted
+                    tries += 1
+                    if !banned.contains(i) { picked.append(i); banned.insert(i) }
+                }
+                out.append(picked)
+            }
+            return (out, 0)
+        }
+    }
+
+    /// Runs the stage; `say` receives the human-readable lines.
+    @discardableResult
+    public static func run(_ o: DPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
+        let cfg = o.config
+        let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+                                       eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
+                                       progress: o.progress, say: say)
+        var rng = Rng(seed: cfg.seed)
+        let examples = ctx.trainingExamples(max: cfg.maxPairs, rng: &rng)
+        guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        try ctx.scoreStart()
+
+        let t0 = Date()
+        let neg = try negatives(source: cfg.negatives, n: cfg.numNegatives, examples: examples, ctx: ctx,
+                                beam: cfg.negativeBeam, rng: &rng, progress: o.progress)
+        let rec = try Recommender(model: ctx.model, beam: 1)
+        let trie = ctx.model.trie
+        func path(_ i: Int) throws -> [Int32] {
+            guard let p = trie.tokens(of: i) else { throw AlignError.invalidArgument("item \(i) is not in the model's SID trie") }
+            return p
+        }
+        var pairs: [PreferencePair] = []
+        pairs.reserveCapacity(examples.count)
+        for (ex, ns) in zip(examples, neg.items) {
+            let prompt = try rec.promptIds(history: ex.history)
+            pairs.append(PreferencePair(chosen: SequenceScoring.encode(prompt: prompt, response: try path(ex.target)),
+                                        rejected: try ns.map { SequenceScoring.encode(prompt: prompt, response: try path($0)) },
+                                        chosenItem: ex.target, rejectedItems: ns))
+        }
+        let maxSeq = pairs.map { p in ([p.chosen] + p.rejected).map(\.inputs.count).max()! }.max()!
+        let perPair = 1 + cfg.numNegatives
+        let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
+                               pairsPerMicroBatch: max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair)),
+                               maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip)
+        let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "seq") : nil
+        try core.computeReference(&pairs, progress: refBar)
+        refBar?.finish()
+        let prepSeconds = Date().timeIntervalSince(t0)
+        ctx.run.metrics.log("dpo", ["event": "pairs", "pairs": pairs.count, "negatives": cfg.negatives.rawValue,
+                                    "num_negatives": cfg.numNegatives, "sft_train_top1": neg.targetTop1,
+                                    "max_seq": maxSeq, "seconds": prepSeconds])
+        say(String(format: "%d pairs (%@ negatives ×%d; SFT top-1 = target on %.1f%% of them), prepared in %.0f s",
+                   pairs.count, cfg.negatives.rawValue, cfg.numNegatives, 100 * neg.targetTop1, prepSeconds))
+
+        let schedule = cfg.optim.schedule
+        var order: [Int] = [], cursor = 0
+        let bar = o.progress ? ProgressBar(total: cfg.optim.steps, label: "dpo", unit: "steps") : nil
+        for step in 1...cfg.optim.steps {
+            var batch: [PreferencePair] = []
+            while batch.count < min(cfg.optim.batchSize, pairs.count) {
+                if cursor == order.count { order = Array(pairs.indices); rng.shuffle(&order); cursor = 0 }
+                batch.append(pairs[order[cursor]]); cursor += 1
+            }
+            let lr = schedule.lr(at: step - 1)
+            let ts = Date()
+            let st = try core.step(batch, lr: lr)
+            ctx.run.metrics.log("dpo", ["event": "train", "step": step, "loss": st.loss, "rewards_chosen": st.chosenReward,
+                                        "rewards_rejected": st.rejectedReward, "rewards_margin": st.margin,
+                                        "rewards_accuracy": st.accuracy, "chosen_logratio": st.chosenLogRatio,
+                                        "grad_norm": Double(st.gradNorm), "lr": Double(lr),
+                                        "seconds": Date().timeIntervalSince(ts)])
+            bar?.advance(info: String(format: "loss %.4f margin %.3f acc %.2f", st.loss, st.margin, st.accuracy))
+            if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }
+        }
+        bar?.finish()
+        try ctx.validate(step: cfg.optim.steps)
+        return try ctx.finish(steps: cfg.optim.steps, seed: cfg.seed, optimizer: core.optimizer)
+    }
+}

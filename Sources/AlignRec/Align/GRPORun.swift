@@ -1,0 +1,108 @@
+// `align grpo`: per step, a batch of training prompts (the evaluation wrapper's nextitem prompt), G rollouts
+// each from the current policy — constrained beam search (G distinct valid items, history excluded, as
+// MiniOneRec) or constrained temperature sampling — rewards against the true next item, and a GRPO update
+// against the frozen SFT weights (a copy kept in memory). Validation every N steps, best/ and last/
+// checkpoints, and the closing SFT-vs-GRPO comparison.
+import Foundation
+
+/// Everything `align grpo` needs.
+public struct GRPOOptions {
+    public var from: URL
+    public var data: URL
+    public var out: URL
+    public var config: GRPOConfig
+    public var progress: Bool
+    public init(from: URL, data: URL, out: URL, config: GRPOConfig, progress: Bool) {
+        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress
+    }
+}
+
+/// The GRPO stage.
+public enum GRPORun {
+    /// Runs the stage; `say` receives the human-readable lines.
+    @discardableResult
+    public static func run(_ o: GRPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
+        let cfg = o.config
+        let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+                                       eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
+                                       progress: o.progress, say: say)
+        let model = ctx.model, G = cfg.groupSize
+        var embeddings: ItemEmbeddings? = nil
+        if cfg.reward.needsEmbeddings {
+            let url = cfg.embeddings.map { URL(fileURLWithPath: $0) } ?? o.data.appendingPathComponent("embeddings.safetensors")
+            let e = try ItemEmbeddings.load(url)
+            guard e.count == model.items.count else {
+                throw AlignError.invalidArgument("\(url.path) holds \(e.count) item vectors but the catalogue has \(model.items.count)")
+            }
+            embeddings = e
+        }
+        var rng = Rng(seed: cfg.seed)
+        var sampleRng = rng.split()
+        let needed = cfg.optim.steps * cfg.optim.batchSize
+        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, rng: &rng)
+        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        let rec = try Recommender(model: model, beam: G)
+        let prompts = try pool.map { try rec.promptIds(history: $0.history) }
+        let maxPrompt = prompts.map(\.count).max()!
+        try ctx.scoreStart()
+
+        let ref = LlamaParameters(config: model.config)
+        ref.data.baseAddress!.update(from: model.params.data.baseAddress!, count: model.params.count)
+        let core = try GRPOCore(policy: model.params, reference: ref, microBatch: cfg.optim.microBatch,
+                                maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
+                                gradClip: cfg.optim.gradClip, trie: model.trie)
+        let sampler = ConstrainedSampler(trie: model.trie)
+        var decoder: LlamaDecoder? = nil
+        if cfg.rollout == .sample {
+            decoder = LlamaDecoder(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
+                                   maxSuffix: model.trie.maxDepth + 1)
+        }
+        let schedule = cfg.optim.schedule
+        var order: [Int] = [], cursor = 0
+        let bar = o.progress ? ProgressBar(total: cfg.optim.steps, label: "grpo", unit: "steps") : nil
+        for step in 1...cfg.optim.steps {
+            var idx: [Int] = []
+            while idx.count < min(cfg.optim.batchSize, pool.count) {
+                if cursor == order.count { order = Array(pool.indices); rng.shuffle(&order); cursor = 0 }
+                idx.append(order[cursor]); cursor += 1
+            }
+            let t0 = Date()
+            // Rollouts: items in rank order (beam order; samples by their log-prob, best first).
+            var lists: [[Int]]
+            switch cfg.rollout {
+            case .beam:
+                lists = try rec.recommend(idx.map { RecommendRequest(history: pool[$0].history,
+                                                                     exclude: Array(ctx.dataset.excluded(for: pool[$0]))) }, k: G)
+                    .map { $0.map(\.item) }
+            case .sample:
+                let samples = try sampler.sample(decoder: decoder!, prompts: idx.map { prompts[$0] }, samplesPerPrompt: G,
+                                                 temperature: Float(cfg.temperature), rng: &sampleRng,
+                                                 exclude: idx.map { Array(ctx.dataset.excluded(for: pool[$0])) })
+                lists = samples.map { s in s.indices.sorted { s[$0].logProb != s[$1].logProb ? s[$0].logProb > s[$1].logProb : $0 < $1 }.map { s[$0].item } }
+            }
+            var groups: [GRPOGroup] = [], rewards: [[Double]] = []
+            for (k, i) in idx.enumerated() where lists[k].count == G {
+                let ex = pool[i]
+                groups.append(GRPOGroup(prompt: prompts[i], responses: lists[k].map { model.trie.tokens(of: $0)! },
+                                        items: lists[k], target: ex.target))
+                rewards.append(try GRPORewards.mixed(items: lists[k], target: ex.target, mix: cfg.reward, embeddings: embeddings))
+            }
+            let rolloutSeconds = Date().timeIntervalSince(t0)
+            let lr = schedule.lr(at: step - 1)
+            let st = try core.step(groups: groups, rewards: rewards, lr: lr)
+            let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
+            ctx.run.metrics.log("grpo", ["event": "train", "step": step, "loss": st.loss, "mean_reward": st.meanReward,
+                                         "hit_rate": st.hitRate, "frac_zero_std": st.fracZeroStd, "kl": st.kl,
+                                         "clip_fraction": st.clipFraction, "entropy": st.entropy,
+                                         "grad_norm": Double(st.gradNorm), "active": st.activeSequences,
+                                         "sequences": st.sequences, "lr": Double(lr),
+                                         "rollout_seconds": rolloutSeconds, "train_seconds": trainSeconds])
+            bar?.advance(info: String(format: "reward %.3f hit %.2f zero-std %.2f kl %.4f", st.meanReward, st.hitRate,
+                                      st.fracZeroStd, st.kl))
+            if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }
+        }
+        bar?.finish()
+        try ctx.validate(step: cfg.optim.steps)
+        return try ctx.finish(steps: cfg.optim.steps, seed: cfg.seed, optimizer: core.optimizer)
+    }
+}

@@ -1,0 +1,175 @@
+// `align eval`: ranking metrics of a trained recommender on a protocol split (HR@1/5/10/20, NDCG@5/10/20 from
+// trie-constrained beam-search top-20 lists, history excluded), beside the most-popular baseline on the SAME
+// examples; validity, coverage and Entropy@10 of the lists; translation accuracy over the catalogue
+// (EvaluationTranslation.swift). The report is `eval.json` (format "align-eval", version 1), written
+// atomically into the run.
+//
+// Subsampling (`maxExamples` > 0 and below the split size): examples at indices ⌊i·n/m⌋ for i = 0..<m of the
+// split's canonical order — deterministic, spread over the whole split (for chrono: over time).
+import Foundation
+
+/// Diversity and sanity of recommendation lists.
+public struct ListStats: Codable, Sendable, Equatable {
+    /// Items returned over all lists (top-20 each).
+    public var returned: Int
+    /// Returned items that are not catalogue items (index outside 1...N or without a SID).
+    public var invalid: Int
+    /// Repeated items inside one list.
+    public var duplicates: Int
+    /// Share of returned items that exist: (returned − invalid) / returned (1 when nothing was returned).
+    public var validity: Double
+    /// Share of the catalogue appearing in at least one top-10 list.
+    public var coverage10: Double
+    /// Entropy (natural log) of the first-genre distribution over all top-10 entries (TIGER's diversity).
+    public var entropy10: Double
+
+    enum CodingKeys: String, CodingKey {
+        case returned, invalid, duplicates, validity, coverage10 = "coverage@10", entropy10 = "entropy@10"
+    }
+
+    /// Counts everything from the lists; `validItems` is the set of items that exist.
+    public static func compute(lists: [[Int]], validItems: Set<Int>, catalogueSize: Int, category: (Int) -> String) -> ListStats {
+        var returned = 0, invalid = 0, dup = 0
+        var covered = Set<Int>()
+        var genreCount: [String: Int] = [:]
+        var top10Total = 0
+        for list in lists {
+            var seen = Set<Int>()
+            for (r, item) in list.enumerated() {
+                returned += 1
+                let ok = validItems.contains(item)
+                if !ok { invalid += 1 }
+                if !seen.insert(item).inserted { dup += 1 }
+                if r < 10 && ok {
+                    covered.insert(item)
+                    genreCount[category(item), default: 0] += 1
+                    top10Total += 1
+                }
+            }
+        }
+        var h = 0.0
+        for (_, c) in genreCount.sorted(by: { $0.key < $1.key }) {
+            let p = Double(c) / Double(top10Total)
+            h -= p * log(p)
+        }
+        return ListStats(returned: returned, invalid: invalid, duplicates: dup,
+                         validity: returned == 0 ? 1 : Double(returned - invalid) / Double(returned),
+                         coverage10: catalogueSize == 0 ? 0 : Double(covered.count) / Double(catalogueSize), entropy10: h)
+    }
+}
+
+/// `eval.json`.
+public struct EvalReport: Codable, Sendable {
+    public var format = "align-eval"
+    public var version = 1
+    /// Checkpoint evaluated.
+    public var model: String
+    /// "loo" or "chrono".
+    public var protocolName: String
+    /// "valid" or "test".
+    public var split: String
+    public var beam: Int
+    /// Examples evaluated and the split's full size.
+    public var examples: Int
+    public var splitSize: Int
+    /// The model's ranking metrics.
+    public var metrics: RankingMetrics
+    /// Most-popular baseline on the same examples.
+    public var mostPopular: RankingMetrics
+    /// Validity, coverage, entropy of the model's lists.
+    public var lists: ListStats
+    /// Translation accuracy over the catalogue (nil when skipped).
+    public var translation: TranslationAccuracy?
+    /// Wall-clock seconds of the ranking evaluation and users per second.
+    public var seconds: Double
+    public var usersPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, model, protocolName = "protocol", split, beam, examples, splitSize = "split_size"
+        case metrics, mostPopular = "most_popular", lists, translation, seconds, usersPerSecond = "users_per_second"
+    }
+
+    /// Atomic pretty JSON.
+    public func write(to url: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(self), to: url)
+    }
+}
+
+/// Ranking evaluation pieces shared by `align eval` and SFT validation.
+public enum Evaluation {
+    /// The deterministic subsample of a split (see the file header); all examples when `max` is 0 or ≥ n.
+    public static func subsample(_ examples: [Example], max m: Int) -> [Example] {
+        stridedSubset(examples.count, m).map { examples[$0] }
+    }
+
+    /// Top-`k` lists of the model for the examples (history = example.history, truncated to max_history in
+    /// the prompt; excluded = the untruncated earlier history).
+    public static func recommendLists(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
+                                      progress: Bool) throws -> [[ScoredItem]] {
+        let rec = try Recommender(model: model, beam: beam)
+        let requests = examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }
+        let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "user") : nil
+        let lists = try rec.recommend(requests, k: k, progress: bar)
+        bar?.finish()
+        return lists
+    }
+
+    /// HR/NDCG of ranked lists against the examples' targets.
+    public static func metrics(lists: [[Int]], examples: [Example]) -> RankingMetrics {
+        var acc = MetricAccumulator()
+        for (l, ex) in zip(lists, examples) { acc.add(rank: Ranking.rank(topK: l, target: ex.target)) }
+        return acc.metrics
+    }
+
+    /// Most-popular baseline on exactly these examples.
+    public static func mostPopular(dataset: Dataset, protocol p: EvalProtocol, examples: [Example]) -> RankingMetrics {
+        let mp = MostPopular(dataset: dataset, protocol: p)
+        var acc = MetricAccumulator()
+        for ex in examples { acc.add(rank: Ranking.rank(scores: mp.scores, target: ex.target, excluded: dataset.excluded(for: ex))) }
+        return acc.metrics
+    }
+
+    /// The full `align eval` report (translation accuracy only when `translation` is true).
+    public static func run(model: RecModel, modelPath: String, dataset: Dataset, protocol p: EvalProtocol, split: Split,
+                           beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
+                           progress: Bool) throws -> EvalReport {
+        guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
+        let all = dataset.examples(p, split)
+        let exs = subsample(all, max: maxExamples)
+        let t0 = Date()
+        let scored = try recommendLists(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress)
+        let secs = Date().timeIntervalSince(t0)
+        let lists = scored.map { $0.map(\.item) }
+        let valid = Set(model.trie.items).intersection(1...max(1, dataset.numItems))
+        let stats = ListStats.compute(lists: lists, validItems: valid, catalogueSize: dataset.numItems) { i in
+            dataset.items[i - 1].genres.first ?? "(none)"
+        }
+        var tr: TranslationAccuracy? = nil
+        if translation { tr = try TranslationEval.run(model: model, beam: translationBeam, progress: progress) }
+        return EvalReport(model: modelPath, protocolName: p.rawValue, split: split.rawValue, beam: beam, examples: exs.count,
+                          splitSize: all.count, metrics: metrics(lists: lists, examples: exs),
+                          mostPopular: mostPopular(dataset: dataset, protocol: p, examples: exs), lists: stats,
+                          translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9))
+    }
+
+    /// A printable table: model vs most-popular.
+    public static func table(_ r: EvalReport) -> String {
+        var s = "protocol \(r.protocolName), split \(r.split): \(r.examples) of \(r.splitSize) examples, beam \(r.beam)\n"
+        s += "metric      model    most-pop\n"
+        for k in [1, 5, 10, 20] {
+            s += String(format: "HR@%-2d     %.4f    %.4f\n", k, r.metrics.hr(at: k), r.mostPopular.hr(at: k))
+        }
+        for k in [5, 10, 20] {
+            s += String(format: "NDCG@%-2d   %.4f    %.4f\n", k, r.metrics.ndcg(at: k), r.mostPopular.ndcg(at: k))
+        }
+        s += String(format: "validity %.4f (%d returned, %d invalid, %d duplicates)  coverage@10 %.4f  entropy@10 %.3f\n",
+                    r.lists.validity, r.lists.returned, r.lists.invalid, r.lists.duplicates, r.lists.coverage10, r.lists.entropy10)
+        if let t = r.translation {
+            s += String(format: "translation over %d items: sid2title exact %.4f  title2sid exact %.4f\n", t.items, t.sid2title, t.title2sid)
+        }
+        s += String(format: "%.1fs (%.1f users/s)", r.seconds, r.usersPerSecond)
+        return s
+    }
+}

@@ -1,0 +1,71 @@
+// Translation accuracy over the whole catalogue with the tasks' evaluation templates:
+// - sid2title: greedy free generation (FreeGeneration, full vocabulary, until EOS) decoded to text must equal
+//   the item's display title exactly;
+// - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself.
+import Foundation
+
+/// Exact-match accuracies over catalogue items.
+public struct TranslationAccuracy: Codable, Sendable, Equatable {
+    /// Items evaluated.
+    public var items: Int
+    /// Share of items whose generated title equals the display title.
+    public var sid2title: Double
+    /// Share of items whose top-1 constrained SID is their own.
+    public var title2sid: Double
+    /// Beam width used for title2sid.
+    public var beam: Int
+    /// A few sid2title misses (item, expected, generated) for inspection.
+    public var sid2titleMisses: [String]
+
+    enum CodingKeys: String, CodingKey { case items, sid2title, title2sid, beam, sid2titleMisses = "sid2title_misses" }
+}
+
+/// Runs the two translation evaluations.
+public enum TranslationEval {
+    /// Evaluates all catalogue items (or the first `maxItems` when > 0), `batch` prompts at a time.
+    public static func run(model: RecModel, beam: Int = 1, maxItems: Int = 0, batch: Int = 64, progress: Bool) throws -> TranslationAccuracy {
+        guard beam >= 1 else { throw AlignError.invalidArgument("translation beam must be ≥ 1 (got \(beam))") }
+        let tok = model.instructionTokenizer
+        var items = model.builder.itemIndices
+        if maxItems > 0 && maxItems < items.count { items = Array(items.prefix(maxItems)) }
+        let titleIds = try items.map { try tok.encode(model.builder.titles[$0]!) }
+        let maxTitle = titleIds.map(\.count).max() ?? 1
+        let s2tPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.sid2title, item: $0).prompt, tokenizer: tok) }
+        let t2sPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.title2sid, item: $0).prompt, tokenizer: tok) }
+        let maxPrompt = max(s2tPrompts.map(\.count).max() ?? 1, t2sPrompts.map(\.count).max() ?? 1)
+        let maxNew = maxTitle + 8
+        let sidLen = model.sidMap.levels + 1
+        guard maxPrompt + maxNew <= model.params.config.maxPositionEmbeddings else {
+            throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
+        }
+        let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
+                                   maxSuffix: max(maxNew, sidLen))
+        let search = ConstrainedBeamSearch(trie: model.trie)
+        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
+        var s2tHits = 0, t2sHits = 0
+        var misses: [String] = []
+        var rng = Rng(seed: 0)   // unused: greedy
+        var start = 0
+        while start < items.count {
+            let end = min(items.count, start + batch)
+            let gen = try FreeGeneration.generate(decoder: decoder, prompts: Array(s2tPrompts[start..<end]), maxNewTokens: maxNew,
+                                                  eosId: tok.eosId, temperature: 0, rng: &rng)
+            for (j, ids) in gen.enumerated() {
+                let item = items[start + j]
+                let text = try model.tokenizer.decode(ids, skipSpecial: false)
+                if text == model.builder.titles[item]! { s2tHits += 1 } else if misses.count < 20 {
+                    misses.append("\(item): expected \"\(model.builder.titles[item]!)\", got \"\(text)\"")
+                }
+            }
+            bar?.advance(end - start)
+            let top = try search.search(decoder: decoder, prompts: Array(t2sPrompts[start..<end]), beamWidth: beam, topK: 1)
+            for (j, list) in top.enumerated() where list.first?.item == items[start + j] { t2sHits += 1 }
+            bar?.advance(end - start)
+            start = end
+        }
+        bar?.finish()
+        let n = Double(max(items.count, 1))
+        return TranslationAccuracy(items: items.count, sid2title: Double(s2tHits) / n, title2sid: Double(t2sHits) / n,
+                                   beam: beam, sid2titleMisses: misses)
+    }
+}

@@ -1,0 +1,171 @@
+// The SFT optimisation loop over an encoded sample set: length-bucketed batches in a seeded per-epoch order,
+// mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
+// warm-up + cosine decay. Memory is planned once (LlamaTrainer for [batch_size, longest sample]).
+// Everything that decides the next update — step, epoch, position in the epoch's batch plan, the sampling
+// generator, the optimiser moments — is in `SFTState` + `AdamW`, so a saved run resumes bit-exactly.
+// Validation, checkpoints and logging are the caller's (SFTRun).
+import Foundation
+
+/// Resumable position of an SFT run (stored in align.json `state`).
+public struct SFTState: Codable, Sendable, Equatable {
+    /// "align-sft-state".
+    public var format = "align-sft-state"
+    /// Format version (1).
+    public var version = 1
+    /// Optimiser steps taken.
+    public var step = 0
+    /// Current epoch (0-based) of the batch plan.
+    public var epoch = 0
+    /// Batches of `epoch` already consumed.
+    public var batchInEpoch = 0
+    /// The sample-building generator after the sample set was drawn (checked on resume: a different value
+    /// means the data, tasks or config changed and the run cannot continue exactly).
+    public var sampleRng: Rng
+    /// Input tokens processed (pads included).
+    public var tokensSeen = 0
+    /// Best validation NDCG@10 so far (−1: none yet) and its step.
+    public var bestScore: Double = -1
+    public var bestStep = 0
+    /// Validations since the last improvement (early stopping).
+    public var badValidations = 0
+    /// Whether early stopping ended the run.
+    public var stoppedEarly = false
+
+    /// A fresh state.
+    public init(sampleRng: Rng) { self.sampleRng = sampleRng }
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, step, epoch, batchInEpoch = "batch_in_epoch", sampleRng = "sample_rng"
+        case tokensSeen = "tokens_seen", bestScore = "best_score", bestStep = "best_step"
+        case badValidations = "bad_validations", stoppedEarly = "stopped_early"
+    }
+
+    /// Checks the format tag.
+    public func validate() throws {
+        guard format == "align-sft-state", version == 1 else {
+            throw AlignError.invalidArgument("align.json state is '\(format)' v\(version), expected 'align-sft-state' v1 (not an SFT checkpoint?)")
+        }
+    }
+}
+
+/// Statistics of one optimiser step.
+public struct SFTStepStats: Sendable {
+    public var step: Int
+    public var loss: Float
+    public var lr: Float
+    public var gradNorm: Float
+    /// Input tokens of the batch (pads included) and trained positions.
+    public var tokens: Int
+    public var targets: Int
+    public var epoch: Int
+}
+
+/// One SFT optimisation run over fixed samples.
+public final class SFTLoop {
+    /// Forward/backward engine (owns gradients; parameters shared with the caller).
+    public let trainer: LlamaTrainer
+    /// AdamW moments and step counter.
+    public let optimizer: AdamW
+    /// Samples and their batch planner.
+    public let samples: SFTSamples
+    public let batcher: LengthBucketBatcher
+    public let optim: OptimPreset
+    public let padId: Int32
+    /// Resumable position.
+    public private(set) var state: SFTState
+    private var plan: [[Int]] = []
+    private var planEpoch = -1
+
+    /// Plans memory for [batch_size, longest sample]. `state` (fresh or restored) must match `optimizer`.
+    public init(params: LlamaParameters, samples: SFTSamples, optim: OptimPreset, seed: UInt64, padId: Int32,
+                state: SFTState, optimizer: AdamW? = nil) throws {
+        guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
+        let maxLen = samples.maxLength
+        guard maxLen <= params.config.maxPositionEmbeddings else {
+            throw AlignError.invalidArgument("the longest sample has \(maxLen) tokens, more than max_position_embeddings \(params.config.maxPositionEmbeddings); raise it in the config or lower max_history")
+        }
+        try state.validate()
+        self.samples = samples
+        self.optim = optim
+        self.padId = padId
+        self.state = state
+        batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
+                                          windowBatches: optim.windowBatches, seed: seed)
+        trainer = LlamaTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen)
+        if let optimizer {
+            guard optimizer.count == params.count else {
+                throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(params.count)")
+            }
+            guard optimizer.step == state.step else {
+                throw AlignError.invalidArgument("optimizer is at step \(optimizer.step) but the run state at step \(state.step)")
+            }
+            optimizer.config = optim.adamW
+            self.optimizer = optimizer
+        } else {
+            guard state.step == 0 else { throw AlignError.invalidArgument("resuming at step \(state.step) needs the saved optimizer state") }
+            self.optimizer = AdamW(count: params.count, groups: params.paramGroups, config: optim.adamW)
+        }
+    }
+
+    /// Batches per epoch.
+    public var batchesPerEpoch: Int { currentPlan().count }
+
+    private func currentPlan() -> [[Int]] {
+        if planEpoch != state.epoch { plan = batcher.plan(epoch: state.epoch); planEpoch = state.epoch }
+        return plan
+    }
+
+    /// The learning rate of the next step.
+    public var nextLR: Float { optim.schedule.lr(at: state.step) }
+
+    /// One optimiser step on the next batch of the plan (rolling over to the next epoch as needed).
+    @discardableResult
+    public func step() throws -> SFTStepStats {
+        if state.batchInEpoch >= currentPlan().count { state.epoch += 1; state.batchInEpoch = 0 }
+        let indices = currentPlan()[state.batchInEpoch]
+        let batch = LengthBucketBatcher.collate(samples.examples, indices: indices, padId: padId)
+        trainer.zeroGrads()
+        try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
+        let loss = trainer.meanCrossEntropy()
+        let targets = trainer.trainedCount
+        try trainer.backwardMeanCrossEntropy()
+        let g = trainer.grads.baseAddress!, n = trainer.params.count
+        let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
+        let lr = optim.schedule.lr(at: state.step)
+        optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
+        let stats = SFTStepStats(step: state.step + 1, loss: loss, lr: lr, gradNorm: norm, tokens: batch.batch * batch.length,
+                                 targets: targets, epoch: state.epoch)
+        state.step += 1
+        state.batchInEpoch += 1
+        state.tokensSeen += batch.batch * batch.length
+        return stats
+    }
+
+    /// Records a validation score (higher is better); returns whether it is a new best. Counts
+    /// non-improving validations and sets `stoppedEarly` when `patience` (> 0) is reached.
+    @discardableResult
+    public func recordValidation(_ score: Double, patience: Int) -> Bool {
+        if score > state.bestScore {
+            state.bestScore = score; state.bestStep = state.step; state.badValidations = 0
+            return true
+        }
+        state.badValidations += 1
+        if patience > 0 && state.badValidations >= patience { state.stoppedEarly = true }
+        return false
+    }
+
+    /// Mean cross-entropy over the trained tokens of the given samples (no update), in batches.
+    public func meanLoss(of indices: [Int]) throws -> Double {
+        var sum = 0.0, count = 0
+        var s = 0
+        while s < indices.count {
+            let idx = Array(indices[s..<min(indices.count, s + optim.batchSize)])
+            let b = LengthBucketBatcher.collate(samples.examples, indices: idx, padId: padId)
+            try trainer.forward(tokens: b.inputs, targets: b.targets, batch: b.batch, seq: b.length)
+            let n = trainer.trainedCount
+            sum += Double(trainer.meanCrossEntropy()) * Double(n); count += n
+            s += optim.batchSize
+        }
+        return count == 0 ? 0 : sum / Double(count)
+    }
+}

@@ -1,0 +1,194 @@
+// `align sft` end to end: resolve the model (from scratch with a preset, from a LLaMA-family HF checkpoint
+// whose vocabulary grows by the SID tokens, or resumed from the run's `last/`), build the training samples
+// from the protocol's training data only, run SFTLoop with periodic validation (HR/NDCG@10 by constrained
+// beam search on the validation split), keep `best/` (by validation NDCG@10) and `last/` (with optimizer
+// state and the exact resume state), log metrics.jsonl, stop early on patience.
+import Foundation
+
+/// Everything `align sft` needs.
+public struct SFTOptions {
+    /// Dataset directory (items, splits, `sid/sid_map.json`, `tokenizer/`).
+    public var data: URL
+    /// Resolved config (preset + flag overrides).
+    public var config: TrainConfig
+    /// Run directory.
+    public var out: URL
+    /// Prompt templates directory.
+    public var prompts: URL
+    /// HF checkpoint to start from (nil: from scratch).
+    public var initFrom: URL?
+    /// Tokenizer directory for from-scratch runs (default `<data>/tokenizer`).
+    public var tokenizer: URL?
+    /// SID map (default `<data>/sid/sid_map.json`).
+    public var sidMap: URL?
+    /// Continue `out/last` exactly.
+    public var resume: Bool
+    /// Progress bar on stderr.
+    public var progress: Bool
+
+    public init(data: URL, config: TrainConfig, out: URL, prompts: URL, initFrom: URL? = nil, tokenizer: URL? = nil,
+                sidMap: URL? = nil, resume: Bool = false, progress: Bool = true) {
+        self.data = data; self.config = config; self.out = out; self.prompts = prompts; self.initFrom = initFrom
+        self.tokenizer = tokenizer; self.sidMap = sidMap; self.resume = resume; self.progress = progress
+    }
+}
+
+/// What a finished SFT run reports.
+public struct SFTSummary: Sendable {
+    public var steps: Int
+    public var seconds: Double
+    public var tokensPerSecond: Double
+    public var bestValidNDCG10: Double
+    public var bestStep: Int
+    public var stoppedEarly: Bool
+    public var samples: Int
+}
+
+/// The SFT stage.
+public enum SFTRun {
+    /// The model a fresh run starts from: a preset with random weights (vocabulary = the tokenizer's), or an
+    /// HF checkpoint whose tokenizer gains the specials and SID tokens (new embedding rows = mean row).
+    public static func initialModel(_ o: SFTOptions, dataset: Dataset, sidMap: SIDMap, prompts: PromptLibrary) throws -> RecModel {
+        let cfg = o.config
+        let tokenizer: Tokenizer
+        let params: LlamaParameters
+        if let dir = o.initFrom {
+            let hf = try HFCheckpoint.readLlama(dir: dir)
+            guard let base = hf.tokenizer else {
+                throw AlignError.io(path: dir.path, message: "no tokenizer.model in the --init checkpoint")
+            }
+            let missing = (TokenizerTraining.specials + sidMap.vocabulary).filter { base.id($0) == nil }
+            tokenizer = missing.isEmpty ? base : try base.adding(missing)
+            try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: dir.path)
+            let loaded = try hf.llamaParameters()
+            params = tokenizer.vocabSize > loaded.config.vocabSize ? try loaded.growingVocabulary(to: tokenizer.vocabSize) : loaded
+        } else {
+            let tdir = o.tokenizer ?? o.data.appendingPathComponent("tokenizer")
+            guard Tokenizer.exists(in: tdir) else {
+                throw AlignError.io(path: tdir.path, message: "no tokenizer here; run `align tokenizer train --data \(o.data.path) --vocab-size \(cfg.textVocabSize)` first")
+            }
+            tokenizer = try Tokenizer.load(from: tdir)
+            try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: tdir.path)
+            let lc = cfg.model.llamaConfig(vocabSize: tokenizer.vocabSize, bos: tokenizer.bosId!, eos: tokenizer.eosId!, pad: tokenizer.padId)
+            params = LlamaParameters(config: lc, seed: cfg.seed)
+        }
+        let info = AlignInfo(stage: "sft", sidMap: "sid_map.json", tasks: cfg.activeTasks.map(\.rawValue))
+        return try RecModel(params: params, tokenizer: tokenizer, sidMap: sidMap, items: dataset.items, prompts: prompts,
+                            taskConfig: cfg.taskConfig, info: info)
+    }
+
+    /// Builds the training samples of `cfg` for `model` (deterministic for the config's seed). Returns them
+    /// and the generator after drawing.
+    public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig) throws -> (SFTSamples, Rng) {
+        let p = EvalProtocol(rawValue: cfg.protocolName)!
+        var rng = Rng(seed: cfg.seed ^ 0x5F7_5A3D)
+                let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
+                                     sequences: dataset.trainingSequences(p), stride: cfg.sampling.stride,
+                                     denseHistoryLoss: cfg.sampling.denseHistoryLoss,
+                                     maxLength: model.params.config.maxPositionEmbeddings,
+                                     isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
+        return (s, rng)
+    }
+
+    /// Runs (or resumes) SFT. `log` receives human-readable lines.
+    public static func run(_ o: SFTOptions, log: (String) -> Void) throws -> SFTSummary {
+        let cfg = o.config
+        try cfg.validate(path: "<resolved config>")
+        let p = EvalProtocol(rawValue: cfg.protocolName)!
+        let dataset = try Dataset.load(from: o.data)
+        let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
+
+        let model: RecModel
+        var state: SFTState
+        var optimizer: AdamW? = nil
+        if o.resume {
+            guard FileManager.default.fileExists(atPath: lastDir.path) else {
+                throw AlignError.io(path: lastDir.path, message: "nothing to resume (no last/ checkpoint); drop --resume to start")
+            }
+            model = try RecModel.load(lastDir)
+            guard let st = model.info.state else {
+                throw AlignError.format(path: lastDir.appendingPathComponent("align.json").path, line: nil, message: "no training state to resume from")
+            }
+            state = try st.decode(SFTState.self)
+            try state.validate()
+            let os = try OptimizerState.read(from: lastDir.appendingPathComponent(OptimizerState.fileName))
+            let adam = AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
+            try os.restore(into: adam)
+            optimizer = adam
+            log("resuming \(lastDir.path) at step \(state.step) (epoch \(state.epoch), batch \(state.batchInEpoch))")
+        } else {
+            let sidURL = o.sidMap ?? o.data.appendingPathComponent("sid/sid_map.json")
+            let sidMap = try SIDMap.read(sidURL)
+            let prompts = try PromptLibrary.load(o.prompts)
+            model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
+            state = SFTState(sampleRng: Rng(seed: 0))
+        }
+        let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), append: o.resume)
+
+        let (samples, rngAfter) = try samples(model: model, dataset: dataset, config: cfg)
+        if o.resume {
+            guard rngAfter == state.sampleRng else {
+                throw AlignError.invalidArgument("the training samples differ from the saved run's (data, tasks, seed or sampling changed); cannot resume exactly")
+            }
+        } else {
+            state.sampleRng = rngAfter
+        }
+        let counts = samples.countsByTask.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+        log("protocol \(p.rawValue): \(samples.examples.count) samples (\(counts.joined(separator: ", "))), \(samples.targetTokens) trained tokens, longest \(samples.maxLength)")
+        log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
+
+        let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
+        let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
+                               state: state, optimizer: optimizer)
+        let total = cfg.optim.steps
+        let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
+        let t0 = Date()
+        var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0
+        var tokensThisRun = 0
+
+        func saveLast() throws {
+            try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer)
+        }
+        func validate() throws {
+            let v0 = Date()
+            let exs = Evaluation.subsample(dataset.examples(p, .valid), max: cfg.eval.maxUsers)
+            let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
+            let m = Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
+            let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
+            let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
+            run.metrics.log("sft_valid", ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
+                                          "seconds": Date().timeIntervalSince(v0), "best": improved])
+            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@ [%.0fs]", loop.state.step, p.rawValue,
+                       m.count, hr, ndcg, improved ? " (best)" : "", Date().timeIntervalSince(v0)))
+            if improved { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
+            try saveLast()
+        }
+
+        while loop.state.step < total && !loop.state.stoppedEarly {
+            let s = try loop.step()
+            windowTokens += s.tokens; tokensThisRun += s.tokens
+            lossAvg += Double(s.loss); lossN += 1
+            if s.step % 10 == 0 || s.step == total {
+                let dt = Date().timeIntervalSince(windowStart)
+                let tps = dt > 0 ? Double(windowTokens) / dt : 0
+                run.metrics.log("sft_train", ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
+                                              "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
+                                              "tokens": loop.state.tokensSeen])
+                bar?.advance(0, info: String(format: "loss %.3f  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), tps, s.epoch))
+                windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0
+            }
+            bar?.advance(1)
+            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }
+        }
+        bar?.finish()
+        if loop.state.step == total && !loop.state.stoppedEarly { try validate() }
+        if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }
+        let secs = Date().timeIntervalSince(t0)
+        if loop.state.stoppedEarly { log("early stop at step \(loop.state.step): no improvement in \(cfg.eval.patience) validations") }
+        log(String(format: "done: %d steps in %.0fs (%.0f tok/s); best valid NDCG@10 %.4f at step %d → %@",
+                   loop.state.step, secs, Double(tokensThisRun) / max(secs, 1e-9), loop.state.bestScore, loop.state.bestStep, bestDir.path))
+        return SFTSummary(steps: loop.state.step, seconds: secs, tokensPerSecond: Double(tokensThisRun) / max(secs, 1e-9),
+                          bestValidNDCG10: loop.state.bestScore, bestStep: loop.state.bestStep,
+                          stoppedEarly: loop.state.stoppedEarly, samples: samples.examples.count)
+    }
+}
