@@ -34,10 +34,10 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     try writeSyntheticRun(sft, stage: "sft", parent: nil, data: data.path, steps: 20, eval: """
         {"format": "align-eval", "version": 1, "protocol": "leave-one-out", "split": "test",
          "metrics": {"ks": [1, 5, 10, 20], "hr": [0.01, 0.04, 0.07, 0.1], "ndcg": [0.01, 0.02, 0.03, 0.04], "count": 610},
-         "coverage": 0.3, "diversity": 2.5, "seconds": 12.5}
+         "most_popular": {"ks": [1, 5, 10, 20], "hr": [0, 0.01, 0.02, 0.03], "ndcg": [0, 0.005, 0.01, 0.012]}, "coverage": 0.3, "diversity": 2.5, "seconds": 12.5}
         """)
     try writeSyntheticRun(dpo, stage: "dpo", parent: sft.appendingPathComponent("best").path, data: data.path, steps: 10, eval: """
-        {"metrics": {"ks": [1, 5, 10, 20], "hr": [0.02, 0.05, 0.08, 0.11], "ndcg": [0.02, 0.03, 0.04, 0.05]}, "coverage": 0.25}
+        {"metrics": {"ks": [1, 5, 10, 20], "hr": [0.02, 0.05, 0.08, 0.11], "ndcg": [0.02, 0.03, 0.04, 0.05]}, "most_popular": {"ks": [1, 5, 10, 20], "hr": [0, 0.01, 0.02, 0.03], "ndcg": [0, 0.005, 0.01, 0.012]}, "coverage": 0.25}
         """)
     try FileManager.default.createDirectory(at: sft.appendingPathComponent("best"), withIntermediateDirectories: true)
 
@@ -59,6 +59,7 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     #expect(html.contains("<svg") && html.contains("hr@10") && html.contains("0.0800"))
     #expect(!html.contains("http://") || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
     #expect(!html.contains("<script") && !html.contains("<link"))
+    #expect(html.components(separatedBy: "most_popular (").count == 2)   // the shared baseline once
     #expect(html.contains("no SID report at"))   // report.json missing: a note, not a failure
     // Explicit stage list; a missing directory is an error; a non-run directory is an error.
     #expect(try ReportData.gather(run: dpo, stages: [dpo]).runs.count == 1)

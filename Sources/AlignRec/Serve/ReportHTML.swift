@@ -95,7 +95,10 @@ public enum ReportHTML {
                 }
             }
             rows.append((r.stage, r.name, main))
-            for b in baselinePrefixes where baselines[b] != nil { rows.append(("baseline", "\(b) (\(r.name))", baselines[b]!)) }
+            // The same baseline evaluated again by a later stage's eval is shown once.
+            for b in baselinePrefixes where baselines[b] != nil && !rows.contains(where: { $0.0 == "baseline" && $0.2 == baselines[b]! }) {
+                rows.append(("baseline", "\(b) (\(r.name))", baselines[b]!))
+            }
         }
         return rows
     }
