@@ -68,3 +68,28 @@ import Testing
         #expect(try engine.respond("help").kind == "help")
     }
 }
+
+@Test func followUpReferencesAndIntents() {
+    let refs = { (s: String, n: Int) in ChatIntentParser.references(s, words: TitleNormalizer.words(s), listCount: n) }
+    #expect(refs("more like the second one", 5) == [2])
+    #expect(refs("like #3 and the 1st", 5) == [1, 3])
+    #expect(refs("number 4 please", 5) == [4])
+    #expect(refs("the last one", 5) == [5])
+    #expect(refs("the tenth", 5) == [])          // beyond the list
+    #expect(refs("the second one", 0) == [])     // no list yet
+    let idx = TitleIndex(items: titleTestCatalogue())
+    func intent(_ s: String, _ session: ChatSession = ChatSession()) -> ChatIntent {
+        ChatIntentParser.parse(s, mentions: TextMentions.extract(s, index: idx), session: session)
+    }
+    #expect(intent("I loved Toy Story and Alien") == .recommend(add: [1, 17]))
+    #expect(intent("which item is \"Alien\"?") == .titleToSID([17]))
+    #expect(intent("what is the sid of Jumanji") == .titleToSID([20]))
+    #expect(intent("reset") == .reset)
+    #expect(intent("help") == .help)
+    #expect(intent("what should I watch next?") == .unclear)      // nothing known yet
+    var s = ChatSession()
+    s.add([1]); s.lastList = [7, 8, 17]
+    #expect(intent("more like the second one", s) == .recommend(add: [8]))
+    #expect(intent("what should I watch next?", s) == .more)
+    #expect(intent("I loved Heat", s) == .unclear)                 // ambiguous: asked about, not guessed
+}
