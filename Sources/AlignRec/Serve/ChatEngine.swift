@@ -6,9 +6,11 @@ import Foundation
 
 /// A title that could not be used, with what it might have meant.
 public struct UnresolvedTitle: Codable, Sendable, Equatable {
+    /// The title as the user wrote it.
     public var text: String
     /// "ambiguous" or "not_found".
     public var reason: String
+    /// Closest catalogue items, best first (score = title similarity).
     public var candidates: [Recommendation]
 }
 
@@ -22,8 +24,11 @@ public struct ChatReply: Codable, Sendable, Equatable {
     public var history: [Recommendation]
     /// Numbered list: recommendations, or the model's predicted SIDs for title2sid.
     public var items: [Recommendation]
+    /// Answers to "what is <SID>?".
     public var sidAnswers: [SIDAnswer]
+    /// Answers to "which item is <title>?".
     public var titleAnswers: [TitleAnswer]
+    /// Titles that could not be used, with candidates.
     public var unresolved: [UnresolvedTitle]
     /// Typo corrections and other remarks ("'Toy Stroy' read as Toy Story (1995)").
     public var notes: [String]
@@ -37,11 +42,14 @@ public struct ChatReply: Codable, Sendable, Equatable {
 
 /// A chat conversation with one model.
 public final class ChatEngine {
+    /// The model and catalogue being served.
     public let service: RecService
+    /// The conversation so far.
     public var session = ChatSession()
     /// List length.
     public var k: Int
 
+    /// A conversation with `k` items per list.
     public init(service: RecService, k: Int = 10) throws {
         guard k >= 1 else { throw AlignError.invalidArgument("--k must be ≥ 1 (got \(k))") }
         self.service = service; self.k = k

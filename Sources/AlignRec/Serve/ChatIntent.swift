@@ -31,6 +31,7 @@ public struct ChatSession: Sendable, Equatable {
     public var lastList: [Int] = []
     /// Every item shown as a recommendation in this session.
     public var shown: [Int] = []
+    /// An empty session.
     public init() {}
 
     /// Appends items not yet in the history.

@@ -15,16 +15,22 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 
 /// What an export did.
 public struct ExportStats: Codable, Sendable {
+    /// Users exported.
     public var users: Int
+    /// (user, item) rows written.
     public var rows: Int
+    /// Wall time of the decoding and writing.
     public var seconds: Double
+    /// users / seconds.
     public var usersPerSecond: Double
     enum CodingKeys: String, CodingKey { case users, rows, seconds, usersPerSecond = "users_per_second" }
 }
 
 /// Streams recommendations for a user selection to a file.
 public enum RecExport {
+    /// "format" field of every JSONL line.
     public static let format = "align-recs"
+    /// "version" field of every JSONL line.
     public static let version = 1
 
     /// Exports top-`k` for every user of `users` to `out` (nil: compute and discard — for benchmarks).

@@ -13,7 +13,9 @@ public struct Recommendation: Codable, Sendable, Equatable {
     public var item: Int
     /// The source's own id (MovieLens movieId, ASIN, …).
     public var id: String
+    /// Catalogue title (MovieLens form, e.g. "American President, The").
     public var title: String
+    /// Release year when known.
     public var year: Int?
     /// "<a_3><b_17><c_250>".
     public var sid: String
@@ -23,6 +25,7 @@ public struct Recommendation: Codable, Sendable, Equatable {
 
 /// Answer to "what is <a_…><b_…>?".
 public struct SIDAnswer: Codable, Sendable, Equatable {
+    /// The SID asked about.
     public var sid: String
     /// The title the model generates for the SID (nil when the model was not asked: invalid SID).
     public var generatedTitle: String?
@@ -40,13 +43,18 @@ public struct TitleAnswer: Codable, Sendable, Equatable {
 
 /// Serving operations on one model.
 public final class RecService {
+    /// The loaded bundle.
     public let model: RecModel
+    /// Title lookup over the model's catalogue.
     public let titles: TitleIndex
+    /// Beam width of every search.
     public let beam: Int
+    /// Histories decoded together in one beam search.
     public let usersPerBatch: Int
     var recommenders: [PromptTask: Recommender] = [:]
     var decoder: LlamaDecoder?
 
+    /// Serves `model` with beam width `beam` (≥ the list length asked for).
     public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16) throws {
         guard beam >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("--beam and users per batch must be ≥ 1") }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch

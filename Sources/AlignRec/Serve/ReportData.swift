@@ -9,6 +9,7 @@ import Foundation
 public struct ReportRun {
     /// Directory name ("sft-small").
     public var name: String
+    /// The run directory.
     public var url: URL
     /// run.json "stage" (sft, dpo, grpo, …), else "run".
     public var stage: String
@@ -30,6 +31,7 @@ public struct ReportData {
     public var runs: [ReportRun]
     /// The dataset directory used for the SID section, when found.
     public var dataDir: URL?
+    /// The dataset's sid/report.json, when found.
     public var sidReport: SIDReport?
     /// counts[level][code] = items whose SID has `code` at `level`, when a SID map was found.
     public var sidCounts: [[Int]]?

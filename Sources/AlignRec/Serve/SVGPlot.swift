@@ -5,6 +5,7 @@ import Foundation
 
 /// One line of a line chart.
 public struct PlotSeries: Sendable {
+    /// Legend label.
     public var name: String
     /// (x, y) points; non-finite values are skipped.
     public var points: [(x: Double, y: Double)]
@@ -12,6 +13,7 @@ public struct PlotSeries: Sendable {
     public var color: String
     /// Dashed line with point markers (for sparse series such as validation).
     public var markers: Bool
+    /// A series drawn in `color`.
     public init(name: String, points: [(x: Double, y: Double)], color: String, markers: Bool = false) {
         self.name = name; self.points = points; self.color = color; self.markers = markers
     }

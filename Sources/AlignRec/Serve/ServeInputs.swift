@@ -12,11 +12,13 @@ public struct ServeUser: Sendable, Equatable {
     public var history: [Int]
     /// Items never to return.
     public var exclude: [Int]
+    /// A user with a history and exclusions.
     public init(userId: String, history: [Int], exclude: [Int]) { self.userId = userId; self.history = history; self.exclude = exclude }
 }
 
 /// Which users an export covers, resolved lazily by index.
 public struct UserSelection: Sendable {
+    /// Number of users.
     public let count: Int
     /// What was selected, for messages ("all 610 users").
     public let description: String

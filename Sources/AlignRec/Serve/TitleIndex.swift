@@ -10,6 +10,7 @@ public struct TitleCandidate: Sendable, Equatable, Codable {
     public var item: Int
     /// Similarity in [0, 1] (1 = same normalised key; year agreement/disagreement adjusts it).
     public var score: Double
+    /// A candidate with its similarity.
     public init(item: Int, score: Double) { self.item = item; self.score = score }
 }
 
@@ -28,6 +29,7 @@ public struct TitleMatch: Sendable, Equatable {
     }
     /// The text that was looked up.
     public var query: String
+    /// How the query resolved.
     public var kind: Kind
     /// The resolved item for `.exact` and `.corrected`, else nil.
     public var item: Int?
@@ -47,9 +49,11 @@ public struct TitleMatchOptions: Sendable, Equatable {
     public var maxCandidates: Int = 5
     /// Score change when the query's year agrees (+) or disagrees (−) with an item's year.
     public var yearBonus: Double = 0.05
+    /// (see yearBonus)
     public var yearPenalty: Double = 0.2
     /// Score removed when the query contains numbers and a title does not contain exactly those.
     public var numberPenalty: Double = 0.2
+    /// The defaults above.
     public init() {}
 }
 
@@ -64,6 +68,7 @@ public final class TitleIndex: @unchecked Sendable {
     let exact: [String: [Int]]
     /// Longest alias in words (bounds n-gram windows in TextMentions).
     public let maxWords: Int
+    /// Thresholds of the decision rule.
     public var options: TitleMatchOptions
 
     /// Indexes every item's title aliases.

@@ -13,6 +13,7 @@ public struct NormalizedTitle: Sendable, Equatable, Hashable {
     public var key: String
     /// The year in a trailing "(1995)", if any.
     public var year: Int?
+    /// A key and an optional year.
     public init(key: String, year: Int?) { self.key = key; self.year = year }
     /// Words of `key`.
     public var tokens: [String] { key.split(separator: " ").map(String.init) }
