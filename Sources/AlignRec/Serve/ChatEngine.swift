@@ -48,6 +48,8 @@ public final class ChatEngine {
     public var session = ChatSession()
     /// List length.
     public var k: Int
+    /// The nextitem fallback was already mentioned in this conversation.
+    var fallbackNoted = false
 
     /// A conversation with `k` items per list.
     public init(service: RecService, k: Int = 10) throws {
@@ -98,7 +100,10 @@ public final class ChatEngine {
 
     func recommend(into reply: inout ChatReply) throws {
         let task = service.historyTask(preferred: .titlehist2sid)
-        if task != .titlehist2sid { reply.notes.append("this model was not trained on titlehist2sid; using nextitem (history as SIDs)") }
+        if task != .titlehist2sid && !fallbackNoted {
+            reply.notes.append("this model was not trained on titlehist2sid; using nextitem (history as SIDs)")
+            fallbackNoted = true
+        }
         let exclude = Array(Set(session.history + session.shown)).sorted()
         let lists = try service.recommend([RecommendRequest(history: session.history, exclude: exclude)], k: k, task: task)
         reply.kind = "recommend"; reply.task = task.rawValue; reply.answered = true
