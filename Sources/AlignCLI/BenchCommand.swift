@@ -164,6 +164,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Sentence encoder directory for the embed benchmark.")
     var encoder: String = "models/all-MiniLM-L6-v2"
 
+    @Option(name: .long, help: "A trained run/checkpoint: adds the export section (users/s of `align export` on this model's test users).")
+    var model: String?
+
+    @Option(name: .long, help: "Dataset directory of --model (for its users).")
+    var data: String?
+
     @Option(name: .long, help: "Random seed for weights and tokens.")
     var seed: UInt64 = 0
 
@@ -202,6 +208,7 @@ struct BenchCommand: ParsableCommand {
         if sections.contains("beam") { try beamSection() }
         if sections.contains("embed") { try embedSection() }
         if sections.contains("sid") { try sidSection() }
+        if model != nil { try exportSection() }
     }
 
     func bench(_ p: BenchPreset) throws {

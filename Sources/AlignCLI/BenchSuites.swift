@@ -41,4 +41,13 @@ extension BenchCommand {
         print(String(format: "\nsid build — rqkmeans, %d × 384 random unit vectors, 3 levels × 256 codes: %.1f s (collision rate before de-dup %.4f)",
                      sidItems, secs, report.collisionRateBeforeDedup))
     }
+
+    func exportSection() throws {
+        guard let model, let data else { throw ValidationError("--model needs --data (the dataset it was trained on)") }
+        let service = try RecService.load(URL(fileURLWithPath: model), beam: 20, usersPerBatch: 16)
+        let ds = try Dataset.load(from: URL(fileURLWithPath: data))
+        let users = try ServeInputs.selection("test", dataset: ds)
+        let s = try RecExport.benchmark(service: service, users: users, count: beamUsers * 4, k: 20)
+        print(String(format: "\nexport — %@, beam 20, top-20, %d test users: %.2f s, %.1f users/s", model, s.users, s.seconds, s.usersPerSecond))
+    }
 }
