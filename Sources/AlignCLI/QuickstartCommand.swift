@@ -27,7 +27,7 @@ struct QuickstartCommand: ParsableCommand {
     @Option(name: .customLong("grpo-config"), help: "GRPO preset.")
     var grpoConfig = "configs/grpo.yaml"
     @Option(name: .customLong("sid-method"), help: "rqkmeans | rqkmeans-balanced | rqvae")
-    var sidMethod = "rqkmeans"
+    var sidMethod = "rqkmeans-balanced"
     @Option(name: .customLong("sid-levels"), help: "SID levels.")
     var sidLevels = 3
     @Option(name: .customLong("sid-codes"), help: "Codes per level.")
@@ -36,7 +36,9 @@ struct QuickstartCommand: ParsableCommand {
     var sidDedup = "sinkhorn"
     @Option(name: .customLong("vocab-size"), help: "SentencePiece text vocabulary size.")
     var vocabSize = 2000
-    @Option(name: .long, help: "Seed for every stage.")
+    @Option(name: .customLong("sid-seed"), help: "Seed of the SID build.")
+    var sidSeed: UInt64 = 42
+    @Option(name: .long, help: "Seed of SFT, DPO and GRPO.")
     var seed: UInt64 = 0
     @Flag(name: .customLong("skip-alignment"), help: "Stop after SFT and its evaluation.")
     var skipAlignment = false
@@ -74,7 +76,7 @@ struct QuickstartCommand: ParsableCommand {
         }
         try stage("sid build", output: "\(data)/sid/sid_map.json") {
             var c = try SidBuild.parse(["--data", data, "--method", sidMethod, "--levels", "\(sidLevels)",
-                                        "--codes", "\(sidCodes)", "--dedup", sidDedup, "--seed", "\(seed)"])
+                                        "--codes", "\(sidCodes)", "--dedup", sidDedup, "--seed", "\(sidSeed)"])
             try c.run()
         }
         try stage("tokenizer train", output: "\(data)/tokenizer") {
