@@ -10,16 +10,21 @@ struct Align: ParsableCommand {
         abstract: "Generative recommendation with Semantic IDs: data → SIDs → SFT → DPO/GRPO → constrained decoding.",
         version: "0.1.0",
         subcommands: [
-            GenerateCommand.self,
-            BenchCommand.self,
-            EmbedCommand.self,
+            QuickstartCommand.self,
             DataCommand.self,
+            EmbedCommand.self,
             Sid.self,
             TokenizerCommand.self,
             SFTCommand.self,
             EvalCommand.self,
             DPOCommand.self,
             GRPOCommand.self,
+            RecommendCommand.self,
+            ChatCommand.self,
+            ExportCommand.self,
+            ReportCommand.self,
+            GenerateCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -38,6 +38,18 @@ struct BenchPreset: Codable {
     }
 }
 
+/// Wall-clock and process CPU seconds, read together.
+struct Clock {
+    var wall: Double, cpu: Double
+    static func now() -> Clock {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Clock(wall: Date().timeIntervalSinceReferenceDate, cpu: Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
+    }
+    static func - (a: Clock, b: Clock) -> Clock { Clock(wall: a.wall - b.wall, cpu: a.cpu - b.cpu) }
+    static func min(_ a: Clock, _ b: Clock) -> Clock { Clock(wall: Swift.min(a.wall, b.wall), cpu: Swift.min(a.cpu, b.cpu)) }
+}
+
 /// A matrix product shape as the trainer issues it.
 struct GemmShape {
     var transA: Bool, transB: Bool, m: Int, n: Int, k: Int
@@ -45,18 +57,21 @@ struct GemmShape {
 }
 
 /// The sgemm calls of one training step: the big projections (BLAS-threaded) and the per-(batch, head)
-/// attention products (run in parallel on single-threaded BLAS).
-struct StepGemms {
+/// attention products (run in parallel on single-threaded BLAS), with scratch operands allocated once.
+final class StepGemms {
     var linear: [GemmShape] = []
     var perHead: [GemmShape] = []
-    var heads: Int
+    let heads: Int
+    let a: UnsafeMutableBufferPointer<Float>, b: UnsafeMutableBufferPointer<Float>
+    let c: UnsafeMutableBufferPointer<Float>, hc: UnsafeMutableBufferPointer<Float>
+    let maxHead: Int
     var total: Double { linear.reduce(0) { $0 + $1.flops } + Double(heads) * perHead.reduce(0) { $0 + $1.flops } }
 
-    init(_ c: LlamaConfig, batch B: Int, seq T: Int) {
-        let N = B * T, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
-        let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize
+    init(_ cfg: LlamaConfig, batch B: Int, seq T: Int) {
+        let N = B * T, C = cfg.hiddenSize, H = cfg.numAttentionHeads, hd = cfg.headDim
+        let W = (H + 2 * cfg.numKeyValueHeads) * hd, F = cfg.intermediateSize, V = cfg.vocabSize
         heads = B * H
-        for _ in 0..<c.numHiddenLayers {
+        for _ in 0..<cfg.numHiddenLayers {
             linear += [GemmShape(transA: false, transB: true, m: N, n: W, k: C),
                        GemmShape(transA: false, transB: true, m: N, n: C, k: H * hd),
                        GemmShape(transA: false, transB: true, m: N, n: 2 * F, k: C),
@@ -85,32 +100,32 @@ struct StepGemms {
                       GemmShape(transA: true, transB: false, m: T, n: hd, k: T),
                       GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
                       GemmShape(transA: true, transB: false, m: T, n: hd, k: T)]
-        for _ in 0..<c.numHiddenLayers { perHead += layerHead }
+        for _ in 0..<cfg.numHiddenLayers { perHead += layerHead }
+        let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
+        maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
+        a = .allocate(capacity: maxLinear); b = .allocate(capacity: maxLinear); c = .allocate(capacity: maxLinear)
+        hc = .allocate(capacity: maxHead * heads)
+        a.initialize(repeating: 0.01); b.initialize(repeating: 0.01); c.initialize(repeating: 0); hc.initialize(repeating: 0)
     }
 
-    /// Seconds to run every product once on scratch buffers (the GEMM-only ceiling of one step).
-    func time(reps: Int) -> Double {
-        let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
-        let maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
-        let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxLinear)
-        let hc = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxHead * heads)
-        defer { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate() }
-        a.initialize(repeating: 0.01); b.initialize(repeating: 0.01); c.initialize(repeating: 0); hc.initialize(repeating: 0)
+    deinit { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate() }
+
+    /// Best time to run every product once on scratch buffers (the GEMM-only ceiling of one step).
+    func time(reps: Int) -> Clock {
+        let a = self.a, b = self.b, c = self.c, hc = self.hc, maxHead = self.maxHead, perHead = self.perHead
         func run(_ g: GemmShape, _ out: UnsafeMutablePointer<Float>) {
             sgemm(g.transA, g.transB, g.m, g.n, g.k, 1, a.baseAddress!, g.transA ? g.m : g.k,
                   b.baseAddress!, g.transB ? g.k : g.n, 0, out, g.n)
         }
-        var best = Double.infinity
+        var best = Clock(wall: .infinity, cpu: .infinity)
         for _ in 0..<reps {
-            let t0 = Date()
+            let t0 = Clock.now()
             for g in linear { run(g, c.baseAddress!) }
             let saved = Blas.threads
             Blas.setThreads(1)
             Parallel.forEach(heads) { h in for g in perHead { run(g, hc.baseAddress! + h * maxHead) } }
             Blas.setThreads(saved)
-            best = min(best, Date().timeIntervalSince(t0))
+            best = Clock.min(best, Clock.now() - t0)
         }
         return best
     }
@@ -130,6 +145,30 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Timed training steps per preset (after one warm-up step).")
     var steps: Int = 3
+
+    @Option(name: .long, help: "Timed decoding repetitions per preset.")
+    var decodeReps: Int = 3
+
+    @Flag(name: .long, help: "Only measure decoding.")
+    var decodeOnly = false
+
+    @Option(name: .long, help: "Sections to run, comma-separated: engine (training + decoding per preset), beam (trie-constrained beam search users/s), embed (MiniLM items/s), sid (RQ-KMeans build time). Default: all.")
+    var only: String = "engine,beam,embed,sid"
+
+    @Option(name: .customLong("beam-users"), help: "Users per beam-search measurement.")
+    var beamUsers: Int = 64
+
+    @Option(name: .customLong("sid-items"), help: "Vectors for the SID build benchmark (384-d, 3 levels × 256 codes).")
+    var sidItems: Int = 100_000
+
+    @Option(name: .long, help: "Sentence encoder directory for the embed benchmark.")
+    var encoder: String = "models/all-MiniLM-L6-v2"
+
+    @Option(name: .long, help: "A trained run/checkpoint: adds the export section (users/s of `align export` on this model's test users).")
+    var model: String?
+
+    @Option(name: .long, help: "Dataset directory of --model (for its users).")
+    var data: String?
 
     @Option(name: .long, help: "Random seed for weights and tokens.")
     var seed: UInt64 = 0
@@ -153,19 +192,49 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         Blas.setThreads(Parallel.workers)
-        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads)")
-        print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
-        for url in try presetURLs() {
-            let p = try BenchPreset.load(url)
-            try bench(p)
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
+        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
+        let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        for s in sections where !["engine", "beam", "embed", "sid"].contains(s) {
+            throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid)")
         }
+        if sections.contains("engine") {
+            print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
+            for url in try presetURLs() {
+                let p = try BenchPreset.load(url)
+                try bench(p)
+            }
+        }
+        if sections.contains("beam") { try beamSection() }
+        if sections.contains("embed") { try embedSection() }
+        if sections.contains("sid") { try sidSection() }
+        if model != nil { try exportSection() }
     }
 
     func bench(_ p: BenchPreset) throws {
         let c = p.model
         let params = LlamaParameters(config: c, seed: seed)
         var rng = Rng(seed: seed &+ 1)
-        let N = p.batch * p.seq
+        func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
+        var train = "- | - | - | -"
+        var trainDetail = "  training skipped"
+        if !decodeOnly {
+            let (best, ceil, flops) = try trainBench(p, params, &rng)
+            let N = Double(p.batch * p.seq)
+            train = "\(f(N / best.wall)) | \(f(flops / best.wall / 1e9, 1)) | \(f(N / ceil.wall)) | \(f(100 * ceil.wall / best.wall, 1))%"
+            trainDetail = "  step \(f(best.wall * 1000, 1)) ms wall / \(f(best.cpu * 1000, 1)) ms CPU; GEMM-only \(f(ceil.wall * 1000, 1)) ms wall / \(f(ceil.cpu * 1000, 1)) ms CPU (CPU-time ratio \(f(100 * ceil.cpu / best.cpu, 1))%); \(f(flops / 1e9, 2)) GFLOP/step"
+        }
+        let d = p.decode
+        let (stepTime, total, decFlops) = try decodeBench(p, params, &rng)
+        let decTok = Double(d.groups * d.width * d.steps) / stepTime
+        print("\(p.name) | \(f(Double(params.count) / 1e6, 1))M | \(train) | \(f(decTok)) | \(f(Double(d.groups) / total, 1))")
+        print(trainDetail)
+        print("  decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(total * 1000, 1)) ms, \(f(decFlops / total / 1e9, 1)) GFLOP/s")
+    }
+
+    /// Best training step and GEMM-only replay (alternated, so a busy machine slows both alike) and the step's FLOPs.
+    func trainBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Clock, Clock, Double) {
+        let c = p.model, N = p.batch * p.seq
         let tokens = (0..<N).map { _ in Int32(rng.int(below: c.vocabSize)) }
         var targets = Array(tokens.dropFirst()) + [Int32(rng.int(below: c.vocabSize))]
         for b in 0..<p.batch { targets[b * p.seq + p.seq - 1] = ignoreIndex }
@@ -179,32 +248,34 @@ struct BenchCommand: ParsableCommand {
             opt.update(params: params.data.baseAddress!, grads: trainer.grads.baseAddress!)
         }
         try step()
-        var best = Double.infinity
-        for _ in 0..<steps {
-            let t0 = Date()
-            try step()
-            best = min(best, Date().timeIntervalSince(t0))
-        }
         let gemms = StepGemms(c, batch: p.batch, seq: p.seq)
-        let ceiling = gemms.time(reps: max(2, steps))
-        let trainTok = Double(N) / best, ceilTok = Double(N) / ceiling
-        let gflops = gemms.total / best / 1e9
+        var best = Clock(wall: .infinity, cpu: .infinity), ceil = best
+        for _ in 0..<steps {
+            let t0 = Clock.now()
+            try step()
+            best = Clock.min(best, Clock.now() - t0)
+            ceil = Clock.min(ceil, gemms.time(reps: 1))
+        }
+        return (best, ceil, gemms.total)
+    }
 
-        let d = p.decode
+    /// Beam-like batched decoding: best seconds of the steps alone, of prefill + steps, and the FLOPs of both.
+    func decodeBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Double, Double, Double) {
+        let c = p.model, d = p.decode, V = c.vocabSize, R = d.groups * d.width
         let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps)
-        let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: c.vocabSize)) } }
+        let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: V)) } }
         var bestStep = Double.infinity, bestTotal = Double.infinity
-        for _ in 0..<2 {
+        var toks = [Int32](repeating: 0, count: R), parents = Array(0..<R)
+        for _ in 0..<decodeReps {
             let t0 = Date()
             var logits = try dec.prefill(prompts, width: d.width)
             let t1 = Date()
-            let R = d.groups * d.width
-            var toks = (0..<R).map { r in TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[(r / d.width) * c.vocabSize..<(r / d.width + 1) * c.vocabSize])) }
-            var parents = Array(0..<R)
+            for r in 0..<R { toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[(r / d.width) * V..<(r / d.width + 1) * V])) }
+            for r in 0..<R { parents[r] = r }
             for _ in 0..<d.steps {
                 logits = try dec.step(parents: parents, tokens: toks)
                 for r in 0..<R {
-                    toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[r * c.vocabSize..<(r + 1) * c.vocabSize]))
+                    toks[r] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: logits[r * V..<(r + 1) * V]))
                     parents[r] = (r / d.width) * d.width + rng.int(below: d.width)
                 }
             }
@@ -212,10 +283,11 @@ struct BenchCommand: ParsableCommand {
             bestStep = min(bestStep, t2.timeIntervalSince(t1))
             bestTotal = min(bestTotal, t2.timeIntervalSince(t0))
         }
-        let decTok = Double(d.groups * d.width * d.steps) / bestStep
-        let users = Double(d.groups) / bestTotal
-        func f(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
-        print("\(p.name) | \(f(Double(params.count) / 1e6, 1))M | \(f(trainTok)) | \(f(gflops, 1)) | \(f(ceilTok)) | \(f(100 * trainTok / ceilTok, 1))% | \(f(decTok)) | \(f(users, 1))")
-        print("  step \(f(best * 1000, 1)) ms (GEMM-only \(f(ceiling * 1000, 1)) ms, \(f(gemms.total / 1e9, 2)) GFLOP); decode: \(d.groups) prompts × \(d.width) rows, prompt \(d.prompt), \(d.steps) steps: prefill+steps \(f(bestTotal * 1000, 1)) ms")
+        let lay = params.layout
+        let body = Double(lay.count - c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2))
+        let head = Double(c.vocabSize * c.hiddenSize)
+        let flops = 2 * Double(d.groups * d.prompt) * body + 2 * Double(d.groups) * head
+            + 2 * Double(R * d.steps) * (body + head)
+        return (bestStep, bestTotal, flops)
     }
 }

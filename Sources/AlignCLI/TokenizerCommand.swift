@@ -19,7 +19,7 @@ struct TokenizerTrain: ParsableCommand {
         abstract: "Train SentencePiece on item titles/genres + prompt templates; add <s> </s> <pad> and all SID tokens.",
         discussion: """
         Corpus: every item's display title ("Heat (1995)"), bare title and genres, then the literal text of the \
-        wrapper and every template in --prompts. SentencePiece trains single-threaded with a fixed seed (digits \
+        wrapper and every template in --prompts (each line repeated 200×). SentencePiece trains single-threaded with a fixed seed (digits not \
         split, no byte fallback, --vocab-size as a soft limit), so the output is deterministic. Then <s>, </s> keep \
         their SentencePiece control ids, <pad> and every SID token of the SID map (all levels × all codes) are \
         appended as whole tokens. Writes tokenizer.model, align_tokens.json and HF tokenizer files atomically.

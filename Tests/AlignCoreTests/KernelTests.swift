@@ -59,8 +59,14 @@ func checkFiniteDifferences(_ x: [Float], _ analytic: [Float], h: Float = 1e-2, 
         let v = randn(37, &rng)
         #expect(rowMax(v, 37) == v.max()!)
         var e = [Float](repeating: 0, count: 37)
-        let s = rowExp(&e, v, 37, sub: 0.5, mul: 2)
+        rowExpStore(&e, v, 37, sub: 0.5, mul: 2)
+        let s = rowExpSum(v, 37, sub: 0.5)
         #expect(abs(Double(s) - v.reduce(0.0) { $0 + Foundation.exp(Double($1) - 0.5) }) < 1e-4)
+        var sm = v
+        rowSoftmax(&sm, 37)
+        let z = v.reduce(0.0) { $0 + Foundation.exp(Double($1)) }
+        for i in 0..<37 { #expect(abs(Double(sm[i]) - Foundation.exp(Double(v[i])) / z) < 1e-6) }
+        #expect(expApprox(-200) >= 0 && expApprox(-200) < 1e-37 && expApprox(200).isFinite)
         for i in 0..<37 { #expect(abs(Double(e[i]) - 2 * Foundation.exp(Double(v[i]) - 0.5)) < 1e-5) }
         #expect(abs(Double(rowDot(v, e, 37)) - dot(v, e)) < 1e-4)
     }

@@ -76,6 +76,21 @@ import Testing
         }
     }
 
+    @Test func sequenceWeightsEqualExpandedTokenWeights() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T)
+        let sw: [Float] = (0..<f.B).map { Float($0) - 0.7 }
+        try tr.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        tr.zeroGrads()
+        try tr.backward(sequenceWeights: sw)
+        let a = Array(tr.grads)
+        try tr.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        tr.zeroGrads()
+        try tr.backward(weights: (0..<(f.B * f.T)).map { sw[$0 / f.T] })
+        #expect(maxAbsDiff(a, Array(tr.grads)) == 0)
+        #expect(a.contains { $0 != 0 })
+    }
+
     @Test func badInputsRaiseTypedErrors() throws {
         let f = try LlamaFixture("llama-tiny")
         let tr = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 4)

@@ -17,8 +17,8 @@ struct TinySFTWorld {
 
     static let itemCount = 24
 
-    /// Next item of the rule.
-    static func next(_ i: Int) -> Int { i % itemCount + 1 }
+    /// Next item of the rule in a catalogue of `n` items.
+    static func next(_ i: Int, of n: Int = itemCount) -> Int { i % n + 1 }
 
     /// Writes a minimal prompt directory (one or two very short templates per task).
     static func writePrompts(_ dir: URL) throws {
@@ -26,7 +26,7 @@ struct TinySFTWorld {
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         try "{instruction}\n".write(to: dir.appendingPathComponent("wrapper.txt"), atomically: true, encoding: .utf8)
         let texts: [String: [String]] = [
-            "nextitem": ["next after {history}:", "after {history} comes"],
+            "nextitem": ["next after {history}", "after {history} comes"],
             "sid2title": ["title of {item}:"],
             "title2sid": ["id of {title}:"],
             "titlehist2sid": ["next after {history}:"],
@@ -49,24 +49,27 @@ struct TinySFTWorld {
 
     static let words = ["red", "blue", "green", "night", "river", "storm", "gold", "city"]
 
-    /// Builds the world in a fresh temporary directory.
-    static func make(users: Int = 36, length: Int = 8, seed: UInt64 = 7) throws -> TinySFTWorld {
+    /// Builds the world in a fresh temporary directory: `items` items with two-level SIDs (4 × 6 codes), or
+    /// one-level SIDs `<a_i>` with `oneLevel`.
+    static func make(users: Int = 36, length: Int = 8, items n: Int = itemCount, oneLevel: Bool = false,
+                     maxHistory: Int = 4, seed: UInt64 = 7) throws -> TinySFTWorld {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-sft-test-\(UUID().uuidString)")
         try writePrompts(dir.appendingPathComponent("prompts"))
-        let items = (1...itemCount).map { i in
+        let items = (1...n).map { i in
             Item(item: i, id: "m\(i)", title: "\(words[i % 8]) \(words[(i / 8 + 3) % 8])", year: 1990 + i,
                  genres: [i % 3 == 0 ? "Drama" : "Comedy"], text: "")
         }
-        let sidMap = try SIDMap(codebookSizes: [4, 6], method: "test", dedup: "none",
-                                codesByRow: (0..<itemCount).map { [$0 / 6, $0 % 6] })
+        let sidMap = oneLevel
+            ? try SIDMap(codebookSizes: [n], method: "test", dedup: "none", codesByRow: (0..<n).map { [$0] })
+            : try SIDMap(codebookSizes: [4, 6], method: "test", dedup: "none", codesByRow: (0..<n).map { [$0 / 6, $0 % 6] })
         let prompts = try PromptLibrary.load(dir.appendingPathComponent("prompts"))
         let tokenizer = try TokenizerTraining.train(items: items, prompts: prompts, sidMap: sidMap, vocabSize: 60)
         let builder = try TaskSampleBuilder(library: prompts, items: items, sid: { sidMap.tokenString($0) },
-                                            config: TaskConfig(maxHistory: 4))
+                                            config: TaskConfig(maxHistory: maxHistory))
         var rng = Rng(seed: seed)
         let sequences = (0..<users).map { _ -> [Int] in
-            var s = [1 + rng.int(below: itemCount)]
-            while s.count < length { s.append(next(s.last!)) }
+            var s = [1 + rng.int(below: n)]
+            while s.count < length { s.append(next(s.last!, of: n)) }
             return s
         }
         return TinySFTWorld(dir: dir, items: items, sidMap: sidMap, prompts: prompts, tokenizer: tokenizer,

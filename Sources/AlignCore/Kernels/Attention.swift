@@ -46,8 +46,7 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, _ probs: Unsafe
             }
             for i in 0..<T {
                 let row = p + i * T
-                let m = rowMax(row, i + 1)
-                rowScale(row, i + 1, 1 / rowExp(row, row, i + 1, sub: m))
+                rowSoftmax(row, i + 1)
                 (row + i + 1).update(repeating: 0, count: T - i - 1)
             }
             sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + b * T * outW + h * hd, outW)

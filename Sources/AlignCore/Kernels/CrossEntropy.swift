@@ -14,7 +14,7 @@ public func logSoftmaxTargetForward(_ logp: UnsafeMutablePointer<Float>, _ lse: 
         for i in r {
             let row = logits + i * v
             let m = rowMax(row, v)
-            let l = m + logf(rowExp(nil, row, v, sub: m))
+            let l = m + logf(rowExpSum(row, v, sub: m))
             lse[i] = l
             let t = targets[i]
             logp[i] = t == ignoreIndex ? 0 : row[Int(t)] - l
@@ -36,7 +36,7 @@ public func logSoftmaxTargetBackward(_ dlogits: UnsafeMutablePointer<Float>, _ l
                 continue
             }
             let w = weights[i]
-            _ = rowExp(d, row, v, sub: lse[i], mul: -w)
+            rowExpStore(d, row, v, sub: lse[i], mul: -w)
             d[Int(t)] += w
         }
     }

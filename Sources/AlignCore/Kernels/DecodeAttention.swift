@@ -19,8 +19,7 @@ public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: Unsa
             sgemm(false, true, T, T, hd, scale, q, W, k, W, 0, p, T)
             for i in 0..<T {
                 let row = p + i * T
-                let m = rowMax(row, i + 1)
-                rowScale(row, i + 1, 1 / rowExp(row, row, i + 1, sub: m))
+                rowSoftmax(row, i + 1)
                 (row + i + 1).update(repeating: 0, count: T - i - 1)
             }
             sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + base * outW + h * hd, outW)
@@ -70,8 +69,7 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
                     let kr = c.suffixK + (r * c.suffixStride + t) * kvW + kh * hd
                     row[P + t] = rowDot(qr, kr, hd) * scale
                 }
-                let m = rowMax(row, n)
-                rowScale(row, n, 1 / rowExp(row, row, n, sub: m))
+                rowSoftmax(row, n)
             }
             let o0 = out + grp * width * outW + h * hd
             sgemm(false, false, width, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)

@@ -66,13 +66,7 @@ public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<
     Parallel.chunks(n, minPerWorker: 16) { r in
         for i in r {
             let g = gu + i * 2 * f, u = g + f, o = h + i * f
-            var j = 0
-            while j + 8 <= f {
-                let x = load8(g + j)
-                store8(x / (1 + expApprox(-x)) * load8(u + j), o + j)
-                j += 8
-            }
-            while j < f { let x = g[j]; o[j] = x * sigmoid(x) * u[j]; j += 1 }
+            for j in 0..<f { let x = g[j]; o[j] = x / (1 + expApprox(-x)) * u[j] }
         }
     }
 }
@@ -84,14 +78,7 @@ public func swigluBackward(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePoint
         for i in r {
             let g = gu + i * 2 * f, u = g + f, d = dh + i * f
             let dg = dgu + i * 2 * f, du = dg + f
-            var j0 = 0
-            while j0 + 8 <= f {
-                let x = load8(g + j0), s = 1 / (1 + expApprox(-x)), dd = load8(d + j0)
-                store8(dd * load8(u + j0) * s * (1 + x * (1 - s)), dg + j0)
-                store8(dd * x * s, du + j0)
-                j0 += 8
-            }
-            for j in j0..<f {
+            for j in 0..<f {
                 let x = g[j], s = sigmoid(x)
                 dg[j] = d[j] * u[j] * s * (1 + x * (1 - s))
                 du[j] = d[j] * x * s

@@ -1,29 +1,25 @@
-// Vectorised exp and row reductions (SIMD8) for the element-wise kernels: softmax rows, cross-entropy,
-// SiLU. `expApprox` is the Cephes expf polynomial (≈1–2 ulp over the float range) applied lane-wise;
-// the tests compare it against libm's exp.
+// Fast exp and row reductions for the element-wise kernels (softmax rows, cross-entropy, SiLU).
+// `expApprox` is the Cephes expf polynomial (≈1–2 ulp) with branch-free rounding, written as plain scalar
+// code so that loops over it auto-vectorise; reductions use SIMD8 partial sums. Tests compare against libm.
 import Foundation
 
-/// Lane-wise e^x (inputs clamped to [-87.3, 88.3]; exp of very negative inputs underflows to ~0).
+/// e^x for x in the float range (inputs clamped to [-87.3, 88.3], so exp of very negative x is ~1e-38).
 @inline(__always)
-public func expApprox(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
-    let x = xIn.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
-    var r = x - n * 0.693359375
-    r = r + n * 2.12194440e-4
-    var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+public func expApprox(_ x0: Float) -> Float {
+    let x = Swift.min(Swift.max(x0, -87.3), 88.3)
+    let t = x * 1.44269504088896341 + 12582912.0      // 1.5·2²³: rounds x·log2(e) to an integer in t's low bits
+    let n = t - 12582912.0
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
     p = p * r + 1.3981999507e-3
     p = p * r + 8.3334519073e-3
     p = p * r + 4.1665795894e-2
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * r * r + r + 1
-    let bits = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n) &+ 127)) &<< 23
-    return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    let bits = (t.bitPattern &- 0x4B40_0000 &+ 127) &* 0x80_0000   // (n + 127) << 23
+    return p * Float(bitPattern: bits)
 }
-
-/// Scalar e^x through the same polynomial (used for tails so every lane agrees).
-@inline(__always)
-public func expApprox(_ x: Float) -> Float { expApprox(SIMD8<Float>(repeating: x))[0] }
 
 @inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
@@ -36,45 +32,62 @@ public func expApprox(_ x: Float) -> Float { expApprox(SIMD8<Float>(repeating: x
 /// max of p[0..<n] (n ≥ 1).
 @inline(__always)
 public func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
     var j = 0
-    var m8 = SIMD8<Float>(repeating: -.infinity)
-    while j + 8 <= n { m8 = pointwiseMax(m8, load8(p + j)); j += 8 }
-    var m = m8.max()
-    while j < n { m = max(m, p[j]); j += 1 }
-    return m
+    while j + 4 <= n {
+        m0 = Swift.max(m0, p[j]); m1 = Swift.max(m1, p[j + 1]); m2 = Swift.max(m2, p[j + 2]); m3 = Swift.max(m3, p[j + 3])
+        j += 4
+    }
+    while j < n { m0 = Swift.max(m0, p[j]); j += 1 }
+    return Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
 }
 
-/// dst[j] = exp((src[j] − sub)) · mul for j < n; returns Σ exp(src[j] − sub). dst may alias src; pass
-/// nil to only sum.
+/// Σ p[0..<n].
 @inline(__always)
-public func rowExp(_ dst: UnsafeMutablePointer<Float>?, _ src: UnsafePointer<Float>, _ n: Int,
-                   sub: Float, mul: Float = 1) -> Float {
+public func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     var j = 0
     var s8 = SIMD8<Float>(repeating: 0)
-    let sub8 = SIMD8<Float>(repeating: sub), mul8 = SIMD8<Float>(repeating: mul)
-    while j + 8 <= n {
-        let e = expApprox(load8(src + j) - sub8)
-        s8 += e
-        if let d = dst { store8(e * mul8, d + j) }
-        j += 8
-    }
+    while j + 8 <= n { s8 += load8(p + j); j += 8 }
     var s = s8.sum()
-    while j < n {
-        let e = expApprox(src[j] - sub)
-        s += e
-        if let d = dst { d[j] = e * mul }
-        j += 1
-    }
+    while j < n { s += p[j]; j += 1 }
     return s
+}
+
+/// dst[j] = exp(src[j] − sub) · mul for j < n (dst may alias src).
+@inline(__always)
+public func rowExpStore(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int,
+                        sub: Float, mul: Float = 1) {
+    for j in 0..<n { dst[j] = expApprox(src[j] - sub) * mul }
+}
+
+/// Σ_j exp(src[j] − sub) without writing anything (blocks through a small stack buffer).
+@inline(__always)
+public func rowExpSum(_ src: UnsafePointer<Float>, _ n: Int, sub: Float) -> Float {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buf in
+        let b = buf.baseAddress!
+        var s: Float = 0, j = 0
+        while j < n {
+            let k = Swift.min(256, n - j)
+            rowExpStore(b, src + j, k, sub: sub)
+            s += rowSum(b, k)
+            j += k
+        }
+        return s
+    }
+}
+
+/// In place: p[0..<n] = softmax(p[0..<n]).
+@inline(__always)
+public func rowSoftmax(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    let m = rowMax(p, n)
+    rowExpStore(p, p, n, sub: m)
+    rowScale(p, n, 1 / rowSum(p, n))
 }
 
 /// p[0..<n] *= k.
 @inline(__always)
 public func rowScale(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ k: Float) {
-    var j = 0
-    let k8 = SIMD8<Float>(repeating: k)
-    while j + 8 <= n { store8(load8(p + j) * k8, p + j); j += 8 }
-    while j < n { p[j] *= k; j += 1 }
+    for j in 0..<n { p[j] *= k }
 }
 
 /// Σ a[j]·b[j] for j < n.

@@ -62,9 +62,9 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? rp?.rope_theta ?? 10000
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
-        bosTokenId = try? c.decodeIfPresent(Int.self, forKey: .bosTokenId)
-        eosTokenId = try? c.decodeIfPresent(Int.self, forKey: .eosTokenId)   // may be a list in some configs
-        padTokenId = try? c.decodeIfPresent(Int.self, forKey: .padTokenId)
+        bosTokenId = try Self.tokenId(c, .bosTokenId)
+        eosTokenId = try Self.tokenId(c, .eosTokenId)
+        padTokenId = try Self.tokenId(c, .padTokenId)
         if try c.decodeIfPresent(Bool.self, forKey: .attentionBias) == true {
             throw AlignError.invalidArgument("config.json: attention_bias=true is not supported")
         }
@@ -78,6 +78,14 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
             throw AlignError.invalidArgument("config.json: num_attention_heads (\(numAttentionHeads)) must be a multiple of num_key_value_heads (\(numKeyValueHeads))")
         }
         guard headDim % 2 == 0 else { throw AlignError.invalidArgument("config.json: head_dim must be even for rotary embeddings") }
+    }
+
+    /// A special-token id: absent/null → nil; an integer; or a list of integers (LLaMA 3 lists several EOS
+    /// ids) → the first. Anything else is an error.
+    static func tokenId(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Int? {
+        guard c.contains(key), try !c.decodeNil(forKey: key) else { return nil }
+        if let list = try? c.decode([Int].self, forKey: key) { return list.first }
+        return try c.decode(Int.self, forKey: key)
     }
 
     /// Writes a config.json that transformers' LlamaConfig accepts (both rope spellings).

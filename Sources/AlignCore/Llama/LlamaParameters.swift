@@ -125,6 +125,21 @@ public final class LlamaParameters: @unchecked Sendable {
 
     deinit { data.deallocate() }
 
+    /// An independent copy (e.g. the frozen reference model of DPO).
+    public func copy() -> LlamaParameters {
+        let p = LlamaParameters(config: config)
+        p.data.baseAddress!.update(from: data.baseAddress!, count: count)
+        return p
+    }
+
+    /// Overwrites these weights with `other`'s (same config).
+    public func assign(from other: LlamaParameters) throws {
+        guard other.config == config else {
+            throw AlignError.invalidArgument("cannot copy weights between different LLaMA configs")
+        }
+        data.baseAddress!.update(from: other.data.baseAddress!, count: count)
+    }
+
     /// Pointer to the tensor at `offset`.
     @inline(__always) public func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { data.baseAddress! + offset }
 

@@ -7,9 +7,12 @@ import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
 public final class LlamaTrainer: @unchecked Sendable {
+    /// The weights (shared with the caller; an optimizer updates them in place).
     public let params: LlamaParameters
     public var config: LlamaConfig { params.config }
+    /// Largest batch the memory was planned for.
     public let maxBatch: Int
+    /// Longest sequence the memory was planned for.
     public let maxSeq: Int
     /// d objective / d parameter, same layout as `params.data`; accumulated by `backward`.
     public let grads: UnsafeMutableBufferPointer<Float>
@@ -20,7 +23,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         var qkv: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>
         var xmid: UnsafeMutablePointer<Float>
         var ln2: UnsafeMutablePointer<Float>, rstd2: UnsafeMutablePointer<Float>
-        var gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
+        var gu: UnsafeMutablePointer<Float>
     }
 
     let arena: UnsafeMutableBufferPointer<Float>
@@ -34,6 +37,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     var dres: UnsafeMutablePointer<Float>, dln: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>
     var datt: UnsafeMutablePointer<Float>, dprobs: UnsafeMutablePointer<Float>
     var dh: UnsafeMutablePointer<Float>, dgu: UnsafeMutablePointer<Float>
+    /// SwiGLU output [N,F]: written by every layer's forward and recomputed in the backward (not stored per layer).
+    var hbuf: UnsafeMutablePointer<Float>
     let tokens: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
     let positions: UnsafeMutableBufferPointer<Int32>
@@ -53,9 +58,9 @@ public final class LlamaTrainer: @unchecked Sendable {
         let N = maxBatch * maxSeq, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
         let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize, L = c.numHiddenLayers
         let P = maxBatch * H * maxSeq * maxSeq
-        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F + N * F
+        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
         let total = perLayer * L + (L + 1) * N * C + N * C + N + N * V + 3 * N
-            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F
+            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -63,12 +68,12 @@ public final class LlamaTrainer: @unchecked Sendable {
         for _ in 0..<L {
             acts.append(LayerActs(ln1: take(N * C), rstd1: take(N), qkv: take(N * W), probs: take(P),
                                   att: take(N * H * hd), xmid: take(N * C), ln2: take(N * C), rstd2: take(N),
-                                  gu: take(N * 2 * F), h: take(N * F)))
+                                  gu: take(N * 2 * F)))
         }
         for _ in 0...L { res.append(take(N * C)) }
         lnf = take(N * C); rstdf = take(N); logitsBuf = take(N * V); lse = take(N); logp = take(N); wbuf = take(N)
         dres = take(N * C); dln = take(N * C); dqkv = take(N * W); datt = take(N * H * hd); dprobs = take(P)
-        dh = take(N * F); dgu = take(N * 2 * F)
+        dh = take(N * F); dgu = take(N * 2 * F); hbuf = take(N * F)
         precondition(cur == arena.baseAddress! + total)
         grads = .allocate(capacity: params.count)
         grads.initialize(repeating: 0)
@@ -127,9 +132,9 @@ public final class LlamaTrainer: @unchecked Sendable {
             sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
             rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
             sgemm(false, true, N, 2 * F, C, 1, a.ln2, C, p + o.gateUp, C, 0, a.gu, 2 * F)
-            swigluForward(a.h, a.gu, N, F)
+            swigluForward(hbuf, a.gu, N, F)
             xout.update(from: a.xmid, count: N * C)
-            sgemm(false, true, N, C, F, 1, a.h, F, p + o.down, F, 1, xout, C)
+            sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 1, xout, C)
         }
         rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
         sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
@@ -177,6 +182,16 @@ public final class LlamaTrainer: @unchecked Sendable {
         try runBackward()
     }
 
+    /// Backward of Σ_b sequenceWeights[b] · (Σ_t logp[b,t]) — DPO's per-sequence gradient (weights [B] =
+    /// d objective / d sequence log-prob), accumulated into `grads`.
+    public func backward(sequenceWeights sw: [Float]) throws {
+        guard sw.count == batch else {
+            throw AlignError.invalidArgument("backward: \(sw.count) sequence weights for a batch of \(batch)")
+        }
+        for b in 0..<batch { for t in 0..<seq { wbuf[b * seq + t] = sw[b] } }
+        try runBackward()
+    }
+
     /// Backward of `scale` × mean cross-entropy (weight −scale/N on every trained position), accumulated.
     /// For micro-batches pass scale = (this batch's trained count) / (window's trained count).
     public func backwardMeanCrossEntropy(scale: Float = 1) throws {
@@ -206,8 +221,9 @@ public final class LlamaTrainer: @unchecked Sendable {
         for l in stride(from: L - 1, through: 0, by: -1) {
             let a = acts[l], o = lay.layers[l]
             // MLP (dres = d layer output)
+            swigluForward(hbuf, a.gu, N, F)
             sgemm(false, false, N, F, C, 1, dres, C, p + o.down, F, 0, dh, F)
-            sgemm(true, false, C, F, N, 1, dres, C, a.h, F, 1, g + o.down, F)
+            sgemm(true, false, C, F, N, 1, dres, C, hbuf, F, 1, g + o.down, F)
             swigluBackward(dgu, dh, a.gu, N, F)
             sgemm(false, false, N, C, 2 * F, 1, dgu, 2 * F, p + o.gateUp, C, 0, dln, C)
             sgemm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)

@@ -133,7 +133,11 @@ public enum SFTRun {
         } else {
             state.sampleRng = rngAfter
         }
-        let counts = samples.countsByTask.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+        var lenByTask: [PromptTask: Int] = [:]
+        for (e, t) in zip(samples.examples, samples.tasks) { lenByTask[t, default: 0] += e.inputs.count }
+        let counts = samples.countsByTask.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            "\($0.key.rawValue) \($0.value) × \(lenByTask[$0.key]! / max($0.value, 1)) tokens"
+        }
         log("protocol \(p.rawValue): \(samples.examples.count) samples (\(counts.joined(separator: ", "))), \(samples.targetTokens) trained tokens, longest \(samples.maxLength)")
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
 

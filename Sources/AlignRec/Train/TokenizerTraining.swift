@@ -11,8 +11,14 @@ public enum TokenizerTraining {
     /// pieces and keep their ids; `<pad>` is appended).
     public static let specials = ["<s>", "</s>", "<pad>"]
 
+    /// How many times each template line is repeated in the corpus: every training sample carries one, so
+    /// their words should be single pieces rather than split like rare title words (a template line seen
+    /// once among thousands of titles would otherwise cost 2–3× the tokens in every prompt).
+    public static let templateRepeat = 200
+
     /// Training sentences: per item its display title ("Heat (1995)"), its bare title, its genres; then the
-    /// wrapper's and every template's literal text (slots removed). Order is fixed (items ascending).
+    /// wrapper's and every template's literal text (slots removed), each line `templateRepeat` times.
+    /// Order is fixed (items ascending, then templates in library order).
     public static func corpus(items: [Item], prompts: PromptLibrary) -> [String] {
         var out: [String] = []
         out.reserveCapacity(items.count * 3 + 64)
@@ -28,7 +34,7 @@ public enum TokenizerTraining {
                 if case .text(let s) = piece {
                     for line in s.split(separator: "\n") {
                         let l = line.trimmingCharacters(in: .whitespaces)
-                        if !l.isEmpty { out.append(l) }
+                        if !l.isEmpty { out += [String](repeating: l, count: templateRepeat) }
                     }
                 }
             }
@@ -36,12 +42,12 @@ public enum TokenizerTraining {
         return out
     }
 
-    /// The SentencePiece options align uses: unk 0, bos 1, eos 2, no pad piece, digits split (years and
-    /// numbers stay cheap), byte fallback off (the corpus covers its own characters), vocabulary size as a
+    /// The SentencePiece options align uses: unk 0, bos 1, eos 2, no pad piece, digits not split (a year
+    /// is usually one piece), byte fallback off (the corpus covers its own characters), vocabulary size as a
     /// soft limit so small catalogues still train.
     public static func options(vocabSize: Int, modelType: SentencePieceTrainOptions.ModelType, seed: UInt32 = 1) -> SentencePieceTrainOptions {
         SentencePieceTrainOptions(vocabSize: vocabSize, modelType: modelType, characterCoverage: 1.0, seed: seed,
-                                  byteFallback: false, splitDigits: true, hardVocabLimit: false)
+                                  byteFallback: false, splitDigits: false, hardVocabLimit: false)
     }
 
     /// Trains the text model on `corpus(items:prompts:)` and adds the specials and every SID token of `sidMap`.

@@ -1,0 +1,59 @@
+// `align export`: top-K recommendations for many users to JSONL or CSV (batched beam search, progress bar,
+// streamed to a temporary file and renamed into place). Logic in AlignRec/Serve/RecExport.swift.
+import AlignCore
+import AlignRec
+import ArgumentParser
+import Foundation
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export top-K recommendations per user (rank, item, original id, title, year, SID, score) as JSONL or CSV.",
+        discussion: """
+        --users all: every user's whole sequence (what comes next); test: the leave-one-out test histories \
+        (as evaluation sees them); FILE: one user id per line. History items are never returned.
+        """
+    )
+
+    @Option(name: .long, help: "Run or checkpoint directory (runs/X).")
+    var model: String
+    @Option(name: .long, help: "Dataset directory (the one the model was trained on).")
+    var data: String
+    @Option(name: .long, help: "all | test | FILE with one user id per line.")
+    var users: String = "all"
+    @Option(name: .long, help: "Items per user.")
+    var k: Int = 20
+    @Option(name: .long, help: "jsonl | csv")
+    var format: String = "jsonl"
+    @Option(name: .long, help: "Output file.")
+    var out: String
+    @Option(name: .long, help: "Beam width (at least k).")
+    var beam: Int = 20
+    @Option(name: .customLong("users-per-batch"), help: "Users decoded together in one beam search.")
+    var usersPerBatch: Int = 16
+    @Option(name: .long, help: "nextitem | titlehist2sid")
+    var task: String = "nextitem"
+    @Flag(name: .customLong("no-progress"), help: "No progress bar.")
+    var noProgress = false
+
+    func run() throws {
+        try ServeCLI.reportingErrors {
+            guard let fmt = ExportFormat(rawValue: format) else {
+                throw AlignError.invalidArgument("--format must be jsonl or csv (got \(format))")
+            }
+            guard let t = PromptTask(rawValue: task), t == .nextitem || t == .titlehist2sid else {
+                throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
+            }
+            guard k >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("--k and --users-per-batch must be ≥ 1") }
+            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch)
+            let ds = try Dataset.load(from: URL(fileURLWithPath: data))
+            try ServeInputs.checkCatalogue(model: service.model, dataset: ds, dataPath: data)
+            let sel = try ServeInputs.selection(users, dataset: ds)
+            let bar = noProgress ? nil : ProgressBar(total: sel.count, label: "export", unit: "users")
+            let outURL = URL(fileURLWithPath: out)
+            let stats = try RecExport.run(service: service, users: sel, k: k, format: fmt, out: outURL, task: t, progress: bar)
+            bar?.finish()
+            print("exported \(sel.description): \(stats.rows) rows → \(outURL.path) in \(String(format: "%.1f", stats.seconds)) s (\(String(format: "%.1f", stats.usersPerSecond)) users/s)")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+// The run report: stage discovery through run.json parent links, tolerant reading of metrics.jsonl and
+// eval.json (RankingMetrics' {ks, hr, ndcg} expands to hr@K), SID usage counts from a SID map, and an HTML
+// page with no external resources. Synthetic runs written here; numbers checked against the inputs.
+import AlignRec
+import Foundation
+import Testing
+
+/// Writes a synthetic run directory: run.json (stage, parent, --data), metrics.jsonl, optional eval.json.
+func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String, steps: Int, eval: String?) throws {
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let parentField = parent.map { "\"parent\": \"\($0)\"," } ?? ""
+    try """
+    {"format": "align-run", "version": 1, "stage": "\(stage)", "seed": 1, \(parentField)
+     "command_line": ["align", "\(stage)", "--data", "\(data)"], "started": "2026-11-23T10:00:00Z"}
+    """.write(to: dir.appendingPathComponent("run.json"), atomically: true, encoding: .utf8)
+    var lines: [String] = []
+    for s in 1...steps {
+        lines.append("{\"stage\":\"train\",\"step\":\(s),\"loss\":\(3.0 / Double(s)),\"lr\":0.001,\"tok_s\":\(1000 + s),\"time\":\(1000.0 + Double(s) * 2)}")
+        if s % 5 == 0 { lines.append("{\"stage\":\"val\",\"step\":\(s),\"loss\":\(3.5 / Double(s)),\"time\":\(1000.0 + Double(s) * 2)}") }
+    }
+    try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+    if let eval { try eval.write(to: dir.appendingPathComponent("eval.json"), atomically: true, encoding: .utf8) }
+}
+
+@Test func reportFollowsParentsAndRendersSelfContainedHTML() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("align-report-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let data = root.appendingPathComponent("data/tiny")
+    try FileManager.default.createDirectory(at: data.appendingPathComponent("sid"), withIntermediateDirectories: true)
+    try "{}\n".write(to: data.appendingPathComponent("items.jsonl"), atomically: true, encoding: .utf8)
+    let map = try SIDMap(codebookSizes: [2, 3], method: "rqkmeans", dedup: "none", codesByRow: [[0, 0], [0, 1], [1, 1], [0, 2]])
+    try map.write(data.appendingPathComponent("sid/sid_map.json"))
+    let sft = root.appendingPathComponent("runs/sft"), dpo = root.appendingPathComponent("runs/dpo")
+    try writeSyntheticRun(sft, stage: "sft", parent: nil, data: data.path, steps: 20, eval: """
+        {"format": "align-eval", "version": 1, "protocol": "leave-one-out", "split": "test",
+         "metrics": {"ks": [1, 5, 10, 20], "hr": [0.01, 0.04, 0.07, 0.1], "ndcg": [0.01, 0.02, 0.03, 0.04], "count": 610},
+         "most_popular": {"ks": [1, 5, 10, 20], "hr": [0, 0.01, 0.02, 0.03], "ndcg": [0, 0.005, 0.01, 0.012]}, "coverage": 0.3, "diversity": 2.5, "seconds": 12.5}
+        """)
+    try writeSyntheticRun(dpo, stage: "dpo", parent: sft.appendingPathComponent("best").path, data: data.path, steps: 10, eval: """
+        {"metrics": {"ks": [1, 5, 10, 20], "hr": [0.02, 0.05, 0.08, 0.11], "ndcg": [0.02, 0.03, 0.04, 0.05]}, "most_popular": {"ks": [1, 5, 10, 20], "hr": [0, 0.01, 0.02, 0.03], "ndcg": [0, 0.005, 0.01, 0.012]}, "coverage": 0.25}
+        """)
+    try FileManager.default.createDirectory(at: sft.appendingPathComponent("best"), withIntermediateDirectories: true)
+
+    let report = try ReportData.gather(run: dpo)
+    #expect(report.runs.map(\.stage) == ["sft", "dpo"])
+    #expect(report.dataDir?.standardizedFileURL.path.hasSuffix("data/tiny") == true || report.dataDir?.standardizedFileURL.path.hasSuffix("data/tiny/") == true)
+    #expect(report.sidCounts == [[3, 1], [1, 2, 1]])
+    let sftEval = Dictionary(report.runs[0].eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    #expect(sftEval["metrics.hr@10"] == 0.07 && sftEval["metrics.ndcg@20"] == 0.04 && sftEval["coverage"] == 0.3)
+    #expect(report.runs[0].evalText.contains { $0.key == "protocol" && $0.value == "leave-one-out" })
+    // Curves: "loss" with a train and a val series, "lr", "tok_s".
+    let curves = ReportHTML.curves(report.runs[0].metrics)
+    #expect(curves.first?.key == "loss")
+    #expect(curves.first?.series.map(\.name) == ["train", "val"])
+    #expect(curves.first?.series[1].points.count == 4)
+    #expect(curves.first?.series[0].points.last?.y == 3.0 / 20)
+
+    let html = ReportHTML.render(report)
+    #expect(html.contains("<svg") && html.contains("hr@10") && html.contains("0.0800"))
+    #expect(!html.contains("http://") || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
+    #expect(!html.contains("<script") && !html.contains("<link"))
+    #expect(html.components(separatedBy: "most_popular (").count == 2)   // the shared baseline once
+    #expect(html.contains("no SID report at"))   // report.json missing: a note, not a failure
+    // Explicit stage list; a missing directory is an error; a non-run directory is an error.
+    #expect(try ReportData.gather(run: dpo, stages: [dpo]).runs.count == 1)
+    #expect(throws: AlignError.self) { try ReportData.gather(run: root.appendingPathComponent("nope")) }
+    #expect(throws: AlignError.self) { try ReportData.gather(run: data.appendingPathComponent("sid")) }
+}
+
+@Test func svgTicksAreRoundAndCoverTheRange() {
+    let u = SVGPlot.ticks(0, 1, count: 5)
+    #expect(u.count == 6 && u.first == 0 && abs(u.last! - 1) < 1e-12)
+    let t = SVGPlot.ticks(0.13, 2.9, count: 5)
+    #expect(t.first! >= 0.13 && t.last! <= 2.9 && t == [0.5, 1.0, 1.5, 2.0, 2.5])
+    #expect(SVGPlot.escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;")
+    #expect(SVGPlot.tickLabels([0.6920, 0.6925, 0.6930]) == ["0.6920", "0.6925", "0.6930"])
+    #expect(SVGPlot.tickLabels([0, 0.002, 0.004]) == ["0", "2.0e-03", "4.0e-03"])
+    #expect(SVGPlot.tickLabels([0, 50, 100]) == ["0", "50", "100"])
+}
+
+@Test func alignmentLogsAndSummaryAreRead() throws {
+    // `align dpo` style: one stage name, an "event" per row, valid_/test_ prefixed keys, a final row without step.
+    let rows: [[String: Any]] = [
+        ["stage": "dpo", "event": "start", "step": 0, "valid_hr10": 0.05, "test_hr10": 0.04],
+        ["stage": "dpo", "event": "train", "step": 1, "loss": 0.69, "best": true],
+        ["stage": "dpo", "event": "valid", "step": 1, "valid_hr10": 0.06, "examples": 100],
+        ["stage": "dpo", "event": "final", "valid_ndcg10": 0.1, "minutes": 3.0],
+    ]
+    let charts = Dictionary(uniqueKeysWithValues: ReportHTML.curves(rows).map { ($0.key, $0.series) })
+    #expect(charts["hr10"]?.first { $0.name == "valid" }?.points.map(\.x) == [0, 1])
+    #expect(charts["hr10"]?.first { $0.name == "test" }?.points.count == 1)
+    #expect(charts["loss"]?.map(\.name) == ["train"])
+    #expect(charts["ndcg10"] == nil && charts["minutes"] == nil && charts["examples"] == nil && charts["best"] == nil)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-summary-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try """
+    {"format": "align-alignment-summary", "version": 1, "stage": "dpo",
+     "sft": {"test_hr10": 0.07, "test_ndcg10": 0.03, "valid_hr10": 0.08, "valid_ndcg10": 0.04},
+     "aligned": {"test_hr10": 0.075, "test_ndcg10": 0.035, "valid_hr10": 0.085, "valid_ndcg10": 0.045}}
+    """.write(to: dir.appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
+    let run = try ReportData.readRun(dir)
+    let ev = Dictionary(run.eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    #expect(ev == ["hr@10": 0.075, "ndcg@10": 0.035, "valid.hr@10": 0.085, "valid.ndcg@10": 0.045])
+}
