@@ -51,15 +51,15 @@ struct QuickstartCommand: ParsableCommand {
     func stage(_ name: String, output: String, _ body: () throws -> Void) throws {
         if exists(output) {
             print("── \(name): \(output) exists, skipped")
-            fflush(stdout)
+            fflush(nil)
             return
         }
         print("── \(name)")
-        fflush(stdout)   // stages also write to stderr: keep the headers in order when piped
+        fflush(nil)   // stages also write to stderr: keep the headers in order when piped
         let t0 = Date()
         try body()
         print(String(format: "── %@ done in %.1f s", name, Date().timeIntervalSince(t0)))
-        fflush(stdout)
+        fflush(nil)
     }
 
     func run() throws {
