@@ -18,10 +18,6 @@ struct GRPOCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "SFT run or checkpoint directory.") var from: String
-    @Option(name: .long, help: "Dataset directory the SFT model was trained on.") var data: String
-    @Option(name: .long, help: "Run directory.") var out: String
-    @Option(name: .long, help: "YAML config (configs/grpo.yaml); defaults when absent.") var config: String?
     @Option(name: .customLong("group-size"), help: "Override group_size (G).") var groupSize: Int?
     @Option(name: .long, help: "Override beta (KL weight).") var beta: Double?
     @Option(name: .long, help: "Override epsilon (lower clip).") var epsilon: Double?
@@ -32,17 +28,10 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .long, help: "Item embeddings for the semantic reward (default <data>/embeddings.safetensors).") var embeddings: String?
     @Option(name: .customLong("loss-normalization"), help: "Override loss_normalization (sequence | token).") var lossNormalization: String?
     @Option(name: .long, help: "Override iterations (updates per rollout batch).") var iterations: Int?
-    @Option(name: .long, help: "Override optim.steps.") var steps: Int?
-    @Option(name: .long, help: "Override optim.lr.") var lr: Float?
-    @Option(name: .customLong("batch-size"), help: "Override optim.batch_size (prompts per step).") var batchSize: Int?
-    @Option(name: .customLong("eval-every"), help: "Override eval.every.") var evalEvery: Int?
-    @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample during training).") var maxUsers: Int?
-    @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: String?
-    @Option(name: .long, help: "Override seed.") var seed: UInt64?
-    @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
+    @OptionGroup var common: AlignmentOptions
 
     func resolved() throws -> GRPOConfig {
-        var c = try config.map { try GRPOConfig.load(URL(fileURLWithPath: $0)) } ?? GRPOConfig()
+        var c = try common.config.map { try GRPOConfig.load(URL(fileURLWithPath: $0)) } ?? GRPOConfig()
         if let v = groupSize { c.groupSize = v }
         if let v = beta { c.beta = v }
         if let v = epsilon { c.epsilon = v }
@@ -59,25 +48,16 @@ struct GRPOCommand: ParsableCommand {
             c.lossNormalization = n
         }
         if let v = iterations { c.iterations = v }
-        if let v = steps { c.optim.steps = v }
-        if let v = lr { c.optim.lr = v }
-        if let v = batchSize { c.optim.batchSize = v }
-        if let v = evalEvery { c.eval.every = v }
-        if let v = maxUsers { c.eval.maxUsers = v }
-        if let v = `protocol` { c.protocolName = v }
-        if let v = seed { c.seed = v }
-        try c.validate(path: config ?? "<defaults + flags>")
+        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed)
+        try c.validate(path: common.configLabel)
         return c
     }
 
     func run() throws {
-        do {
-            let o = GRPOOptions(from: URL(fileURLWithPath: from), data: URL(fileURLWithPath: data), out: URL(fileURLWithPath: out),
-                                config: try resolved(), progress: !noProgress)
-            try GRPORun.run(o) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
+        try common.run { log in
+            let o = GRPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
+                                config: try resolved(), progress: !common.noProgress)
+            _ = try GRPORun.run(o, say: log)
         }
     }
 }

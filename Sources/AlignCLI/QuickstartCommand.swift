@@ -72,46 +72,46 @@ struct QuickstartCommand: ParsableCommand {
         let progress = noProgress ? ["--no-progress"] : []
         let sft = "\(runs)-sft", dpo = "\(runs)-dpo", grpo = "\(runs)-grpo"
         try stage("data prepare", output: "\(data)/dataset.json") {
-            var c = try DataPrepare.parse(["--format", "movielens", raw, "--out", data]); try c.run()
+            let c = try DataPrepare.parse(["--format", "movielens", raw, "--out", data]); try c.run()
         }
         try stage("embed", output: "\(data)/embeddings.safetensors") {
-            var c = try EmbedCommand.parse(["--data", data, "--encoder", encoder]); try c.run()
+            let c = try EmbedCommand.parse(["--data", data, "--encoder", encoder]); try c.run()
         }
         try stage("sid build", output: "\(data)/sid/sid_map.json") {
-            var c = try SidBuild.parse(["--data", data, "--method", sidMethod, "--levels", "\(sidLevels)",
+            let c = try SidBuild.parse(["--data", data, "--method", sidMethod, "--levels", "\(sidLevels)",
                                         "--codes", "\(sidCodes)", "--dedup", sidDedup, "--seed", "\(sidSeed)"])
             try c.run()
         }
         try stage("tokenizer train", output: "\(data)/tokenizer") {
-            var c = try TokenizerTrain.parse(["--data", data, "--vocab-size", "\(vocabSize)"]); try c.run()
+            let c = try TokenizerTrain.parse(["--data", data, "--vocab-size", "\(vocabSize)"]); try c.run()
         }
         try stage("sft", output: "\(sft)/last") {
-            var c = try SFTCommand.parse(["--data", data, "--config", sftConfig, "--out", sft, "--seed", "\(seed)"] + progress)
+            let c = try SFTCommand.parse(["--data", data, "--config", sftConfig, "--out", sft, "--seed", "\(seed)"] + progress)
             try c.run()
         }
         try stage("eval sft (test)", output: "\(sft)/eval.json") {
-            var c = try EvalCommand.parse(["--model", sft, "--data", data, "--split", "test"] + progress); try c.run()
+            let c = try EvalCommand.parse(["--model", sft, "--data", data, "--split", "test"] + progress); try c.run()
         }
         var stages = [("SFT", sft)]
         if !skipAlignment {
             try stage("dpo", output: "\(dpo)/last") {
-                var c = try DPOCommand.parse(["--from", sft, "--data", data, "--out", dpo, "--config", dpoConfig, "--seed", "\(seed)"] + progress)
+                let c = try DPOCommand.parse(["--from", sft, "--data", data, "--out", dpo, "--config", dpoConfig, "--seed", "\(seed)"] + progress)
                 try c.run()
             }
             try stage("eval dpo (test)", output: "\(dpo)/eval.json") {
-                var c = try EvalCommand.parse(["--model", dpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
+                let c = try EvalCommand.parse(["--model", dpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
             }
             try stage("grpo", output: "\(grpo)/last") {
-                var c = try GRPOCommand.parse(["--from", sft, "--data", data, "--out", grpo, "--config", grpoConfig, "--seed", "\(seed)"] + progress)
+                let c = try GRPOCommand.parse(["--from", sft, "--data", data, "--out", grpo, "--config", grpoConfig, "--seed", "\(seed)"] + progress)
                 try c.run()
             }
             try stage("eval grpo (test)", output: "\(grpo)/eval.json") {
-                var c = try EvalCommand.parse(["--model", grpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
+                let c = try EvalCommand.parse(["--model", grpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
             }
             stages += [("DPO", dpo), ("GRPO", grpo)]
         }
         print("── report")
-        var r = try ReportCommand.parse([stages.last!.1, "--runs", stages.map(\.1).joined(separator: ","), "--data", data])
+        let r = try ReportCommand.parse([stages.last!.1, "--runs", stages.map(\.1).joined(separator: ","), "--data", data])
         try r.run()
         try printSummary(stages)
     }
