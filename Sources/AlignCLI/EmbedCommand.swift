@@ -13,7 +13,11 @@ struct EmbedCommand: ParsableCommand {
         file (tensors `embeddings` [N, D] and `items` [N]; metadata format "align-embeddings", version "1"). \
         Fetch the encoder first with scripts/fetch-minilm. With --import, vectors come from a .npy (float32/64, \
         C order, 2-D), .safetensors (first 2-D float tensor or --tensor) or .csv/.tsv (one row per item, optional \
-        header and leading item-index column); the count must equal the number of items and all values be finite.
+        header and leading item-index column); the count must equal the number of items and all values be finite. \
+        With --collaborative, the text vectors are mixed with collaborative ones computed from the protocol's \
+        training sequences only (PPMI of windowed co-occurrences, top eigenvectors), written to \
+        <data>/embeddings-<protocol>-cf.safetensors unless --out is given; build SIDs on them with \
+        `align sid build --embeddings FILE`.
         """
     )
 
@@ -34,8 +38,36 @@ struct EmbedCommand: ParsableCommand {
 
     @Option(name: .long, help: "Tensor name to import from a .safetensors file.")
     var tensor: String?
+    @Flag(name: .long, help: "Mix collaborative vectors (PPMI eigenvectors of training co-occurrences) into the text vectors.")
+    var collaborative = false
+    @Option(name: .customLong("protocol"), help: "--collaborative: whose training sequences (loo | chrono).")
+    var protocolName = "loo"
+    @Option(name: .long, help: "--collaborative: text vectors to mix with (default <data>/embeddings.safetensors).")
+    var text: String?
+    @Option(name: .customLong("cf-weight"), help: "--collaborative: share of the collaborative part, 0...1 (1 = collaborative only).")
+    var cfWeight: Float = 0.5
+    @Option(name: .customLong("cf-dim"), help: "--collaborative: collaborative dimensions.")
+    var cfDim = 64
+    @Option(name: .customLong("cf-window"), help: "--collaborative: co-occurrence window (items apart, weight 1/distance).")
+    var cfWindow = 10
+    @Option(name: .long, help: "--collaborative: seed of the randomized eigensolver.")
+    var seed: UInt64 = 0
 
     func run() throws {
+        if collaborative {
+            guard let p = EvalProtocol(rawValue: protocolName) else {
+                throw ValidationError("--protocol must be loo or chrono (got '\(protocolName)')")
+            }
+            var o = CollaborativeOptions()
+            o.dim = cfDim; o.window = cfWindow; o.seed = seed
+            let dir = URL(fileURLWithPath: data)
+            try EmbeddingPipeline.collaborative(
+                dataDir: dir, protocol: p,
+                textFile: text.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("embeddings.safetensors"),
+                weight: cfWeight, options: o,
+                out: out.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("embeddings-\(p.rawValue)-cf.safetensors")) { print($0) }
+            return
+        }
         let options = EmbedOptions(
             dataDir: URL(fileURLWithPath: data), encoderDir: URL(fileURLWithPath: encoder), batch: batch,
             out: out.map { URL(fileURLWithPath: $0) }, importFile: importFile.map { URL(fileURLWithPath: $0) }, tensor: tensor)

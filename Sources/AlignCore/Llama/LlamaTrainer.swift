@@ -3,6 +3,11 @@
 // every position's target log-prob; the backward takes any per-token weight on those log-probs
 // (d objective / d logp[b,t]), which covers SFT cross-entropy, DPO and GRPO. Gradients accumulate across
 // calls (micro-batches) until `zeroGrads()`.
+//
+// Dropout (training only, `dropout` > 0 and a `dropoutKey` set): inverted dropout on the embedding output
+// and on each attention and MLP branch before it joins the residual stream (GPT-2/SASRec placement; no
+// dropout on attention probabilities). Masks [N,C] per site are rebuilt from the key at each forward and
+// reused by the backward of that forward. Without a key the forward is the exact deterministic model.
 import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
@@ -39,6 +44,13 @@ public final class LlamaTrainer: @unchecked Sendable {
     var dh: UnsafeMutablePointer<Float>, dgu: UnsafeMutablePointer<Float>
     /// SwiGLU output [N,F]: written by every layer's forward and recomputed in the backward (not stored per layer).
     var hbuf: UnsafeMutablePointer<Float>
+    /// Dropout probability planned at init (0 = none; no mask memory).
+    public let dropout: Float
+    /// Key of the next forward's dropout masks; nil = no dropout (evaluation, DPO/GRPO scoring).
+    public var dropoutKey: UInt64?
+    /// (1 + 2L) × [N,C] masks: embedding, then per layer attention branch and MLP branch.
+    let masks: UnsafeMutableBufferPointer<Float>
+    var masked = false
     let tokens: UnsafeMutableBufferPointer<Int32>
     let targets: UnsafeMutableBufferPointer<Int32>
     let positions: UnsafeMutableBufferPointer<Int32>
@@ -49,9 +61,11 @@ public final class LlamaTrainer: @unchecked Sendable {
     enum State { case empty, forwarded, backwarded }
     var state = State.empty
 
-    /// Plans all memory for batches up to [maxBatch, maxSeq].
-    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int) {
+    /// Plans all memory for batches up to [maxBatch, maxSeq]; `dropout` in [0, 1) (see the file header).
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0) {
         precondition(maxBatch > 0 && maxSeq > 0)
+        precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
+        self.dropout = dropout
         self.params = params
         self.maxBatch = maxBatch; self.maxSeq = maxSeq
         let c = params.config
@@ -80,11 +94,14 @@ public final class LlamaTrainer: @unchecked Sendable {
         tokens = .allocate(capacity: N); tokens.initialize(repeating: 0)
         targets = .allocate(capacity: N); targets.initialize(repeating: ignoreIndex)
         positions = .allocate(capacity: N); positions.initialize(repeating: 0)
+        let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
+        masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
     }
 
     deinit {
         arena.deallocate(); grads.deallocate(); tokens.deallocate(); targets.deallocate(); positions.deallocate()
+        masks.deallocate()
     }
 
     /// Sets every gradient to zero (start of an accumulation window).
@@ -121,7 +138,15 @@ public final class LlamaTrainer: @unchecked Sendable {
         let W = (H + 2 * KV) * hd, F = c.intermediateSize, V = c.vocabSize, eps = c.rmsNormEps
         let lay = params.layout, p = params.data.baseAddress!
         let shape = AttentionShape(batch: B, seq: T, heads: H, kvHeads: KV, headDim: hd)
+        masked = dropout > 0 && dropoutKey != nil
+        if masked {   // masks for this forward, one per site, all from the step's key
+            for site in 0..<(1 + 2 * c.numHiddenLayers) {
+                dropoutMask(mask(site), N * C, p: dropout, key: mix64(dropoutKey!) &+ UInt64(site))
+            }
+        }
         embeddingForward(res[0], tokens.baseAddress!, p + lay.embed, N, C)
+        if masked { dropoutInPlace(res[0], mask(0), N * C) }
+        let branch = dln   // backward scratch, free during the forward: a dropped-out branch's output [N,C]
         for l in 0..<c.numHiddenLayers {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
             rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
@@ -129,16 +154,31 @@ public final class LlamaTrainer: @unchecked Sendable {
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
             attentionForward(a.att, a.probs, a.qkv, shape)
             a.xmid.update(from: x, count: N * C)
-            sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
+            if masked {
+                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 0, branch, C)
+                dropoutAddForward(a.xmid, branch, mask(1 + 2 * l), N * C)
+            } else {
+                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
+            }
             rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
             sgemm(false, true, N, 2 * F, C, 1, a.ln2, C, p + o.gateUp, C, 0, a.gu, 2 * F)
             swigluForward(hbuf, a.gu, N, F)
             xout.update(from: a.xmid, count: N * C)
-            sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 1, xout, C)
+            if masked {
+                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 0, branch, C)
+                dropoutAddForward(xout, branch, mask(2 + 2 * l), N * C)
+            } else {
+                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 1, xout, C)
+            }
         }
         rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
         sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
         logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
+    }
+
+    /// Dropout mask of `site` (0 = embedding, 1 + 2l = layer l's attention branch, 2 + 2l = its MLP), [N,C].
+    @inline(__always) func mask(_ site: Int) -> UnsafeMutablePointer<Float> {
+        masks.baseAddress! + site * maxBatch * maxSeq * config.hiddenSize
     }
 
     /// Logits of the last forward, [B,T,V]. Valid until `backward` (which reuses the buffer).
@@ -220,23 +260,29 @@ public final class LlamaTrainer: @unchecked Sendable {
         rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
         for l in stride(from: L - 1, through: 0, by: -1) {
             let a = acts[l], o = lay.layers[l]
-            // MLP (dres = d layer output)
+            // MLP (dres = d layer output; dbranch = d down-projection output, dres · mask under dropout,
+            // kept in dln, which the gate/up backward overwrites only after both uses)
             swigluForward(hbuf, a.gu, N, F)
-            sgemm(false, false, N, F, C, 1, dres, C, p + o.down, F, 0, dh, F)
-            sgemm(true, false, C, F, N, 1, dres, C, hbuf, F, 1, g + o.down, F)
+            var dbranch = UnsafePointer(dres)
+            if masked { dropoutBackward(dln, dres, mask(2 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
+            sgemm(false, false, N, F, C, 1, dbranch, C, p + o.down, F, 0, dh, F)
+            sgemm(true, false, C, F, N, 1, dbranch, C, hbuf, F, 1, g + o.down, F)
             swigluBackward(dgu, dh, a.gu, N, F)
             sgemm(false, false, N, C, 2 * F, 1, dgu, 2 * F, p + o.gateUp, C, 0, dln, C)
             sgemm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
             rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
-            // attention (dres = d xmid)
-            sgemm(false, false, N, H * hd, C, 1, dres, C, p + o.o, H * hd, 0, datt, H * hd)
-            sgemm(true, false, C, H * hd, N, 1, dres, C, a.att, H * hd, 1, g + o.o, H * hd)
+            // attention (dres = d xmid; dbranch as above)
+            dbranch = UnsafePointer(dres)
+            if masked { dropoutBackward(dln, dres, mask(1 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
+            sgemm(false, false, N, H * hd, C, 1, dbranch, C, p + o.o, H * hd, 0, datt, H * hd)
+            sgemm(true, false, C, H * hd, N, 1, dbranch, C, a.att, H * hd, 1, g + o.o, H * hd)
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
             sgemm(false, false, N, C, W, 1, dqkv, W, p + o.qkv, C, 0, dln, C)
             sgemm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
         }
-        embeddingBackward(g + lay.embed, dres, tokens.baseAddress!, N, C)
+        if masked { dropoutBackward(dln, dres, mask(0), N * C); embeddingBackward(g + lay.embed, dln, tokens.baseAddress!, N, C) }
+        else { embeddingBackward(g + lay.embed, dres, tokens.baseAddress!, N, C) }
     }
 }

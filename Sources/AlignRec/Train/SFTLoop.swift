@@ -71,6 +71,8 @@ public final class SFTLoop {
     public let batcher: LengthBucketBatcher
     public let optim: OptimPreset
     public let padId: Int32
+    /// Run seed (dropout keys are derived from it and the step).
+    public let seed: UInt64
     /// Resumable position.
     public private(set) var state: SFTState
     private var plan: [[Int]] = []
@@ -88,10 +90,11 @@ public final class SFTLoop {
         self.samples = samples
         self.optim = optim
         self.padId = padId
+        self.seed = seed
         self.state = state
         batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
                                           windowBatches: optim.windowBatches, seed: seed)
-        trainer = LlamaTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen)
+        trainer = LlamaTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout)
         if let optimizer {
             guard optimizer.count == params.count else {
                 throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(params.count)")
@@ -125,6 +128,8 @@ public final class SFTLoop {
         let indices = currentPlan()[state.batchInEpoch]
         let batch = LengthBucketBatcher.collate(samples.examples, indices: indices, padId: padId)
         trainer.zeroGrads()
+        trainer.dropoutKey = mix64(seed ^ 0x64726F70) &+ UInt64(state.step)   // a pure function of (seed, step)
+        defer { trainer.dropoutKey = nil }
         try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
         let loss = trainer.meanCrossEntropy()
         let targets = trainer.trainedCount

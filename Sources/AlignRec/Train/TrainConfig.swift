@@ -62,11 +62,13 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     public var gradClip: Float = 1.0
     /// Batches per length-sorting window of the batcher (larger → less padding, less randomness).
     public var windowBatches: Int = 16
+    /// Dropout on the embedding and on every attention/MLP branch during SFT (0 = off).
+    public var dropout: Float = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", lr, warmup, minLrRatio = "min_lr_ratio", weightDecay = "weight_decay"
-        case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches"
+        case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches", dropout
     }
 
     /// Missing keys take the defaults.
@@ -83,6 +85,7 @@ public struct OptimPreset: Codable, Sendable, Equatable {
         beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         windowBatches = try c.decodeIfPresent(Int.self, forKey: .windowBatches) ?? d.windowBatches
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
     }
 
     public var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: beta1, beta2: beta2, eps: 1e-8, weightDecay: weightDecay) }
@@ -209,6 +212,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
             throw bad("optim.warmup must be ≥ 0 and optim.min_lr_ratio in [0, 1]")
         }
         guard optim.gradClip >= 0, optim.windowBatches >= 1 else { throw bad("optim.grad_clip must be ≥ 0 and window_batches ≥ 1") }
+        guard optim.dropout >= 0, optim.dropout < 1 else { throw bad("optim.dropout must be in [0, 1) (got \(optim.dropout))") }
         guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0, eval.patience >= 0 else {
             throw bad("eval.every, max_users and patience must be ≥ 0 and eval.beam ≥ 1")
         }

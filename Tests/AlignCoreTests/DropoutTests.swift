@@ -1,0 +1,84 @@
+// Dropout: the mask kernel's statistics and determinism, the trainer's exact no-dropout path when no key is
+// set, and the masked forward/backward against finite differences (a fixed key makes the objective a
+// deterministic function of the weights).
+import AlignCore
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct DropoutTests {
+    @Test func maskDropsAboutPAndScalesTheRest() {
+        let n = 200_000, p: Float = 0.3
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: n), m2 = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { m.deallocate(); m2.deallocate() }
+        dropoutMask(m, n, p: p, key: 7)
+        var zeros = 0, sum = 0.0
+        for i in 0..<n {
+            #expect(m[i] == 0 || m[i] == 1 / (1 - p))
+            if m[i] == 0 { zeros += 1 }
+            sum += Double(m[i])
+        }
+        let frac = Double(zeros) / Double(n)
+        #expect(abs(frac - 0.3) < 0.005, "dropped fraction \(frac)")
+        #expect(abs(sum / Double(n) - 1) < 0.01, "mean mask \(sum / Double(n)) (inverted dropout keeps the mean at 1)")
+        dropoutMask(m2, n, p: p, key: 7)
+        #expect((0..<n).allSatisfy { m[$0] == m2[$0] }, "same key, same mask")
+        dropoutMask(m2, n, p: p, key: 8)
+        let differ = (0..<n).filter { m[$0] != m2[$0] }.count
+        #expect(Double(differ) > 0.3 * Double(n), "another key gives an independent mask (\(differ) differ)")
+        dropoutMask(m2, n, p: 0, key: 8)
+        #expect((0..<n).allSatisfy { m2[$0] == 1 })
+    }
+
+    @Test func noKeyIsTheExactDeterministicModel() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let plain = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T)
+        let drop = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T, dropout: 0.5)
+        try plain.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        #expect(Array(plain.tokenLogProbs) == Array(drop.tokenLogProbs))
+        plain.zeroGrads(); drop.zeroGrads()
+        try plain.backwardMeanCrossEntropy(); try drop.backwardMeanCrossEntropy()
+        #expect(Array(plain.grads) == Array(drop.grads))
+        // with a key the output changes, and the same key reproduces it exactly
+        drop.dropoutKey = 99
+        try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        let a = Array(drop.tokenLogProbs)
+        #expect(maxAbsDiff(a, Array(plain.tokenLogProbs)) > 1e-3)
+        try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        #expect(Array(drop.tokenLogProbs) == a)
+    }
+
+    @Test func maskedBackwardMatchesFiniteDifferences() throws {
+        let f = try LlamaFixture("llama-tiny-tied")
+        let B = 2, T = 6
+        let tok = Array(f.inputIds[0..<(B * T)]), tgt = Array(f.targets[0..<(B * T)])
+        var rng = Rng(seed: 4)
+        let w = (0..<(B * T)).map { _ in Float(rng.normal()) }
+        let tr = LlamaTrainer(params: f.params, maxBatch: B, maxSeq: T, dropout: 0.25)
+        tr.dropoutKey = 12345
+        func objective() throws -> Double {
+            try tr.forward(tokens: tok, targets: tgt, batch: B, seq: T)
+            var s = 0.0
+            for i in 0..<(B * T) { s += Double(w[i]) * Double(tr.tokenLogProbs[i]) }
+            return s
+        }
+        _ = try objective()
+        tr.zeroGrads()
+        try tr.backward(weights: w)
+        let analytic = Array(tr.grads)
+        #expect(analytic.contains { $0 != 0 })
+        let h: Float = 1e-2
+        for t in f.params.layout.tensors {
+            for _ in 0..<3 {
+                let i = t.offset + rng.int(below: t.count)
+                let saved = f.params.data[i]
+                f.params.data[i] = saved + h; let up = try objective()
+                f.params.data[i] = saved - h; let down = try objective()
+                f.params.data[i] = saved
+                let fd = (up - down) / Double(2 * h)
+                #expect(abs(fd - Double(analytic[i])) <= 2e-3 + 2e-2 * abs(fd), "\(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic[i])")
+            }
+        }
+    }
+}
