@@ -1,5 +1,5 @@
 // `align quickstart`: the whole pipeline on MovieLens latest-small with the shipped presets —
-// data prepare → embed → SID build → tokenizer → SFT → eval → DPO → GRPO → eval → report — each stage run
+// data prepare → embed (text, then text + collaborative) → SID build → tokenizer → SFT → eval → DPO → GRPO → eval → report — each stage run
 // in-process through its own command (the same code path a user drives by hand), skipped when its output
 // already exists (so an interrupted run resumes), then SFT vs aligned printed side by side.
 import AlignCore
@@ -38,6 +38,8 @@ struct QuickstartCommand: ParsableCommand {
     var vocabSize = 2000
     @Option(name: .customLong("sid-seed"), help: "Seed of the SID build.")
     var sidSeed: UInt64 = 42
+    @Option(name: .customLong("cf-weight"), help: "Share of collaborative vectors in the SID embeddings (0 = text only; see align embed --collaborative).")
+    var cfWeight: Float = 0.5
     @Option(name: .long, help: "Seed of SFT, DPO and GRPO.")
     var seed: UInt64 = 0
     @Flag(name: .customLong("skip-alignment"), help: "Stop after SFT and its evaluation.")
@@ -77,8 +79,16 @@ struct QuickstartCommand: ParsableCommand {
         try stage("embed", output: "\(data)/embeddings.safetensors") {
             let c = try EmbedCommand.parse(["--data", data, "--encoder", encoder]); try c.run()
         }
+        var sidVectors = "\(data)/embeddings.safetensors"
+        if cfWeight > 0 {
+            sidVectors = "\(data)/embeddings-loo-cf.safetensors"
+            try stage("embed collaborative (loo training sequences)", output: sidVectors) {
+                let c = try EmbedCommand.parse(["--data", data, "--collaborative", "--protocol", "loo", "--cf-weight", "\(cfWeight)"])
+                try c.run()
+            }
+        }
         try stage("sid build", output: "\(data)/sid/sid_map.json") {
-            let c = try SidBuild.parse(["--data", data, "--method", sidMethod, "--levels", "\(sidLevels)",
+            let c = try SidBuild.parse(["--data", data, "--embeddings", sidVectors, "--method", sidMethod, "--levels", "\(sidLevels)",
                                         "--codes", "\(sidCodes)", "--dedup", sidDedup, "--seed", "\(sidSeed)"])
             try c.run()
         }

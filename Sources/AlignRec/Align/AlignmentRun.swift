@@ -62,6 +62,7 @@ public final class AlignmentContext {
         self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
         say("loading \(from.path)")
         model = try RecModel.load(from)
+        try model.sidMap.checkProtocol(protocolName, what: stage)
         dataset = try Dataset.load(from: data)
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")

@@ -261,9 +261,10 @@ extension EmbeddingPipeline {
         for i in 0..<n where (0..<options.dim).contains(where: { cf[i * options.dim + $0] != 0 }) { covered += 1 }
         let v = try CollaborativeEmbeddings.hybrid(text: text.vectors, textDim: text.dim, collaborative: cf,
                                                    collabDim: options.dim, count: n, weight: weight)
-        let result = ItemEmbeddings(vectors: v, count: n, dim: text.dim + options.dim,
+        var result = ItemEmbeddings(vectors: v, count: n, dim: text.dim + options.dim,
                                     encoder: "\(text.encoder)+ppmi-svd\(options.dim)(\(p.rawValue),w=\(weight))",
                                     normalized: true)
+        result.interactions = p.rawValue
         try result.write(to: out)
         log(String(format: "collaborative: %d training sequences (%@), %d/%d items with co-occurrences, %d-d PPMI eigenvectors, text weight %.2f / collaborative %.2f, %.1f s",
                    seqs.count, p.rawValue, covered, n, options.dim, 1 - weight, weight, Date().timeIntervalSince(start)))

@@ -1,7 +1,8 @@
 // The item-embedding file `align embed` writes and `align sid build` reads (safetensors, versioned):
 //   embeddings F32 [N, D]  row i is item i+1
 //   items      I32 [N]     1...N
-//   metadata   format "align-embeddings", version "1", encoder, dim, normalized ("true"/"false")
+//   metadata   format "align-embeddings", version "1", encoder, dim, normalized ("true"/"false"),
+//              interactions ("loo"/"chrono", only for vectors built from a protocol's training interactions)
 import Foundation
 
 /// One vector per catalogue item, row i = item i+1.
@@ -16,6 +17,9 @@ public struct ItemEmbeddings: Sendable, Equatable {
     public var encoder: String
     /// Whether every row has unit L2 norm.
     public var normalized: Bool
+    /// The protocol whose training interactions shaped the vectors (collaborative vectors), nil for text only.
+    /// Carried into the SID map so a model is never trained or evaluated on another protocol's split with it.
+    public var interactions: String?
 
     /// Metadata `format` of the file.
     public static let format = "align-embeddings"
@@ -42,7 +46,8 @@ public struct ItemEmbeddings: Sendable, Equatable {
             SafetensorsTensor(name: "embeddings", shape: [count, dim], floats: vectors),
             SafetensorsTensor(name: "items", shape: [count], ints: (0..<count).map { Int32($0 + 1) }),
         ], metadata: ["format": Self.format, "version": Self.version, "encoder": encoder,
-                      "dim": String(dim), "normalized": normalized ? "true" : "false"], to: url)
+                      "dim": String(dim), "normalized": normalized ? "true" : "false"]
+                      .merging(interactions.map { ["interactions": $0] } ?? [:]) { a, _ in a }, to: url)
     }
 
     /// Reads and validates a file written by `write(to:)`.
@@ -66,7 +71,9 @@ public struct ItemEmbeddings: Sendable, Equatable {
         if let bad = v.firstIndex(where: { !$0.isFinite }) {
             throw AlignError.tensor(path: url.path, name: "embeddings", message: "non-finite value for item \(bad / e.shape[1] + 1)")
         }
-        return ItemEmbeddings(vectors: v, count: e.shape[0], dim: e.shape[1], encoder: st.metadata["encoder"] ?? "",
-                              normalized: st.metadata["normalized"] == "true")
+        var out = ItemEmbeddings(vectors: v, count: e.shape[0], dim: e.shape[1], encoder: st.metadata["encoder"] ?? "",
+                                 normalized: st.metadata["normalized"] == "true")
+        out.interactions = st.metadata["interactions"]
+        return out
     }
 }

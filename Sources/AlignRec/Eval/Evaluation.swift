@@ -136,6 +136,7 @@ public enum Evaluation {
                            beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
                            progress: Bool) throws -> EvalReport {
         guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
+        try model.sidMap.checkProtocol(p.rawValue, what: "evaluation")
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()

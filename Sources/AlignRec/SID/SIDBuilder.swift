@@ -66,7 +66,8 @@ public enum SIDBuilder {
         case (.sinkhorn, true): dedupName = "sinkhorn+extra-level"
         default: dedupName = c.dedup.rawValue
         }
-        let map = try SIDMap(codebookSizes: out.codebookSizes, method: c.method.rawValue, dedup: dedupName, codesByRow: out.codes)
+        var map = try SIDMap(codebookSizes: out.codebookSizes, method: c.method.rawValue, dedup: dedupName, codesByRow: out.codes)
+        map.interactions = v.interactions
         var stats: [SIDLevelStats] = []
         for d in 0..<map.levels {
             stats.append(.of(out.codes.map { $0[d] }, level: d, size: out.codebookSizes[d], extra: d >= q.levels))

@@ -24,6 +24,9 @@ public struct SIDMap: Sendable, Equatable {
     public let dedup: String
     /// codesByRow[i] = codes of item i + 1.
     public let codesByRow: [[Int]]
+    /// The protocol whose training interactions went into the vectors ("loo"/"chrono"; nil = text only).
+    /// Optional key "interactions" of sid_map.json; see `checkProtocol`.
+    public var interactions: String?
     private let itemByCodes: [[Int]: Int]
 
     /// Validates and builds a map: codes for items 1...N in order, each in range, all distinct.
@@ -108,7 +111,9 @@ public struct SIDMap: Sendable, Equatable {
         }
         var s = "{\"format\":\"\(SIDMap.format)\",\"version\":\(SIDMap.version),\"levels\":\(levels),"
         s += "\"codes\":[\(codebookSizes.map(String.init).joined(separator: ","))],"
-        s += "\"method\":\(q(method)),\"dedup\":\(q(dedup)),\"items\":{"
+        s += "\"method\":\(q(method)),\"dedup\":\(q(dedup)),"
+        if let i = interactions { s += "\"interactions\":\(q(i)),"}
+        s += "\"items\":{"
         for (r, c) in codesByRow.enumerated() {
             s += (r == 0 ? "\n" : ",\n") + "\"\(r + 1)\":[\(c.map(String.init).joined(separator: ","))]"
         }
@@ -123,6 +128,7 @@ public struct SIDMap: Sendable, Equatable {
         var codes: [Int]
         var method: String
         var dedup: String
+        var interactions: String?
         var items: [String: [Int]]
     }
 
@@ -138,7 +144,17 @@ public struct SIDMap: Sendable, Equatable {
             throw AlignError.format(path: path, line: nil, message: "\"levels\" is \(f.levels) but \"codes\" lists \(f.codes.count) sizes")
         }
         let rows = try denseRows(f.items, base: 1, path: path)
-        return try SIDMap(codebookSizes: f.codes, method: f.method, dedup: f.dedup, codesByRow: rows, path: path)
+        var map = try SIDMap(codebookSizes: f.codes, method: f.method, dedup: f.dedup, codesByRow: rows, path: path)
+        map.interactions = f.interactions
+        return map
+    }
+
+    /// Throws when the codes were built from another protocol's training interactions: a loo training sequence
+    /// holds chrono validation/test targets and vice versa, so using such SIDs would leak evaluation targets.
+    public func checkProtocol(_ p: String, what: String) throws {
+        if let i = interactions, i != p {
+            throw AlignError.invalidArgument("\(what) uses protocol \(p), but its SIDs were built from \(i) training interactions (would leak \(p) evaluation targets); build them with `align embed --collaborative --protocol \(p)` + `align sid build --embeddings …`, or use text-only SIDs")
+        }
     }
 
     /// Reads `sid_map.json`.

@@ -81,6 +81,7 @@ public enum SFTRun {
     /// and the generator after drawing.
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig) throws -> (SFTSamples, Rng) {
         let p = EvalProtocol(rawValue: cfg.protocolName)!
+        try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
         var rng = Rng(seed: cfg.seed ^ 0x5F7_5A3D)
                 let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
                                      sequences: dataset.trainingSequences(p), stride: cfg.sampling.stride,
