@@ -1,13 +1,8 @@
 // KV-cached incremental decoding of a LLaMA model (the `IncrementalDecoder` contract). A prompt's keys and
 // values are computed once per group and shared by its `width` rows; each row owns only its continuation
-// suffix, so reordering beams (`parents`) copies a few suffix positions, never a prompt. Memory is planned
-// once for (maxGroups, maxWidth, maxPrompt, maxSuffix); step allocates nothing on the model side.
-//
-// Groups never read each other's state, so a call splits the batch into one shard of whole groups per
-// worker (`Parallel.shards`): each shard runs its rows through every layer with single-threaded BLAS (one
-// sgemm per projection over the shard's rows) and touches only its own rows of the working buffers
-// (`Rows`), its groups' caches and scratch. One fork/join per call; a single group runs on the calling
-// thread with the kernels' own parallelism. Prefill lives in LlamaDecoderPrefill.swift.
+// suffix, so reordering beams (`parents`) copies a few suffix positions, never a prompt. All rows' one-token
+// steps go through single sgemm calls per projection. Memory is planned once for
+// (maxGroups, maxWidth, maxPrompt, maxSuffix); step allocates nothing on the model side.
 //
 // Work nobody reads is skipped: prefill runs the last layer's query, attention, o_proj and MLP only for each
 // prompt's last position (the other positions only feed the cache, i.e. that layer's keys/values), and with
@@ -75,66 +70,110 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
 
     deinit { arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate() }
 
-    /// Starts a batch of `groups` prompts × `width` rows (prefill).
-    func setBatch(groups: Int, width: Int) {
-        self.groups = groups; self.width = width; suffixLength = 0
-    }
-
     func checkToken(_ t: Int32, _ what: String) throws {
         guard t >= 0 && Int(t) < V else {
             throw AlignError.invalidArgument("\(what): token id \(t) is outside the vocabulary 0..<\(V)")
         }
     }
 
-    /// The working buffers seen from packed row `r0` on (one shard's rows; shards never overlap).
-    struct Rows {
-        let x: UnsafeMutablePointer<Float>, ln: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>
-        let att: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
-        let rstd: UnsafeMutablePointer<Float>, tok: UnsafeMutablePointer<Int32>, pos: UnsafeMutablePointer<Int32>
+    public func prefill(_ prompts: [[Int32]], width: Int) throws -> UnsafeBufferPointer<Float> {
+        try prefill(prompts, width: width, logitRange: 0..<V).buffer
     }
 
-    @inline(__always)
-    func rows(from r0: Int) -> Rows {
-        Rows(x: x + r0 * C, ln: ln + r0 * C, qkv: qkv + r0 * W, att: att + r0 * H * hd, gu: gu + r0 * 2 * F,
-             h: h + r0 * F, rstd: rstd + r0, tok: tok.baseAddress! + r0, pos: pos.baseAddress! + r0)
+    public func prefill(_ prompts: [[Int32]], width: Int, logitRange: Range<Int>) throws -> LogitRows {
+        try checkLogitRange(logitRange, vocabSize: V)
+        guard !prompts.isEmpty, prompts.count <= maxGroups, width >= 1, width <= maxWidth else {
+            throw AlignError.invalidArgument("prefill: \(prompts.count) prompts × width \(width) exceed the planned \(maxGroups) × \(maxWidth) (or are empty)")
+        }
+        var starts: [Int] = [], lengths: [Int] = []
+        var n = 0
+        for (g, p) in prompts.enumerated() {
+            guard !p.isEmpty, p.count <= maxPrompt else {
+                throw AlignError.invalidArgument("prefill: prompt \(g) has \(p.count) tokens (allowed 1...\(maxPrompt))")
+            }
+            starts.append(n); lengths.append(p.count)
+            for (t, id) in p.enumerated() {
+                try checkToken(id, "prefill prompt \(g)")
+                tok[n + t] = id; pos[n + t] = Int32(t)
+            }
+            promptLengths[g] = p.count
+            n += p.count
+        }
+        groups = prompts.count; self.width = width; suffixLength = 0
+        let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
+        embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
+        for l in 0..<(L - 1) {
+            let o = lay.layers[l]
+            rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
+            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
+            attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
+            storePromptKV(layer: l, starts: starts, lengths: lengths)
+            mlpBlock(n: n, layer: l, attOut: att)
+        }
+        prefillLastLayer(n: n, starts: starts, lengths: lengths)
+        return head(rows: groups, logitRange)
     }
 
-    /// Layer l's caches seen from group g0 (and its first row g0·width) on, with `suffixLength` suffix positions.
-    @inline(__always)
-    func cacheView(layer l: Int, fromGroup g0: Int, width: Int, suffixLength: Int) -> DecodeCacheView {
-        let r0 = g0 * width
-        return DecodeCacheView(promptK: promptK[l] + g0 * maxPrompt * kvW, promptV: promptV[l] + g0 * maxPrompt * kvW,
-                               promptStride: maxPrompt, promptLengths: UnsafePointer(promptLengths.baseAddress! + g0),
-                               suffixK: suffixK[l] + r0 * maxSuffix * kvW, suffixV: suffixV[l] + r0 * maxSuffix * kvW,
-                               suffixStride: maxSuffix, suffixLength: suffixLength)
+    /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache.
+    func storePromptKV(layer l: Int, starts: [Int], lengths: [Int]) {
+        for g in 0..<groups {
+            for t in 0..<lengths[g] {
+                let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
+                (promptK[l] + dst).update(from: src, count: kvW)
+                (promptV[l] + dst).update(from: src + kvW, count: kvW)
+            }
+        }
     }
 
-    /// Number of shards for `groups` groups: one per worker, at most one per group.
-    var shardCount: Int { max(1, min(Parallel.workers, groups)) }
+    /// The last layer of prefill over the packed x[n, C]: keys/values of all n positions into the cache, then
+    /// query, attention (one query per prompt against its cached keys, as a width-1 step with no suffix),
+    /// o_proj and MLP only for each prompt's last position. Leaves those hidden states in x rows 0..<groups.
+    func prefillLastLayer(n: Int, starts: [Int], lengths: [Int]) {
+        let l = L - 1, pr = params.data.baseAddress!, o = params.layout.layers[l], qW = H * hd
+        rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, config.rmsNormEps)
+        // K and V columns of qkv[n, W] only: rows qW..<W of the [W, C] projection.
+        sgemm(false, true, n, 2 * kvW, C, 1, ln, C, pr + o.qkv + qW * C, C, 0, qkv + qW, W)
+        ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
+        storePromptKV(layer: l, starts: starts, lengths: lengths)
+        // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
+        // starts[g] + lengths[g] − 1 is ≥ g, and every later group's source lies beyond row g.
+        for g in 0..<groups {
+            let src = starts[g] + lengths[g] - 1
+            if src != g {
+                (ln + g * C).update(from: ln + src * C, count: C)
+                (x + g * C).update(from: x + src * C, count: C)
+            }
+            pos[g] = Int32(lengths[g] - 1)
+        }
+        // Queries of those rows into qkv rows 0..<groups (their K/V columns are already in the cache).
+        sgemm(false, true, groups, qW, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+        ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
+        let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
+                                   promptLengths: UnsafePointer(promptLengths.baseAddress!),
+                                   suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix, suffixLength: 0)
+        attentionStep(att, scratch, qkv, W, view, groups: groups, width: 1, heads: H, kvHeads: KV, headDim: hd)
+        mlpBlock(n: groups, layer: l, attOut: att)
+    }
 
-    /// Residual + o_proj (attention output in b.att), then the SwiGLU block, in place on b.x for `n` rows.
+    /// Residual + o_proj, then the SwiGLU block, in place on `x` for `n` rows.
     @inline(__always)
-    func mlpBlock(_ b: Rows, n: Int, layer l: Int) {
+    func mlpBlock(n: Int, layer l: Int, attOut: UnsafeMutablePointer<Float>) {
         let pr = params.data.baseAddress!, o = params.layout.layers[l]
-        sgemm(false, true, n, C, H * hd, 1, b.att, H * hd, pr + o.o, H * hd, 1, b.x, C)
-        rmsnormForward(b.ln, b.rstd, b.x, pr + o.ln2, n, C, config.rmsNormEps)
-        sgemm(false, true, n, 2 * F, C, 1, b.ln, C, pr + o.gateUp, C, 0, b.gu, 2 * F)
-        swigluForward(b.h, b.gu, n, F)
-        sgemm(false, true, n, C, F, 1, b.h, F, pr + o.down, F, 1, b.x, C)
+        sgemm(false, true, n, C, H * hd, 1, attOut, H * hd, pr + o.o, H * hd, 1, x, C)
+        rmsnormForward(ln, rstd, x, pr + o.ln2, n, C, config.rmsNormEps)
+        sgemm(false, true, n, 2 * F, C, 1, ln, C, pr + o.gateUp, C, 0, gu, 2 * F)
+        swigluForward(h, gu, n, F)
+        sgemm(false, true, n, C, F, 1, h, F, pr + o.down, F, 1, x, C)
     }
 
-    /// Final norm + LM head over the first `n` rows of b.x into logits rows out0..<out0+n, for the vocabulary
-    /// rows `range` of the head only: logits [·, range.count] (the head weight is [V, C]: those rows are contiguous).
-    func head(_ b: Rows, n: Int, outRow out0: Int, _ range: Range<Int>) {
+    /// Final norm + LM head over the first `rows` rows of x, for the vocabulary rows `range` of the head
+    /// only: logits [rows, range.count] (the head weight is [V, C], so those rows are contiguous).
+    func head(rows: Int, _ range: Range<Int>) -> LogitRows {
         let pr = params.data.baseAddress!, lay = params.layout, cols = range.count
-        rmsnormForward(b.ln, b.rstd, b.x, pr + lay.finalNorm, n, C, config.rmsNormEps)
-        sgemm(false, true, n, cols, C, 1, b.ln, C, pr + lay.lmHead + range.lowerBound * C, C, 0,
-              logitsBuf + out0 * cols, cols)
-    }
-
-    /// The logits of `rows` rows written by `head` for `range`.
-    func logits(rows: Int, _ range: Range<Int>) -> LogitRows {
-        LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: rows * range.count), rowStride: range.count, tokens: range)
+        rmsnormForward(ln, rstd, x, pr + lay.finalNorm, rows, C, config.rmsNormEps)
+        sgemm(false, true, rows, cols, C, 1, ln, C, pr + lay.lmHead + range.lowerBound * C, C, 0, logitsBuf, cols)
+        return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: rows * cols), rowStride: cols, tokens: range)
     }
 
     public func step(parents: [Int], tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
@@ -159,53 +198,44 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             tok[r] = tokens[r]
             pos[r] = Int32(promptLengths[r / width] + suffixLength)
         }
+        reorderSuffixes(parents)
         let s = suffixLength
         suffixLength += 1
-        // Groups are independent: each shard runs its groups' rows through every layer on its own worker.
-        let shards = shardCount, width = self.width
-        Parallel.shards(shards) { sh in
-            let g0 = groups * sh / shards, g1 = groups * (sh + 1) / shards
-            stepRows(g0 * width, g1 * width, group: g0, suffix: s, parents: parents, logitRange: logitRange)
-        }
-        return logits(rows: R, logitRange)
-    }
-
-    /// One step for rows r0..<r1 (whole groups from g0 on): suffix reorder, all layers, the head.
-    func stepRows(_ r0: Int, _ r1: Int, group g0: Int, suffix s: Int, parents: [Int], logitRange: Range<Int>) {
-        let n = r1 - r0, b = rows(from: r0), pr = params.data.baseAddress!, lay = params.layout
-        reorderSuffixes(parents, r0, r1, positions: s)
-        embeddingForward(b.x, b.tok, pr + lay.embed, n, C)
+        let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
+        embeddingForward(x, tok.baseAddress!, pr + lay.embed, R, C)
         for l in 0..<L {
             let o = lay.layers[l]
-            rmsnormForward(b.ln, b.rstd, b.x, pr + o.ln1, n, C, config.rmsNormEps)
-            sgemm(false, true, n, W, C, 1, b.ln, C, pr + o.qkv, C, 0, b.qkv, W)
-            ropeForward(b.qkv, W, H + KV, b.pos, n, rope)
-            for r in r0..<r1 {
+            rmsnormForward(ln, rstd, x, pr + o.ln1, R, C, eps)
+            sgemm(false, true, R, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            ropeForward(qkv, W, H + KV, pos.baseAddress!, R, rope)
+            for r in 0..<R {
                 let src = qkv + r * W + H * hd, dst = (r * maxSuffix + s) * kvW
                 (suffixK[l] + dst).update(from: src, count: kvW)
                 (suffixV[l] + dst).update(from: src + kvW, count: kvW)
             }
-            attentionStep(b.att, scratch + g0 * H * width * (maxPrompt + maxSuffix), b.qkv, W,
-                          cacheView(layer: l, fromGroup: g0, width: width, suffixLength: s + 1),
-                          groups: n / width, width: width, heads: H, kvHeads: KV, headDim: hd)
-            mlpBlock(b, n: n, layer: l)
+            let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
+                                       promptLengths: UnsafePointer(promptLengths.baseAddress!),
+                                       suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix,
+                                       suffixLength: s + 1)
+            attentionStep(att, scratch, qkv, W, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
+            mlpBlock(n: R, layer: l, attOut: att)
         }
-        head(b, n: n, outRow: r0, logitRange)
+        return head(rows: R, logitRange)
     }
 
-    /// Rows r0..<r1 take over row parents[r]'s suffix cache (its first S positions, every layer). Parents
-    /// lie in the same group, hence in the same shard; the staging area `reorder` is indexed by row.
-    func reorderSuffixes(_ parents: [Int], _ r0: Int, _ r1: Int, positions S: Int) {
+    /// Row r takes over row parents[r]'s suffix cache (the first `suffixLength` positions of every layer).
+    func reorderSuffixes(_ parents: [Int]) {
+        let S = suffixLength
         guard S > 0 else { return }
         let R = groups * width, rowN = S * kvW
         var moved = false
-        for r in r0..<r1 where parents[r] != r { moved = true; break }
+        for r in 0..<R where parents[r] != r { moved = true; break }
         guard moved else { return }
         func permute(_ cache: UnsafeMutablePointer<Float>, _ tmp: UnsafeMutablePointer<Float>) {
-            for r in r0..<r1 where parents[r] != r {
+            for r in 0..<R where parents[r] != r {
                 (tmp + r * maxSuffix * kvW).update(from: cache + parents[r] * maxSuffix * kvW, count: rowN)
             }
-            for r in r0..<r1 where parents[r] != r {
+            for r in 0..<R where parents[r] != r {
                 (cache + r * maxSuffix * kvW).update(from: tmp + r * maxSuffix * kvW, count: rowN)
             }
         }
