@@ -59,6 +59,35 @@ import Testing
         #expect(throws: AlignError.self) { _ = try dec.step(parents: Array(0..<9), tokens: [Int32](repeating: 0, count: 9)) }
     }
 
+    @Test(arguments: LlamaGoldenTests.models) func rangeRestrictedLogitsEqualFullSlice(model: String) throws {
+        let f = try LlamaFixture(model)
+        let V = f.config.vocabSize, width = 3, steps = 3
+        var rng = Rng(seed: 17)
+        let prompts: [[Int32]] = [4, 1, 9].map { n in (0..<n).map { _ in Int32(rng.int(below: V)) } }
+        let full = LlamaDecoder(params: f.params, maxGroups: 3, maxWidth: 3, maxPrompt: 9, maxSuffix: steps)
+        let part = LlamaDecoder(params: f.params, maxGroups: 3, maxWidth: 3, maxPrompt: 9, maxSuffix: steps)
+        var worst: Float = 0
+        func compare(_ all: UnsafeBufferPointer<Float>, _ sub: LogitRows, rows: Int, _ range: Range<Int>) {
+            #expect(sub.tokens.lowerBound <= range.lowerBound && sub.tokens.upperBound >= range.upperBound)
+            for r in 0..<rows {
+                for v in range { worst = max(worst, abs(all[r * V + v] - sub[r, v])) }
+            }
+        }
+        let r0 = 3..<(V / 2)
+        compare(try full.prefill(prompts, width: width), try part.prefill(prompts, width: width, logitRange: r0), rows: 3, r0)
+        for s in 0..<steps {
+            let parents = (0..<9).map { r in (r / width) * width + rng.int(below: width) }
+            let tokens = (0..<9).map { _ in Int32(rng.int(below: V)) }
+            let range = [0..<V, (V - 5)..<V, 7..<8][s]
+            compare(try full.step(parents: parents, tokens: tokens),
+                    try part.step(parents: parents, tokens: tokens, logitRange: range), rows: 9, range)
+        }
+        print("\(model): range-restricted vs full logits worst error \(worst)")
+        #expect(worst <= 1e-5)
+        #expect(throws: AlignError.self) { _ = try part.prefill(prompts, width: 1, logitRange: 0..<(V + 1)) }
+        #expect(throws: AlignError.self) { _ = try part.prefill(prompts, width: 1, logitRange: 5..<5) }
+    }
+
     @Test func decoderRejectsBadRequests() throws {
         let f = try LlamaFixture("llama-tiny")
         let dec = LlamaDecoder(params: f.params, maxGroups: 2, maxWidth: 2, maxPrompt: 4, maxSuffix: 2)

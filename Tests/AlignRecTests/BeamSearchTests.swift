@@ -1,6 +1,7 @@
 // Constrained beam search against exhaustive enumeration of every valid SID on tiny hashed models (the
 // enumeration never touches SIDTrie), plus a randomized property test: results are valid, distinct, not
 // excluded, correctly scored, sorted, and as many as possible.
+import AlignCore
 import AlignRec
 import Foundation
 import Testing
@@ -111,6 +112,48 @@ private func expectMatches(_ got: [ScoredItem], _ want: [(item: Int, score: Doub
             if B >= available, let best = got.first {
                 #expect(abs(Double(best.score) - exact[0].score) < 1e-4, "trial \(trial): wide beam misses the best")
             }
+        }
+    }
+}
+
+/// Forwards only the full-vocabulary calls of a decoder, so searches over it take the protocol's default
+/// (full-head) path for range-restricted requests.
+private final class FullHeadOnly: IncrementalDecoder {
+    let inner: IncrementalDecoder
+    init(_ inner: IncrementalDecoder) { self.inner = inner }
+    var vocabSize: Int { inner.vocabSize }
+    func prefill(_ prompts: [[Int32]], width: Int) throws -> UnsafeBufferPointer<Float> {
+        try inner.prefill(prompts, width: width)
+    }
+    func step(parents: [Int], tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
+        try inner.step(parents: parents, tokens: tokens)
+    }
+}
+
+@Test func restrictedHeadSearchEqualsFullHeadSearch() throws {
+    var rng = Rng(seed: 31)
+    for trial in 0..<6 {
+        let levels = 2 + rng.int(below: 3), codes = 3 + rng.int(below: 4), base: Int32 = 10
+        let variable = trial % 3 == 2
+        let end: Int32? = variable ? 5 : nil
+        let vocab = Int(base) + levels * codes + 3
+        let cfg = LlamaConfig(vocabSize: vocab, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2,
+                              numAttentionHeads: 4, numKeyValueHeads: 2)
+        let params = LlamaParameters(config: cfg, seed: UInt64(100 + trial), std: 0.5)
+        let sids = randomSIDs(items: 5 + rng.int(below: 25), levels: levels, codes: codes, base: base,
+                              variable: variable, rng: &rng)
+        let trie = try SIDTrie(sids: sids, endToken: end)
+        let users = 1 + rng.int(below: 3)
+        let prompts = (0..<users).map { _ in [Int32(1)] + (0..<(1 + rng.int(below: 6))).map { _ in Int32(rng.int(below: vocab)) } }
+        let B = 1 + rng.int(below: 8), K = 1 + rng.int(below: B)
+        let exclude = (0..<users).map { _ in (0..<rng.int(below: 3)).map { _ in sids[rng.int(below: sids.count)].item } }
+        let dec = LlamaDecoder(params: params, maxGroups: users, maxWidth: B, maxPrompt: 7, maxSuffix: trie.maxDepth)
+        let search = ConstrainedBeamSearch(trie: trie)
+        let fast = try search.search(decoder: dec, prompts: prompts, beamWidth: B, topK: K, exclude: exclude)
+        let slow = try search.search(decoder: FullHeadOnly(dec), prompts: prompts, beamWidth: B, topK: K, exclude: exclude)
+        #expect(fast.map { $0.map(\.item) } == slow.map { $0.map(\.item) }, "trial \(trial): items differ")
+        for (a, b) in zip(fast.joined(), slow.joined()) {
+            #expect(abs(a.score - b.score) <= 1e-4, "trial \(trial): score \(a.score) vs \(b.score)")
         }
     }
 }

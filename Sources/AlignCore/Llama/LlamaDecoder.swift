@@ -2,7 +2,11 @@
 // values are computed once per group and shared by its `width` rows; each row owns only its continuation
 // suffix, so reordering beams (`parents`) copies a few suffix positions, never a prompt. All rows' one-token
 // steps go through single sgemm calls per projection. Memory is planned once for
-// (maxGroups, maxWidth, maxPrompt, maxSuffix); prefill and step allocate nothing on the model side.
+// (maxGroups, maxWidth, maxPrompt, maxSuffix); step allocates nothing on the model side.
+//
+// Work nobody reads is skipped: prefill runs the last layer's query, attention, o_proj and MLP only for each
+// prompt's last position (the other positions only feed the cache, i.e. that layer's keys/values), and with
+// a `logitRange` the LM head multiplies only those vocabulary rows (e.g. 256 SID codes instead of 4096).
 import Foundation
 
 /// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
@@ -27,7 +31,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     let x: UnsafeMutablePointer<Float>, ln: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>
     let att: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>, reorder: UnsafeMutablePointer<Float>
-    let last: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, logitsBuf: UnsafeMutablePointer<Float>
+    let rstd: UnsafeMutablePointer<Float>, logitsBuf: UnsafeMutablePointer<Float>
     let tok: UnsafeMutableBufferPointer<Int32>, pos: UnsafeMutableBufferPointer<Int32>
     let promptLengths: UnsafeMutableBufferPointer<Int>
 
@@ -44,7 +48,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         let promptCache = maxGroups * maxPrompt * kvW, suffixCache = R * maxSuffix * kvW
         let scratchN = max(maxGroups * H * maxPrompt * maxPrompt, maxGroups * H * maxWidth * (maxPrompt + maxSuffix))
         let total = L * 2 * (promptCache + suffixCache) + 2 * suffixCache
-            + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + max(R, maxGroups) * C + N + R * V
+            + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + N + R * V
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -56,7 +60,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         reorder = take(2 * suffixCache)
         x = take(N * C); ln = take(N * C); qkv = take(N * W); att = take(N * H * hd)
         gu = take(N * 2 * F); h = take(N * F); scratch = take(scratchN)
-        last = take(max(R, maxGroups) * C); rstd = take(N); logitsBuf = take(R * V)
+        rstd = take(N); logitsBuf = take(R * V)
         precondition(cur == arena.baseAddress! + total)
         tok = .allocate(capacity: N); tok.initialize(repeating: 0)
         pos = .allocate(capacity: N); pos.initialize(repeating: 0)
@@ -73,6 +77,11 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     }
 
     public func prefill(_ prompts: [[Int32]], width: Int) throws -> UnsafeBufferPointer<Float> {
+        try prefill(prompts, width: width, logitRange: 0..<V).buffer
+    }
+
+    public func prefill(_ prompts: [[Int32]], width: Int, logitRange: Range<Int>) throws -> LogitRows {
+        try checkLogitRange(logitRange, vocabSize: V)
         guard !prompts.isEmpty, prompts.count <= maxGroups, width >= 1, width <= maxWidth else {
             throw AlignError.invalidArgument("prefill: \(prompts.count) prompts × width \(width) exceed the planned \(maxGroups) × \(maxWidth) (or are empty)")
         }
@@ -93,23 +102,58 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         groups = prompts.count; self.width = width; suffixLength = 0
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
-        for l in 0..<L {
+        for l in 0..<(L - 1) {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
             sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
-            for g in 0..<groups {
-                for t in 0..<lengths[g] {
-                    let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
-                    (promptK[l] + dst).update(from: src, count: kvW)
-                    (promptV[l] + dst).update(from: src + kvW, count: kvW)
-                }
-            }
+            storePromptKV(layer: l, starts: starts, lengths: lengths)
             mlpBlock(n: n, layer: l, attOut: att)
         }
-        for g in 0..<groups { (last + g * C).update(from: x + (starts[g] + lengths[g] - 1) * C, count: C) }
-        return head(rows: groups)
+        prefillLastLayer(n: n, starts: starts, lengths: lengths)
+        return head(rows: groups, logitRange)
+    }
+
+    /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache.
+    func storePromptKV(layer l: Int, starts: [Int], lengths: [Int]) {
+        for g in 0..<groups {
+            for t in 0..<lengths[g] {
+                let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
+                (promptK[l] + dst).update(from: src, count: kvW)
+                (promptV[l] + dst).update(from: src + kvW, count: kvW)
+            }
+        }
+    }
+
+    /// The last layer of prefill over the packed x[n, C]: keys/values of all n positions into the cache, then
+    /// query, attention (one query per prompt against its cached keys, as a width-1 step with no suffix),
+    /// o_proj and MLP only for each prompt's last position. Leaves those hidden states in x rows 0..<groups.
+    func prefillLastLayer(n: Int, starts: [Int], lengths: [Int]) {
+        let l = L - 1, pr = params.data.baseAddress!, o = params.layout.layers[l], qW = H * hd
+        rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, config.rmsNormEps)
+        // K and V columns of qkv[n, W] only: rows qW..<W of the [W, C] projection.
+        sgemm(false, true, n, 2 * kvW, C, 1, ln, C, pr + o.qkv + qW * C, C, 0, qkv + qW, W)
+        ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
+        storePromptKV(layer: l, starts: starts, lengths: lengths)
+        // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
+        // starts[g] + lengths[g] − 1 is ≥ g, and every later group's source lies beyond row g.
+        for g in 0..<groups {
+            let src = starts[g] + lengths[g] - 1
+            if src != g {
+                (ln + g * C).update(from: ln + src * C, count: C)
+                (x + g * C).update(from: x + src * C, count: C)
+            }
+            pos[g] = Int32(lengths[g] - 1)
+        }
+        // Queries of those rows into qkv rows 0..<groups (their K/V columns are already in the cache).
+        sgemm(false, true, groups, qW, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+        ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
+        let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
+                                   promptLengths: UnsafePointer(promptLengths.baseAddress!),
+                                   suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix, suffixLength: 0)
+        attentionStep(att, scratch, qkv, W, view, groups: groups, width: 1, heads: H, kvHeads: KV, headDim: hd)
+        mlpBlock(n: groups, layer: l, attOut: att)
     }
 
     /// Residual + o_proj, then the SwiGLU block, in place on `x` for `n` rows.
@@ -123,15 +167,21 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         sgemm(false, true, n, C, F, 1, h, F, pr + o.down, F, 1, x, C)
     }
 
-    /// Final norm + LM head over the first `rows` rows of `last`.
-    func head(rows: Int) -> UnsafeBufferPointer<Float> {
-        let pr = params.data.baseAddress!, lay = params.layout
-        rmsnormForward(ln, rstd, last, pr + lay.finalNorm, rows, C, config.rmsNormEps)
-        sgemm(false, true, rows, V, C, 1, ln, C, pr + lay.lmHead, C, 0, logitsBuf, V)
-        return UnsafeBufferPointer(start: logitsBuf, count: rows * V)
+    /// Final norm + LM head over the first `rows` rows of x, for the vocabulary rows `range` of the head
+    /// only: logits [rows, range.count] (the head weight is [V, C], so those rows are contiguous).
+    func head(rows: Int, _ range: Range<Int>) -> LogitRows {
+        let pr = params.data.baseAddress!, lay = params.layout, cols = range.count
+        rmsnormForward(ln, rstd, x, pr + lay.finalNorm, rows, C, config.rmsNormEps)
+        sgemm(false, true, rows, cols, C, 1, ln, C, pr + lay.lmHead + range.lowerBound * C, C, 0, logitsBuf, cols)
+        return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: rows * cols), rowStride: cols, tokens: range)
     }
 
     public func step(parents: [Int], tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
+        try step(parents: parents, tokens: tokens, logitRange: 0..<V).buffer
+    }
+
+    public func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>) throws -> LogitRows {
+        try checkLogitRange(logitRange, vocabSize: V)
         let R = groups * width
         guard groups > 0 else { throw AlignError.invalidArgument("step called before prefill") }
         guard parents.count == R, tokens.count == R else {
@@ -170,8 +220,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             attentionStep(att, scratch, qkv, W, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
             mlpBlock(n: R, layer: l, attOut: att)
         }
-        last.update(from: x, count: R * C)
-        return head(rows: R)
+        return head(rows: R, logitRange)
     }
 
     /// Row r takes over row parents[r]'s suffix cache (the first `suffixLength` positions of every layer).

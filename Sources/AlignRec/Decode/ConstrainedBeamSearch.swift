@@ -7,6 +7,8 @@
 // vocabulary followed by renormalisation over the allowed set (the full-vocabulary normaliser cancels), so
 // it is computed over the allowed set only. Excluded items' subtrees count as disallowed. `.fullSoftmax`
 // scores with the unrenormalised full-vocabulary log-softmax (what HF `prefix_allowed_tokens_fn` ranks by).
+// Since renormalised scoring reads only allowed tokens, each decoder call asks for the logits of the token
+// range spanned by the live beams' trie edges (one SID level's codes), not the whole vocabulary.
 //
 // Per step and group: candidates (beam, edge) are scored from the logits; a candidate reaching a leaf goes
 // into the group's finished pool (top K kept), the others compete in a size-B min-heap; the heap's contents,
@@ -82,7 +84,9 @@ public struct ConstrainedBeamSearch: Sendable {
         let padToken = eTok[0]
         let renorm = scoring == .renormalized
 
-        var logits = try decoder.prefill(prompts, width: B)
+        var logits = renorm
+            ? try decoder.prefill(prompts, width: B, logitRange: Int(eTok[Int(eStart[0])])..<Int(eTok[Int(eStart[1]) - 1]) + 1)
+            : LogitRows(full: try decoder.prefill(prompts, width: B), vocabSize: V)
         var first = true
         while true {
             var anyActive = false
@@ -90,11 +94,12 @@ public struct ConstrainedBeamSearch: Sendable {
                 let nb = active[g]
                 if nb == 0 { continue }
                 let hasExcl = !excl.isEmpty(group: g)
+                let lp = logits.buffer.baseAddress!, lStride = logits.rowStride, lFirst = logits.tokens.lowerBound
                 var heapCount = 0
                 for j in 0..<nb {
                     let r = g * B + j
                     let node = Int(rowNode[r])
-                    let base = (first ? g : r) * V
+                    let base = (first ? g : r) * lStride - lFirst   // logit of token t: lp[base + t]
                     let e0 = Int(eStart[node]), e1 = Int(eStart[node + 1])
                     let touched = hasExcl && excl.remaining(group: g, node: Int32(node)) >= 0
                     // Normaliser over allowed (non-excluded) tokens, or the full row.
@@ -102,27 +107,27 @@ public struct ConstrainedBeamSearch: Sendable {
                     if renorm {
                         for e in e0..<e1 {
                             if touched && excl.remaining(group: g, node: eNode[e]) == 0 { continue }
-                            m = max(m, logits[base + Int(eTok[e])])
+                            m = max(m, lp[base + Int(eTok[e])])
                         }
                     } else {
-                        for v in 0..<V { m = max(m, logits[base + v]) }
+                        for v in 0..<V { m = max(m, lp[base + v]) }
                     }
                     if m == -.infinity { continue }  // dead beam: every continuation excluded
                     var sum: Float = 0
                     if renorm {
                         for e in e0..<e1 {
                             if touched && excl.remaining(group: g, node: eNode[e]) == 0 { continue }
-                            sum += expf(logits[base + Int(eTok[e])] - m)
+                            sum += expf(lp[base + Int(eTok[e])] - m)
                         }
                     } else {
-                        for v in 0..<V { sum += expf(logits[base + v] - m) }
+                        for v in 0..<V { sum += expf(lp[base + v] - m) }
                     }
                     let lse = m + logf(sum)
                     let s0 = rowScore[r]
                     for e in e0..<e1 {
                         let child = eNode[e]
                         if touched && excl.remaining(group: g, node: child) == 0 { continue }
-                        let s = s0 + (logits[base + Int(eTok[e])] - lse)
+                        let s = s0 + (lp[base + Int(eTok[e])] - lse)
                         let item = nItem[Int(child)]
                         if item > 0 {
                             Self.poolInsert(item: item, score: s, items: poolItem.baseAddress! + g * K,
@@ -152,17 +157,22 @@ public struct ConstrainedBeamSearch: Sendable {
                 }
             }
             if !anyActive { break }
+            var lo = Int.max, hi = Int.min   // token range spanned by the live beams' edges (sorted per node)
             for g in 0..<groups {
                 for j in 0..<B {
                     let r = g * B + j
                     if j < active[g] {
                         rowNode[r] = nextNode[r]; rowScore[r] = nextScore[r]
+                        let node = Int(nextNode[r])
+                        lo = min(lo, Int(eTok[Int(eStart[node])])); hi = max(hi, Int(eTok[Int(eStart[node + 1]) - 1]))
                     } else {
                         parents[r] = r; tokens[r] = padToken   // idle row: keeps its own cache
                     }
                 }
             }
-            logits = try decoder.step(parents: parents, tokens: tokens)
+            logits = renorm
+                ? try decoder.step(parents: parents, tokens: tokens, logitRange: lo..<hi + 1)
+                : LogitRows(full: try decoder.step(parents: parents, tokens: tokens), vocabSize: V)
             first = false
         }
         var out: [[ScoredItem]] = []
