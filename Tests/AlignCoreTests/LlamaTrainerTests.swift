@@ -47,33 +47,8 @@ import Testing
 
     @Test func weightedBackwardMatchesFiniteDifferences() throws {
         let f = try LlamaFixture("llama-tiny-tied")
-        let B = 2, T = 6
-        let tok = Array(f.inputIds[0..<(B * T)]), tgt = Array(f.targets[0..<(B * T)])
-        var rng = Rng(seed: 21)
-        let w = (0..<(B * T)).map { _ in Float(rng.normal()) }
-        let tr = LlamaTrainer(params: f.params, maxBatch: B, maxSeq: T)
-        func objective() throws -> Double {
-            try tr.forward(tokens: tok, targets: tgt, batch: B, seq: T)
-            var s = 0.0
-            for i in 0..<(B * T) { s += Double(w[i]) * Double(tr.tokenLogProbs[i]) }
-            return s
-        }
-        _ = try objective()
-        tr.zeroGrads()
-        try tr.backward(weights: w)
-        let analytic = Array(tr.grads)
-        let h: Float = 1e-2
-        for t in f.params.layout.tensors {
-            for _ in 0..<2 {
-                let i = t.offset + rng.int(below: t.count)
-                let saved = f.params.data[i]
-                f.params.data[i] = saved + h; let up = try objective()
-                f.params.data[i] = saved - h; let down = try objective()
-                f.params.data[i] = saved
-                let fd = (up - down) / Double(2 * h)
-                #expect(abs(fd - Double(analytic[i])) <= 2e-3 + 2e-2 * abs(fd), "\(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic[i])")
-            }
-        }
+        let tr = LlamaTrainer(params: f.params, maxBatch: 2, maxSeq: 6)
+        try expectWeightedBackwardMatchesFiniteDifferences(tr, f, batch: 2, seq: 6, seed: 21, probesPerTensor: 2)
     }
 
     @Test func sequenceWeightsEqualExpandedTokenWeights() throws {
@@ -100,5 +75,38 @@ import Testing
         #expect(throws: AlignError.self) { try tr.backward(weights: [1, 2, 3, 4]) }   // no forward yet
         try tr.forward(tokens: [1, 2, 3, 4], targets: [2, 3, 4, 5], batch: 1, seq: 4)
         #expect(throws: AlignError.self) { try tr.backward(weights: [1, 2]) }
+    }
+}
+
+/// Central finite differences of Σ w·logp (w ~ N(0,1), drawn from `seed`) in `probesPerTensor` random entries
+/// of every tensor against the trainer's accumulated gradient. The objective must be a deterministic function
+/// of the weights (a fixed dropout key counts).
+func expectWeightedBackwardMatchesFiniteDifferences(_ tr: LlamaTrainer, _ f: LlamaFixture, batch B: Int, seq T: Int,
+                                                     seed: UInt64, probesPerTensor: Int) throws {
+    let tok = Array(f.inputIds[0..<(B * T)]), tgt = Array(f.targets[0..<(B * T)])
+    var rng = Rng(seed: seed)
+    let w = (0..<(B * T)).map { _ in Float(rng.normal()) }
+    func objective() throws -> Double {
+        try tr.forward(tokens: tok, targets: tgt, batch: B, seq: T)
+        var s = 0.0
+        for i in 0..<(B * T) { s += Double(w[i]) * Double(tr.tokenLogProbs[i]) }
+        return s
+    }
+    _ = try objective()
+    tr.zeroGrads()
+    try tr.backward(weights: w)
+    let analytic = Array(tr.grads)
+    #expect(analytic.contains { $0 != 0 })
+    let h: Float = 1e-2
+    for t in f.params.layout.tensors {
+        for _ in 0..<probesPerTensor {
+            let i = t.offset + rng.int(below: t.count)
+            let saved = f.params.data[i]
+            f.params.data[i] = saved + h; let up = try objective()
+            f.params.data[i] = saved - h; let down = try objective()
+            f.params.data[i] = saved
+            let fd = (up - down) / Double(2 * h)
+            #expect(abs(fd - Double(analytic[i])) <= 2e-3 + 2e-2 * abs(fd), "\(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic[i])")
+        }
     }
 }
