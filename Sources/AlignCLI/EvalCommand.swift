@@ -44,10 +44,7 @@ struct EvalCommand: ParsableCommand {
             }
             let modelURL = URL(fileURLWithPath: model)
             var protoName = `protocol`
-            if protoName == nil {
-                let cfgURL = modelURL.appendingPathComponent("config.yaml")
-                if FileManager.default.fileExists(atPath: cfgURL.path) { protoName = try TrainConfig.load(cfgURL).protocolName }
-            }
+            if protoName == nil { protoName = try RunDirectory.configuredProtocol(modelURL) }
             guard let p = EvalProtocol(rawValue: protoName ?? "loo") else {
                 throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(protoName ?? ""))")
             }

@@ -49,3 +49,21 @@ private func writeTemp(_ text: String) throws -> URL {
         }
     }
 }
+
+@Test func evalReadsTheProtocolOfEveryRunKind() throws {
+    func runDir(_ yaml: String?) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        if let yaml { try yaml.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8) }
+        return dir
+    }
+    var sft = try TrainConfig.load(repoConfig("movielens.yaml")); sft.protocolName = "chrono"
+    var dpo = try DPOConfig.load(repoConfig("dpo.yaml")); dpo.protocolName = "chrono"
+    var grpo = try GRPOConfig.load(repoConfig("grpo.yaml")); grpo.protocolName = "chrono"
+    #expect(try RunDirectory.configuredProtocol(try runDir(try sft.yaml())) == "chrono")
+    #expect(try RunDirectory.configuredProtocol(try runDir(try dpo.yaml())) == "chrono")
+    #expect(try RunDirectory.configuredProtocol(try runDir(try grpo.yaml())) == "chrono")
+    #expect(try RunDirectory.configuredProtocol(try runDir(try GRPOConfig().yaml())) == "loo")
+    #expect(try RunDirectory.configuredProtocol(try runDir(nil)) == nil)
+    #expect(throws: AlignError.self) { try RunDirectory.configuredProtocol(try runDir("format: something-else\n")) }
+}
