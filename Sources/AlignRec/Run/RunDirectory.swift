@@ -84,7 +84,12 @@ public final class MetricsLog {
             if let d = v as? Double, !d.isFinite { obj[k] = "\(d)" }
             if let f = v as? Float, !f.isFinite { obj[k] = "\(f)" }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { return }
+        let data: Data
+        do { data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) } catch {
+            // Only a caller passing a non-JSON value gets here: say so instead of dropping the line unseen.
+            FileHandle.standardError.write(Data("warning: \(url.path): metrics line of stage \(stage) (keys \(obj.keys.sorted().joined(separator: ", "))) is not JSON-serializable and was not written\n".utf8))
+            return
+        }
         handle.write(data + Data("\n".utf8))
     }
 
