@@ -3,7 +3,15 @@ import AlignCore
 import AlignRec
 import ArgumentParser
 
+/// Entry point: picks OpenBLAS's fast kernels where its CPU detection fell back (BlasCore), then parses.
 @main
+enum AlignMain {
+    static func main() {
+        BlasCore.reexecWithFasterKernelsIfNeeded()
+        Align.main()
+    }
+}
+
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "align",

@@ -193,7 +193,7 @@ struct BenchCommand: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         Blas.setThreads(Parallel.workers)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
-        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
+        print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads) (kernels \(BlasCore.name)), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
         let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         for s in sections where !["engine", "beam", "embed", "sid"].contains(s) {
             throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid)")

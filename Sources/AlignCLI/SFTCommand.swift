@@ -49,6 +49,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override eval.patience.") var patience: Int?
     @Option(name: .long, help: "Override sampling.stride.") var stride: Int?
     @Option(name: .long, help: "Override optim.dropout.") var dropout: Float?
+    @Option(name: .long, help: "Override optim.ema (decay of the weights' moving average used for validation and best/; 0 = none).") var ema: Float?
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
 
@@ -80,6 +81,7 @@ struct SFTCommand: ParsableCommand {
         if let v = patience { cfg.eval.patience = v }
         if let v = stride { cfg.sampling.stride = v }
         if let v = dropout { cfg.optim.dropout = v }
+        if let v = ema { cfg.optim.ema = v }
         if let v = dense { cfg.sampling.denseHistoryLoss = v }
         try cfg.validate(path: config ?? "<config + flags>")
         return cfg

@@ -257,5 +257,24 @@ private struct TrainState: Codable, Equatable { var step: Int; var rng: Rng; var
         let restored = AdamW(count: 3, groups: [ParamGroup(range: 0..<3, decay: true)], config: AdamWConfig())
         try OptimizerState.read(from: url).restore(into: restored)
         #expect(restored.step == 1 && Array(restored.m) == Array(adam.m) && Array(restored.v) == Array(adam.v) && restored.config == adam.config)
+        #expect(try OptimizerState.read(from: url).ema == nil)
+
+        // Version 2: an optional moving average of the weights, as long as the moments.
+        try OptimizerState(adam, ema: [0.5, 1.5, 2.5]).write(to: url)
+        #expect(try OptimizerState.read(from: url).ema == [0.5, 1.5, 2.5])
+        #expect(throws: AlignError.self) { try OptimizerState(adam, ema: [1]).encoded() }
+        let cfg = String(decoding: try JSONEncoder().encode(AdamWConfig()), as: UTF8.self)
+        func write(version: String, _ tensors: [SafetensorsTensor]) throws {
+            try SafetensorsWriter.write(tensors, metadata: ["format": OptimizerState.formatName, "version": version, "step": "1", "adamw": cfg], to: url)
+        }
+        let mv = [SafetensorsTensor(name: "m", shape: [2], floats: [1, 2]), SafetensorsTensor(name: "v", shape: [2], floats: [3, 4])]
+        try write(version: "1", mv)   // files written before the moving average existed still read
+        #expect(try OptimizerState.read(from: url).m == [1, 2])
+        try write(version: "1", mv + [SafetensorsTensor(name: "ema", shape: [2], floats: [0, 0])])
+        #expect(message { _ = try OptimizerState.read(from: url) }.contains("found"))
+        try write(version: "2", mv + [SafetensorsTensor(name: "ema", shape: [3], floats: [0, 0, 0])])
+        #expect(message { _ = try OptimizerState.read(from: url) }.contains("ema"))
+        try write(version: "3", mv)
+        #expect(message { _ = try OptimizerState.read(from: url) }.contains("not supported"))
     }
 }

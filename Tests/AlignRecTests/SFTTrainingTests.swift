@@ -76,6 +76,7 @@ import Testing
         let (samples, rng) = try w.samples([.nextitem, .title2sid, .sid2title], dense: true)
         var optim = TinySFTWorld.optim(steps: 22, lr: 5e-3, batch: 8)
         optim.dropout = 0.1   // masks are keyed by (seed, step): the resumed half must draw the same ones
+        optim.ema = 0.9       // the weights' moving average travels in optimizer.safetensors and continues exactly
         let pad = Int32(w.tokenizer.padId!)
         // Straight run of N + M = 22 steps; 12·7 + 2·24 = 132 samples make 17 batches, so the resumed part crosses
         // into epoch 1 (a new shuffled plan).
@@ -88,7 +89,7 @@ import Testing
         let b = try SFTLoop(params: pb, samples: samples, optim: optim, seed: 11, padId: pad, state: SFTState(sampleRng: rng))
         for _ in 0..<10 { try b.step() }
         let savedParams = Array(pb.data)
-        let optBytes = try OptimizerState(b.optimizer).encoded()
+        let optBytes = try OptimizerState(b.optimizer, ema: b.average!.snapshot).encoded()
         let info = AlignInfo(stage: "sft", state: try JSONValue(encoding: b.state))
         let infoBack = try JSONDecoder().decode(AlignInfo.self, from: try info.jsonData())
 
@@ -97,10 +98,17 @@ import Testing
         let adam = AdamW(count: pc.count, groups: pc.paramGroups, config: optim.adamW)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-sft-opt-\(UUID().uuidString).safetensors")
         try AtomicFile.write(optBytes, to: dir)
-        try OptimizerState.read(from: dir).restore(into: adam)
+        let saved = try OptimizerState.read(from: dir)
+        try saved.restore(into: adam)
         let state = try infoBack.state!.decode(SFTState.self)
         #expect(state == b.state)
-        let c = try SFTLoop(params: pc, samples: samples, optim: optim, seed: 11, padId: pad, state: state, optimizer: adam)
+        // Resuming an EMA run without its average cannot continue exactly: refused.
+        #expect(throws: AlignError.self) {
+            _ = try SFTLoop(params: LlamaParameters(config: pb.config), samples: samples, optim: optim, seed: 11, padId: pad, state: state,
+                            optimizer: AdamW(count: pc.count, groups: pc.paramGroups, config: optim.adamW))
+        }
+        let c = try SFTLoop(params: pc, samples: samples, optim: optim, seed: 11, padId: pad, state: state, optimizer: adam,
+                            ema: saved.ema)
         for _ in 0..<12 { try c.step() }
         #expect(c.state.step == 22 && a.state.step == 22)
         #expect(c.state == a.state)
@@ -108,6 +116,12 @@ import Testing
         #expect(same, "parameters differ after resume")
         let sameMoments = Array(c.optimizer.m) == Array(a.optimizer.m) && Array(c.optimizer.v) == Array(a.optimizer.v)
         #expect(sameMoments)
+        #expect(Array(c.average!.average) == Array(a.average!.average), "moving average differs after resume")
+        #expect(Array(a.average!.average) != Array(pa.data), "the average should lag the raw weights")
+        // Evaluation weights are the average, and the raw weights come back afterwards.
+        let raw = Array(pa.data)
+        let inside = a.withEvaluationWeights { Array(pa.data) }
+        #expect(inside == Array(a.average!.average) && Array(pa.data) == raw)
         #expect(a.state.epoch == 1, "the test should cross an epoch boundary")
     }
 }

@@ -120,8 +120,9 @@ public final class RecModel: @unchecked Sendable {
                             taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo())
     }
 
-    /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given).
-    public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil) throws {
+    /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given, with the
+    /// weights' moving average `ema` beside the moments when the run keeps one).
+    public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
         var info = self.info
         info.stage = stage
         info.sidMap = RecModel.sidMapFile
@@ -135,7 +136,7 @@ public final class RecModel: @unchecked Sendable {
         let taskJSON = try enc.encode(taskConfig)
         try AtomicFile.writeDirectory(dir) { tmp in
             try HFCheckpoint.write(dir: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
-                                   alignInfo: info, optimizer: optimizer.map(OptimizerState.init))
+                                   alignInfo: info, optimizer: optimizer.map { OptimizerState($0, ema: ema) })
             try sidMap.write(tmp.appendingPathComponent(RecModel.sidMapFile))
             try AtomicFile.write(lines, to: tmp.appendingPathComponent(RecModel.itemsFile))
             try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))

@@ -2,7 +2,8 @@
 // mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
 // warm-up + cosine decay. Memory is planned once (LlamaTrainer for [batch_size, longest sample]).
 // Everything that decides the next update — step, epoch, position in the epoch's batch plan, the sampling
-// generator, the optimiser moments — is in `SFTState` + `AdamW`, so a saved run resumes bit-exactly.
+// generator, the optimiser moments, the weights' moving average when `optim.ema` > 0 — is in `SFTState` +
+// `AdamW` + `WeightAverage`, so a saved run resumes bit-exactly.
 // Validation, checkpoints and logging are the caller's (SFTRun).
 import Foundation
 
@@ -73,14 +74,17 @@ public final class SFTLoop {
     public let padId: Int32
     /// Run seed (dropout keys are derived from it and the step).
     public let seed: UInt64
+    /// Moving average of the weights (nil when `optim.ema` is 0); updated after every step.
+    public let average: WeightAverage?
     /// Resumable position.
     public private(set) var state: SFTState
     private var plan: [[Int]] = []
     private var planEpoch = -1
 
-    /// Plans memory for [batch_size, longest sample]. `state` (fresh or restored) must match `optimizer`.
+    /// Plans memory for [batch_size, longest sample]. `state` (fresh or restored) must match `optimizer` and,
+    /// with `optim.ema` > 0, the saved moving average `ema` (nil on a fresh run).
     public init(params: LlamaParameters, samples: SFTSamples, optim: OptimPreset, seed: UInt64, padId: Int32,
-                state: SFTState, optimizer: AdamW? = nil) throws {
+                state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
         guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
         let maxLen = samples.maxLength
         guard maxLen <= params.config.maxPositionEmbeddings else {
@@ -108,6 +112,21 @@ public final class SFTLoop {
             guard state.step == 0 else { throw AlignError.invalidArgument("resuming at step \(state.step) needs the saved optimizer state") }
             self.optimizer = AdamW(count: params.count, groups: params.paramGroups, config: optim.adamW)
         }
+        if optim.ema > 0 {
+            guard state.step == 0 || ema != nil else {
+                throw AlignError.invalidArgument("resuming at step \(state.step) with optim.ema \(optim.ema) needs the saved moving average (the run was started without one)")
+            }
+            average = try WeightAverage(decay: optim.ema, weights: UnsafeBufferPointer(params.data), saved: ema, updates: state.step)
+        } else {
+            guard ema == nil else { throw AlignError.invalidArgument("the saved run keeps a moving average of the weights but optim.ema is 0; resume with the run's config") }
+            average = nil
+        }
+    }
+
+    /// Runs `body` with the weights validation and `best/` should see: the moving average when there is one.
+    public func withEvaluationWeights<T>(_ body: () throws -> T) rethrows -> T {
+        guard let average else { return try body() }
+        return try average.withAverage(in: trainer.params.data, body)
     }
 
     /// Batches per epoch.
@@ -138,6 +157,7 @@ public final class SFTLoop {
         let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
         let lr = optim.schedule.lr(at: state.step)
         optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
+        average?.update(from: trainer.params.data.baseAddress!)
         let stats = SFTStepStats(step: state.step + 1, loss: loss, lr: lr, gradNorm: norm, tokens: batch.batch * batch.length,
                                  targets: targets, epoch: state.epoch)
         state.step += 1

@@ -102,6 +102,7 @@ public enum SFTRun {
         let model: RecModel
         var state: SFTState
         var optimizer: AdamW? = nil
+        var ema: [Float]? = nil
         if o.resume {
             guard FileManager.default.fileExists(atPath: lastDir.path) else {
                 throw AlignError.io(path: lastDir.path, message: "nothing to resume (no last/ checkpoint); drop --resume to start")
@@ -116,6 +117,7 @@ public enum SFTRun {
             let adam = AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
             try os.restore(into: adam)
             optimizer = adam
+            ema = os.ema
             log("resuming \(lastDir.path) at step \(state.step) (epoch \(state.epoch), batch \(state.batchInEpoch))")
         } else {
             let sidURL = o.sidMap ?? o.data.appendingPathComponent("sid/sid_map.json")
@@ -144,7 +146,7 @@ public enum SFTRun {
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
-                               state: state, optimizer: optimizer)
+                               state: state, optimizer: optimizer, ema: ema)
         let total = cfg.optim.steps
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()
@@ -152,20 +154,32 @@ public enum SFTRun {
         var tokensThisRun = 0
 
         func saveLast() throws {
-            try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer)
+            try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer,
+                           ema: loop.average?.snapshot)
         }
         func validate() throws {
             let v0 = Date()
             let exs = Evaluation.subsample(dataset.examples(p, .valid), max: cfg.eval.maxUsers)
-            let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
-            let m = Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
+            func score() throws -> RankingMetrics {
+                let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
+                return Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
+            }
+            // With a moving average, validation and best/ use the averaged weights (last/ keeps the raw ones); the
+            // raw weights are scored too and logged beside, so a run shows what the average buys.
+            let m = try loop.withEvaluationWeights(score)
+            let raw = loop.average == nil ? nil : try score()
             let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
             let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
-            run.metrics.log("sft_valid", ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
-                                          "seconds": Date().timeIntervalSince(v0), "best": improved])
-            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@ [%.0fs]", loop.state.step, p.rawValue,
-                       m.count, hr, ndcg, improved ? " (best)" : "", Date().timeIntervalSince(v0)))
-            if improved { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
+            var fields: [String: Any] = ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
+                                         "seconds": Date().timeIntervalSince(v0), "best": improved]
+            if let raw { fields["raw_hr10"] = raw.hr(at: 10); fields["raw_ndcg10"] = raw.ndcg(at: 10) }
+            run.metrics.log("sft_valid", fields)
+            let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
+            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@ [%.0fs]", loop.state.step, p.rawValue,
+                       m.count, hr, ndcg, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
+            if improved {
+                try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
+            }
             try saveLast()
         }
 

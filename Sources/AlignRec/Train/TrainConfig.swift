@@ -64,11 +64,14 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     public var windowBatches: Int = 16
     /// Dropout on the embedding and on every attention/MLP branch during SFT (0 = off).
     public var dropout: Float = 0
+    /// Decay of an exponential moving average of the weights (0 = none). With one, validation and `best/`
+    /// use the averaged weights; training continues on the raw ones (`last/` keeps both, for exact resume).
+    public var ema: Float = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", lr, warmup, minLrRatio = "min_lr_ratio", weightDecay = "weight_decay"
-        case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches", dropout
+        case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches", dropout, ema
     }
 
     /// Missing keys take the defaults.
@@ -86,6 +89,7 @@ public struct OptimPreset: Codable, Sendable, Equatable {
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         windowBatches = try c.decodeIfPresent(Int.self, forKey: .windowBatches) ?? d.windowBatches
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
+        ema = try c.decodeIfPresent(Float.self, forKey: .ema) ?? d.ema
     }
 
     public var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: beta1, beta2: beta2, eps: 1e-8, weightDecay: weightDecay) }
@@ -213,6 +217,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         }
         guard optim.gradClip >= 0, optim.windowBatches >= 1 else { throw bad("optim.grad_clip must be ≥ 0 and window_batches ≥ 1") }
         guard optim.dropout >= 0, optim.dropout < 1 else { throw bad("optim.dropout must be in [0, 1) (got \(optim.dropout))") }
+        guard optim.ema >= 0, optim.ema < 1 else { throw bad("optim.ema must be in [0, 1) (0 = no moving average; got \(optim.ema))") }
         guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0, eval.patience >= 0 else {
             throw bad("eval.every, max_users and patience must be ≥ 0 and eval.beam ≥ 1")
         }
