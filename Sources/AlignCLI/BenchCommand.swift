@@ -149,6 +149,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed decoding repetitions per preset.")
     var decodeReps: Int = 3
 
+    @Flag(name: .long, help: "Print the OpenBLAS kernel set align runs with on this machine (e.g. SkylakeX) and exit; scripts/test gives the test process the same.")
+    var kernels = false
+
     @Flag(name: .long, help: "Only measure decoding.")
     var decodeOnly = false
 
@@ -190,6 +193,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if kernels { print(BlasCore.name); return }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         Blas.setThreads(Parallel.workers)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"

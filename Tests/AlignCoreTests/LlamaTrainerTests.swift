@@ -66,6 +66,35 @@ import Testing
         #expect(a.contains { $0 != 0 })
     }
 
+    /// The LM head over trained rows only (SFT's mode) gives the full path's log-probs, loss and gradients,
+    /// with and without dropout, tied and untied, including a batch where some rows train nothing.
+    @Test(arguments: ["llama-tiny", "llama-tiny-tied"])
+    func trainedRowsOnlyHeadEqualsTheFullHead(fixture: String) throws {
+        let f = try LlamaFixture(fixture)
+        var tgt = f.targets
+        for i in stride(from: 0, to: tgt.count, by: 3) { tgt[i] = ignoreIndex }            // a third untrained
+        for t in 0..<f.T { tgt[t] = ignoreIndex }                                           // row 0: nothing trained
+        for key in [nil, UInt64(77)] as [UInt64?] {
+            func run(compact: Bool) throws -> (lp: [Float], loss: Float, grads: [Float]) {
+                let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T, dropout: 0.1)
+                tr.logitsForAllPositions = !compact
+                tr.dropoutKey = key
+                try tr.forward(tokens: f.inputIds, targets: tgt, batch: f.B, seq: f.T)
+                tr.zeroGrads()
+                let loss = tr.meanCrossEntropy()
+                let lp = Array(tr.tokenLogProbs)
+                try tr.backwardMeanCrossEntropy()
+                return (lp, loss, Array(tr.grads))
+            }
+            let full = try run(compact: false), compact = try run(compact: true)
+            #expect(maxAbsDiff(full.lp, compact.lp) < 1e-5, "log-probs (key \(String(describing: key)))")
+            #expect(abs(full.loss - compact.loss) < 1e-5)
+            let scale = full.grads.map(abs).max()!
+            #expect(maxAbsDiff(full.grads, compact.grads) < 1e-5 * max(scale, 1), "gradients (key \(String(describing: key)))")
+            #expect(compact.lp[0..<f.T].allSatisfy { $0 == 0 })
+        }
+    }
+
     @Test func badInputsRaiseTypedErrors() throws {
         let f = try LlamaFixture("llama-tiny")
         let tr = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 4)

@@ -99,6 +99,7 @@ public final class SFTLoop {
         batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
                                           windowBatches: optim.windowBatches, seed: seed)
         trainer = LlamaTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout)
+        trainer.logitsForAllPositions = false   // SFT reads only log-probs: the LM head runs on trained rows
         if let optimizer {
             guard optimizer.count == params.count else {
                 throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(params.count)")
