@@ -17,10 +17,13 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample during training).") var maxUsers: Int?
     @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: String?
     @Option(name: .long, help: "Override seed.") var seed: UInt64?
+    @Option(name: .customLong("recent-positions"), help: "Override recent_positions: draw prompts only from each user's last N training positions (0 = every position).") var recentPositions: Int?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
 
     /// Applies the shared overrides to a preference config's common fields.
-    func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64) {
+    func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64,
+               recentPositions r: inout Int) {
+        if let v = recentPositions { r = v }
         if let v = steps { optim.steps = v }
         if let v = lr { optim.lr = v }
         if let v = batchSize { optim.batchSize = v }

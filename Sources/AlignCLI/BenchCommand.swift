@@ -161,6 +161,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("beam-users"), help: "Users per beam-search measurement.")
     var beamUsers: Int = 64
 
+    @Option(name: .customLong("beam-batch"), help: "Users per beam-search call (their beams decode together in one batch).")
+    var beamBatch: Int = 16
+
     @Option(name: .customLong("sid-items"), help: "Vectors for the SID build benchmark (384-d, 3 levels × 256 codes).")
     var sidItems: Int = 100_000
 

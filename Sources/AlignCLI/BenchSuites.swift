@@ -15,13 +15,14 @@ extension BenchCommand {
         let first = Int32(V - levels * codes)
         guard first > 2 else { throw ValidationError("preset A's vocabulary is too small for \(levels) × \(codes) SID tokens") }
         let prompts = BeamBench.syntheticPrompts(count: beamUsers, length: 100, bos: 1, firstToken: 3, vocabSize: Int(first), seed: seed)
-        let decoder = LlamaDecoder(params: params, maxGroups: 16, maxWidth: 20, maxPrompt: 100, maxSuffix: levels + 1)
-        print("\nconstrained beam search — preset A, beam 20, top-20, 100-token prompts, 16 users per batch, \(levels) levels × \(codes) codes")
+        guard beamBatch >= 1 else { throw ValidationError("--beam-batch must be at least 1") }
+        let decoder = LlamaDecoder(params: params, maxGroups: beamBatch, maxWidth: 20, maxPrompt: 100, maxSuffix: levels + 1)
+        print("\nconstrained beam search — preset A, beam 20, top-20, 100-token prompts, \(beamBatch) users per batch, \(levels) levels × \(codes) codes")
         print("items | users | seconds | users/s")
         for items in [10_000, 50_000] {
             let sids = try BeamBench.syntheticSIDs(items: items, levels: levels, codes: codes, firstToken: first, seed: seed &+ UInt64(items))
             let trie = try SIDTrie(sids: sids)
-            let r = try BeamBench.run(decoder: decoder, trie: trie, prompts: prompts, beamWidth: 20, topK: 20, usersPerBatch: 16)
+            let r = try BeamBench.run(decoder: decoder, trie: trie, prompts: prompts, beamWidth: 20, topK: 20, usersPerBatch: beamBatch)
             print(String(format: "%d | %d | %.2f | %.1f", items, r.users, r.seconds, r.usersPerSecond))
         }
     }

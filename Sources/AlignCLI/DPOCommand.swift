@@ -34,7 +34,8 @@ struct DPOCommand: ParsableCommand {
         if let v = beta { c.beta = v }
         if let v = maxPairs { c.maxPairs = v }
         if let v = sftWeight { c.sftWeight = v }
-        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed)
+        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                     recentPositions: &c.recentPositions)
         try c.validate(path: common.configLabel)
         return c
     }

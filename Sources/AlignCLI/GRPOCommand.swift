@@ -48,7 +48,8 @@ struct GRPOCommand: ParsableCommand {
             c.lossNormalization = n
         }
         if let v = iterations { c.iterations = v }
-        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed)
+        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                     recentPositions: &c.recentPositions)
         try c.validate(path: common.configLabel)
         return c
     }

@@ -88,6 +88,8 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public var negativeBeam: Int = 20
     /// Training examples turned into pairs (0: all), drawn with the seed.
     public var maxPairs: Int = 4096
+    /// Draw the training examples only from each user's last N training positions (0: every position).
+    public var recentPositions: Int = 0
     /// RPO's α: weight of the chosen response's mean token NLL added to the DPO loss (0 = plain DPO).
     public var sftWeight: Double = 0
     public var optim = AlignOptim()
@@ -98,6 +100,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
+        case recentPositions = "recent_positions"
     }
 
     public init(from decoder: Decoder) throws {
@@ -110,6 +113,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         numNegatives = try c.decodeIfPresent(Int.self, forKey: .numNegatives) ?? d.numNegatives
         negativeBeam = try c.decodeIfPresent(Int.self, forKey: .negativeBeam) ?? d.negativeBeam
         maxPairs = try c.decodeIfPresent(Int.self, forKey: .maxPairs) ?? d.maxPairs
+        recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
         sftWeight = try c.decodeIfPresent(Double.self, forKey: .sftWeight) ?? d.sftWeight
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
@@ -131,6 +135,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
         guard beta > 0, beta.isFinite else { throw bad("beta must be > 0") }
         guard sftWeight >= 0, sftWeight.isFinite else { throw bad("sft_weight must be ≥ 0") }
+        guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }
         guard numNegatives >= 1, negativeBeam >= numNegatives + 1, maxPairs >= 0 else {
             throw bad("num_negatives must be ≥ 1, negative_beam ≥ num_negatives + 1, max_pairs ≥ 0")
         }
@@ -170,6 +175,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public var iterations: Int = 1
     /// Training examples the prompts are drawn from (0: all).
     public var maxPrompts: Int = 0
+    /// Draw the prompts only from each user's last N training positions (0: every position).
+    public var recentPositions: Int = 0
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
@@ -178,7 +185,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", groupSize = "group_size", rollout, temperature, reward
         case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
-        case iterations, maxPrompts = "max_prompts", optim, eval, seed
+        case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
     }
 
     public init(from decoder: Decoder) throws {
@@ -197,6 +204,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         lossNormalization = try c.decodeIfPresent(LossNormalization.self, forKey: .lossNormalization) ?? d.lossNormalization
         iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
         maxPrompts = try c.decodeIfPresent(Int.self, forKey: .maxPrompts) ?? d.maxPrompts
+        recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
@@ -225,6 +233,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         do { try reward.validate() } catch let e as AlignError { throw bad("reward: \(e.description)") }
         guard beta >= 0, epsilon >= 0, epsilon < 1, epsilonHigh >= 0 else { throw bad("need beta ≥ 0, 0 ≤ epsilon < 1, epsilon_high ≥ 0") }
         guard iterations >= 1, maxPrompts >= 0 else { throw bad("iterations must be ≥ 1 and max_prompts ≥ 0") }
+        guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }
         try optim.validate(bad)
         guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0 else { throw bad("eval.every ≥ 0, eval.beam ≥ 1, eval.max_users ≥ 0") }
     }

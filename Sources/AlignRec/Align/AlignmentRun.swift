@@ -70,11 +70,26 @@ public final class AlignmentContext {
         run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path)
     }
 
-    /// Training examples of the protocol (every position), `max` of them drawn with `rng` (0: all), shuffled.
-    public func trainingExamples(max n: Int, rng: inout Rng) -> [Example] {
-        var all = dataset.examples(evalProtocol, .train)
+    /// Training examples of the protocol — every position, or with `recent` > 0 only each user's last `recent`
+    /// training positions (the ones closest to the evaluation targets) — `max` of them drawn with `rng` (0: all),
+    /// shuffled.
+    public func trainingExamples(max n: Int, recent: Int = 0, rng: inout Rng) -> [Example] {
+        var all = Self.recent(dataset.examples(evalProtocol, .train), positions: recent)
         rng.shuffle(&all)
         return n > 0 && n < all.count ? Array(all[0..<n]) : all
+    }
+
+    /// The examples among `examples` whose target is one of its user's last `positions` (0: all), in order.
+    public static func recent(_ examples: [Example], positions: Int) -> [Example] {
+        guard positions > 0 else { return examples }
+        var rank: [Int: [Int]] = [:]   // per user, its example positions in descending order
+        for e in examples { rank[e.user, default: []].append(e.pos) }
+        var cut: [Int: Int] = [:]
+        for (u, ps) in rank {
+            let sorted = ps.sorted(by: >)
+            cut[u] = sorted[min(positions, sorted.count) - 1]
+        }
+        return examples.filter { $0.pos >= cut[$0.user]! }
     }
 
     /// Ranking metrics of the current weights on a split (`maxUsers` 0 = all).

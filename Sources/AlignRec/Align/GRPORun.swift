@@ -39,7 +39,7 @@ public enum GRPORun {
         var rng = Rng(seed: cfg.seed)
         var sampleRng = rng.split()
         let needed = cfg.optim.steps * cfg.optim.batchSize
-        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, rng: &rng)
+        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions, rng: &rng)
         guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
         let rec = try Recommender(model: model, beam: G)
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
