@@ -3,8 +3,8 @@
 // Debian bookworm's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels by CPU family/model at load time. On a
 // CPU it does not know (seen: a virtualised Sapphire Rapids Xeon reporting "Intel(R) Xeon(R) Processor") it
 // falls back, silently, to the SSE3 "Prescott" kernels: sgemm then runs at 43 GFLOP/s where the AVX-512
-// "SkylakeX" kernels reach 119 on the same 2 cores (`align bench --only engine --preset A`), and SFT is 2.0–2.8×
-// slower. The kernel set can only be chosen before the library initialises (the OPENBLAS_CORETYPE
+// "SkylakeX" kernels reach 119 on the same 2 cores (`align bench --only engine --preset A`: 2.7× the tokens/s),
+// and the d 96 SFT runs 2.2× slower (8.6k against 19.1k tokens/s over 100 steps). The kernel set can only be chosen before the library initialises (the OPENBLAS_CORETYPE
 // environment variable, read by its constructor), so `align` re-executes itself once with that variable set
 // when the detected core is such a fallback and the CPU (as the kernel reports it in /proc/cpuinfo) has
 // AVX2+FMA or AVX-512. A user's own OPENBLAS_CORETYPE is never overridden, a correctly detected core never
@@ -47,7 +47,8 @@ public enum BlasCore {
 
     /// When OpenBLAS fell back to pre-AVX kernels on a CPU with AVX2/AVX-512, re-executes the current
     /// process with OPENBLAS_CORETYPE set (does not return on success). Returns, doing nothing, when the
-    /// variable is already set, ALIGN_BLAS_CORE=keep, the detected core is fine, or exec fails. Call first
+    /// variable is already set, ALIGN_BLAS_CORE=keep, the detected core is fine, /proc/cpuinfo cannot be read
+    /// (then nothing is known to be safe to force: the detected kernels stay), or exec fails. Call first
     /// thing in `main`, before any output.
     public static func reexecWithFasterKernelsIfNeeded() {
         #if os(Linux) && arch(x86_64)

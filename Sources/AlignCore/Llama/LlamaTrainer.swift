@@ -195,7 +195,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         if compactForward {
             var m = 0
             for i in 0..<N {
-                logp[i] = 0; lse[i] = 0
+                logp[i] = 0
                 guard targets[i] != ignoreIndex else { continue }
                 rowIndex[m] = Int32(i); targetsc[m] = targets[i]
                 (lnfc + m * C).update(from: lnf + i * C, count: C)
@@ -204,7 +204,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             compactRows = m
             sgemm(false, true, m, V, C, 1, lnfc, C, p + lay.lmHead, C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
-            for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r]; lse[Int(rowIndex[r])] = lsec[r] }
+            for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }   // lse stays compact (lsec): only the backward reads it
         } else {
             sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)

@@ -82,13 +82,10 @@ public final class AlignmentContext {
     /// The examples among `examples` whose target is one of its user's last `positions` (0: all), in order.
     public static func recent(_ examples: [Example], positions: Int) -> [Example] {
         guard positions > 0 else { return examples }
-        var rank: [Int: [Int]] = [:]   // per user, its example positions in descending order
-        for e in examples { rank[e.user, default: []].append(e.pos) }
-        var cut: [Int: Int] = [:]
-        for (u, ps) in rank {
-            let sorted = ps.sorted(by: >)
-            cut[u] = sorted[min(positions, sorted.count) - 1]
-        }
+        var byUser: [Int: [Int]] = [:]
+        for e in examples { byUser[e.user, default: []].append(e.pos) }
+        // per user, the smallest position still among its last `positions`
+        let cut = byUser.mapValues { ps in ps.sorted(by: >)[min(positions, ps.count) - 1] }
         return examples.filter { $0.pos >= cut[$0.user]! }
     }
 
