@@ -63,6 +63,12 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     #expect(html.contains("no SID report at"))   // report.json missing: a note, not a failure
     // Explicit stage list; a missing directory is an error; a non-run directory is an error.
     #expect(try ReportData.gather(run: dpo, stages: [dpo]).runs.count == 1)
+    #expect(report.runs.allSatisfy { !$0.notes.contains { $0.contains("earlier stages are not shown") } })
+    // A parent link to a run that is gone: the chain stops there and the oldest run found says why.
+    try FileManager.default.removeItem(at: sft)
+    let broken = try ReportData.gather(run: dpo)
+    #expect(broken.runs.map(\.stage) == ["dpo"])
+    #expect(broken.runs[0].notes.contains { $0.contains("runs/sft/best") && $0.contains("earlier stages are not shown") })
     #expect(throws: AlignError.self) { try ReportData.gather(run: root.appendingPathComponent("nope")) }
     #expect(throws: AlignError.self) { try ReportData.gather(run: data.appendingPathComponent("sid")) }
 }

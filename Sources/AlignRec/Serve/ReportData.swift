@@ -44,6 +44,12 @@ public struct ReportData {
         let dirs = try stages ?? discoverChain(run)
         var runs: [ReportRun] = []
         for d in dirs { runs.append(try readRun(d)) }
+        if stages == nil, var oldest = runs.first, let parent = oldest.info?.parent,
+           resolveRunDir(parent, from: oldest.url) == nil {
+            // The chain ends here because the link is broken, not because this is the first stage: say so.
+            oldest.notes.append("parent \(parent) (run.json) is not a run directory; earlier stages are not shown")
+            runs[0] = oldest
+        }
         var notes: [String] = []
         let dataDir = data ?? runs.lazy.compactMap(dataDirectory).first
         var report: SIDReport? = nil
@@ -75,7 +81,8 @@ public struct ReportData {
     }
 
     /// `run` and its ancestors through run.json "parent" (a run directory or a checkpoint inside one),
-    /// oldest first. A missing directory is an error; a broken parent link stops the chain.
+    /// oldest first. A missing directory is an error; a broken parent link stops the chain (`gather` notes
+    /// it on the oldest run; an unreadable run.json is noted by `readRun`).
     public static func discoverChain(_ run: URL) throws -> [URL] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: run.path, isDirectory: &isDir), isDir.boolValue else {
