@@ -161,8 +161,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("beam-users"), help: "Users per beam-search measurement.")
     var beamUsers: Int = 64
 
-    @Option(name: .customLong("beam-batch"), help: "Users per beam-search call (their beams decode together in one batch).")
+    @Option(name: .customLong("beam-batch"), help: "Users per decoder (their beams decode together in one batch).")
     var beamBatch: Int = 16
+
+    @Option(name: .customLong("beam-workers"), help: "Decoders running side by side, each on one core with single-threaded OpenBLAS (default: ALIGN_THREADS or the core count; 1 = one decoder with multi-threaded OpenBLAS).")
+    var beamWorkers: Int = Parallel.workers
 
     @Option(name: .customLong("sid-items"), help: "Vectors for the SID build benchmark (384-d, 3 levels × 256 codes).")
     var sidItems: Int = 100_000

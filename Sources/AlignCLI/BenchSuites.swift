@@ -16,13 +16,14 @@ extension BenchCommand {
         guard first > 2 else { throw ValidationError("preset A's vocabulary is too small for \(levels) × \(codes) SID tokens") }
         let prompts = BeamBench.syntheticPrompts(count: beamUsers, length: 100, bos: 1, firstToken: 3, vocabSize: Int(first), seed: seed)
         guard beamBatch >= 1 else { throw ValidationError("--beam-batch must be at least 1") }
-        let decoder = LlamaDecoder(params: params, maxGroups: beamBatch, maxWidth: 20, maxPrompt: 100, maxSuffix: levels + 1)
-        print("\nconstrained beam search — preset A, beam 20, top-20, 100-token prompts, \(beamBatch) users per batch, \(levels) levels × \(codes) codes")
+        guard beamWorkers >= 1 else { throw ValidationError("--beam-workers must be at least 1") }
+        print("\nconstrained beam search — preset A, beam 20, top-20, 100-token prompts, \(beamBatch) users per decoder × \(beamWorkers) decoder(s) side by side, \(levels) levels × \(codes) codes")
         print("items | users | seconds | users/s")
         for items in [10_000, 50_000] {
             let sids = try BeamBench.syntheticSIDs(items: items, levels: levels, codes: codes, firstToken: first, seed: seed &+ UInt64(items))
             let trie = try SIDTrie(sids: sids)
-            let r = try BeamBench.run(decoder: decoder, trie: trie, prompts: prompts, beamWidth: 20, topK: 20, usersPerBatch: beamBatch)
+            let search = try ShardedBeamSearch(params: params, trie: trie, beamWidth: 20, usersPerWorker: beamBatch, workers: beamWorkers)
+            let r = try BeamBench.run(search: search, prompts: prompts, topK: 20)
             print(String(format: "%d | %d | %.2f | %.1f", items, r.users, r.seconds, r.usersPerSecond))
         }
     }

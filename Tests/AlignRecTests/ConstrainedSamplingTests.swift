@@ -97,17 +97,6 @@ import Testing
     }
 }
 
-@Test func beamBenchRunsOnSyntheticShapes() throws {
-    let sids = try BeamBench.syntheticSIDs(items: 300, levels: 3, codes: 16, firstToken: 50, seed: 1)
-    let trie = try SIDTrie(sids: sids)
-    let vocab = 50 + 3 * 16
-    let prompts = BeamBench.syntheticPrompts(count: 6, length: 12, bos: 1, firstToken: 50, vocabSize: vocab, seed: 2)
-    let r = try BeamBench.run(decoder: ReferenceDecoder.hashed(vocabSize: vocab, seed: 3), trie: trie, prompts: prompts,
-                              beamWidth: 5, topK: 5, usersPerBatch: 4)
-    #expect(r.users == 6 && r.items == 300 && r.usersPerSecond > 0 && r.meanPromptLength == 12)
-    #expect(throws: AlignError.self) { try BeamBench.syntheticSIDs(items: 100, levels: 2, codes: 8, firstToken: 0, seed: 1) }
-}
-
 @Test func freeGenerationGreedyMatchesIndependentWalk() throws {
     let V = 12, eos: Int32 = 2
     var rng = Rng(seed: 1)

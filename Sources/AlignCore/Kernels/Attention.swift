@@ -18,7 +18,7 @@ public struct AttentionShape: Sendable {
 
 /// Runs `body` with OpenBLAS on one thread (inside loops that are already parallel), then restores it.
 @inline(__always)
-func withSingleThreadedBlas(_ body: () -> Void) {
+public func withSingleThreadedBlas(_ body: () -> Void) {
     let saved = Blas.threads
     if saved != 1 { Blas.setThreads(1) }
     body()

@@ -1,6 +1,6 @@
-// Micro-benchmark of trie-constrained beam search: users/s for a decoder, a trie and prompts, batching
-// `usersPerBatch` users per search call (issue 4 §3: beam 20, top-20, 100-token prompts, 10k/50k items of
-// 4 levels × 256 codes). Also builds synthetic tries and prompts of those shapes for `align bench`.
+// Micro-benchmark of trie-constrained beam search: users/s of a ShardedBeamSearch (`usersPerBatch` users per
+// decoder, one decoder per worker) over prompts (issue 4 §3: beam 20, top-20, 100-token prompts, 10k/50k items
+// of 4 levels × 256 codes). Also builds synthetic tries and prompts of those shapes for `align bench`.
 import Foundation
 
 /// Beam-search throughput measurement.
@@ -12,44 +12,39 @@ public enum BeamBench {
         public var usersPerSecond: Double
         public var beamWidth: Int
         public var topK: Int
+        /// Users one decoder batches together, and decoders running side by side.
         public var usersPerBatch: Int
+        public var workers: Int
         public var items: Int
         public var meanPromptLength: Double
 
         enum CodingKeys: String, CodingKey {
             case users, seconds, items
             case usersPerSecond = "users_per_second", beamWidth = "beam_width", topK = "top_k"
-            case usersPerBatch = "users_per_batch", meanPromptLength = "mean_prompt_length"
+            case usersPerBatch = "users_per_batch", workers, meanPromptLength = "mean_prompt_length"
         }
     }
 
-    /// Runs constrained beam search over all `prompts` in batches of `usersPerBatch` (after one untimed
-    /// warm-up batch when `warmup`) and reports users/s. Checks every result list is non-empty.
-    public static func run(decoder: IncrementalDecoder, trie: SIDTrie, prompts: [[Int32]], beamWidth: Int = 20,
-                           topK: Int = 20, usersPerBatch: Int = 16, warmup: Bool = true) throws -> Result {
-        guard !prompts.isEmpty, usersPerBatch >= 1 else {
-            throw AlignError.invalidArgument("beam bench needs prompts and users per batch ≥ 1")
-        }
-        let search = ConstrainedBeamSearch(trie: trie)
-        if warmup {
-            _ = try search.search(decoder: decoder, prompts: Array(prompts.prefix(usersPerBatch)),
-                                  beamWidth: beamWidth, topK: topK)
-        }
+    /// Runs constrained beam search over all `prompts`, `search.usersPerCall` users per call (after one untimed
+    /// warm-up call when `warmup`), and reports users/s. Checks every result list is non-empty.
+    public static func run(search: ShardedBeamSearch, prompts: [[Int32]], topK: Int = 20, warmup: Bool = true) throws -> Result {
+        guard !prompts.isEmpty else { throw AlignError.invalidArgument("beam bench needs prompts") }
+        let per = search.usersPerCall
+        if warmup { _ = try search.search(prompts: Array(prompts.prefix(per)), topK: topK) }
         let start = DispatchTime.now().uptimeNanoseconds
         var i = 0
         while i < prompts.count {
-            let batch = Array(prompts[i..<min(prompts.count, i + usersPerBatch)])
-            let res = try search.search(decoder: decoder, prompts: batch, beamWidth: beamWidth, topK: topK)
+            let res = try search.search(prompts: Array(prompts[i..<min(prompts.count, i + per)]), topK: topK)
             if res.contains(where: { $0.isEmpty }) {
                 throw AlignError.invalidArgument("beam bench: a search returned no items")
             }
-            i += usersPerBatch
+            i += per
         }
         let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let meanLen = Double(prompts.map(\.count).reduce(0, +)) / Double(prompts.count)
         return Result(users: prompts.count, seconds: secs, usersPerSecond: Double(prompts.count) / max(secs, 1e-9),
-                      beamWidth: beamWidth, topK: topK, usersPerBatch: usersPerBatch, items: trie.itemCount,
-                      meanPromptLength: meanLen)
+                      beamWidth: search.beamWidth, topK: topK, usersPerBatch: search.usersPerWorker, workers: search.workers,
+                      items: search.search.trie.itemCount, meanPromptLength: meanLen)
     }
 
     /// Random distinct SIDs: `items` codes of `levels` levels × `codes` codes; level l's code c is token

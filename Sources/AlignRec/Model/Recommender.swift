@@ -1,7 +1,7 @@
 // Recommendation with a RecModel: renders each history with the task's fixed evaluation template in the
 // shared wrapper, prefills a KV-cached LlamaDecoder once per user, and runs trie-constrained beam search
-// (ConstrainedBeamSearch) over many users at a time. Also the ranking evaluation on a dataset split
-// (beam top-20 lists → HR/NDCG@K under the protocol's exclusion rule).
+// (ConstrainedBeamSearch) over many users at a time, one decoder per core (ShardedBeamSearch). Also the
+// ranking evaluation on a dataset split (beam top-20 lists → HR/NDCG@K under the protocol's exclusion rule).
 import Foundation
 
 /// One recommendation query: the history (oldest first) and the items never to return.
@@ -11,22 +11,24 @@ public struct RecommendRequest: Sendable {
     public init(history: [Int], exclude: [Int] = []) { self.history = history; self.exclude = exclude }
 }
 
-/// Batched trie-constrained beam search for a model.
+/// Batched trie-constrained beam search for a model: `usersPerBatch` users per decoder, one decoder per
+/// worker (ShardedBeamSearch), so a round decodes `workers × usersPerBatch` users.
 public final class Recommender {
     public let model: RecModel
     public let beam: Int
     public let usersPerBatch: Int
     public let task: PromptTask
-    let search: ConstrainedBeamSearch
-    var decoder: LlamaDecoder?
+    let sharded: ShardedBeamSearch
 
-    public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, task: PromptTask = .nextitem) throws {
+    public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, task: PromptTask = .nextitem,
+                workers: Int = Parallel.workers) throws {
         guard beam >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("beam and users per batch must be ≥ 1") }
         guard task == .nextitem || task == .titlehist2sid else {
             throw AlignError.invalidArgument("recommendation uses the nextitem or titlehist2sid task, not \(task.rawValue)")
         }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
-        search = ConstrainedBeamSearch(trie: model.trie)
+        sharded = try ShardedBeamSearch(params: model.params, trie: model.trie, beamWidth: beam,
+                                        usersPerWorker: usersPerBatch, workers: workers)
     }
 
     /// [bos] + the wrapped evaluation prompt for a history (truncated to the most recent max_history items).
@@ -40,17 +42,6 @@ public final class Recommender {
         return try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
     }
 
-    /// A decoder with room for `groups` prompts of `promptLength` tokens (grown when needed, reused otherwise).
-    func decoderFor(groups: Int, promptLength: Int) -> LlamaDecoder {
-        let suffix = model.trie.maxDepth + 1
-        if let d = decoder, d.maxGroups >= groups, d.maxPrompt >= promptLength, d.maxWidth >= beam { return d }
-        let maxPrompt = max(promptLength, decoder?.maxPrompt ?? 0)
-        let d = LlamaDecoder(params: model.params, maxGroups: max(groups, decoder?.maxGroups ?? 0), maxWidth: beam,
-                             maxPrompt: maxPrompt, maxSuffix: suffix)
-        decoder = d
-        return d
-    }
-
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
     public func recommend(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [[ScoredItem]] {
         guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
@@ -58,12 +49,9 @@ public final class Recommender {
         out.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
-            let chunk = requests[start..<min(requests.count, start + usersPerBatch)]
+            let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
             let prompts = try chunk.map { try promptIds(history: $0.history) }
-            let dec = decoderFor(groups: chunk.count, promptLength: prompts.map(\.count).max() ?? 1)
-            let lists = try search.search(decoder: dec, prompts: prompts, beamWidth: beam, topK: k,
-                                          exclude: chunk.map(\.exclude))
-            out.append(contentsOf: lists)
+            out.append(contentsOf: try sharded.search(prompts: prompts, topK: k, exclude: chunk.map(\.exclude)))
             progress?.advance(chunk.count)
             start += chunk.count
         }

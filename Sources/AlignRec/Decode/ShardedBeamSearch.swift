@@ -1,0 +1,106 @@
+// Trie-constrained beam search over both cores by data parallelism: a call's prompts are cut into contiguous
+// shards, one per worker, and each worker runs `ConstrainedBeamSearch` on its own `LlamaDecoder` (its own KV
+// cache and scratch) with OpenBLAS on one thread. With one shared decoder only the matrix products use both
+// cores; the element-wise kernels, the KV-cache copies and the per-beam trie bookkeeping run on one, and every
+// sgemm of a small decode step pays a thread hand-off. Here all of it runs on both cores at once.
+//
+// Owns: the per-worker decoders (planned once, grown only when a longer prompt or a wider batch arrives) and
+// the split. Leaves to ConstrainedBeamSearch: the search itself. Results come back in prompt order and are the
+// same items and scores as one decoder gives up to the last bits of the matrix products: a shard's rows go
+// through the same sgemm kernels, only the row count (and so OpenBLAS's blocking) of a call differs (tested).
+import AlignCore
+import Dispatch
+import Foundation
+
+/// Beam search for many prompts at a time, one decoder per worker.
+public final class ShardedBeamSearch {
+    /// The search every shard runs (holds only the trie).
+    public let search: ConstrainedBeamSearch
+    /// Model weights, shared read-only by every worker's decoder.
+    public let params: LlamaParameters
+    /// Beams per prompt (B), the width each decoder is planned for.
+    public let beamWidth: Int
+    /// Prompts one worker decodes together.
+    public let usersPerWorker: Int
+    /// Worker count (1: one decoder, multi-threaded OpenBLAS, the plain path).
+    public let workers: Int
+    /// Continuation tokens each decoder plans for (deepest SID + 1).
+    let maxSuffix: Int
+    private var decoders: [LlamaDecoder] = []
+
+    /// A search over `trie` for `params`: `workers` decoders of `usersPerWorker` prompts each (ALIGN_THREADS
+    /// or the active core count by default).
+    public init(params: LlamaParameters, trie: SIDTrie, beamWidth: Int, usersPerWorker: Int = 16,
+                workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized) throws {
+        guard beamWidth >= 1, usersPerWorker >= 1, workers >= 1 else {
+            throw AlignError.invalidArgument("sharded beam search needs beam width, users per worker and workers ≥ 1 (got \(beamWidth), \(usersPerWorker), \(workers))")
+        }
+        self.params = params; self.beamWidth = beamWidth; self.usersPerWorker = usersPerWorker; self.workers = workers
+        search = ConstrainedBeamSearch(trie: trie, scoring: scoring)
+        maxSuffix = trie.maxDepth + 1
+    }
+
+    /// Prompts one `search` call decodes at once (more are processed in successive rounds).
+    public var usersPerCall: Int { workers * usersPerWorker }
+
+    /// Worker w's decoder, with room for `groups` prompts of `promptLength` tokens.
+    func decoder(_ w: Int, groups: Int, promptLength: Int) -> LlamaDecoder {
+        if w < decoders.count, decoders[w].maxGroups >= groups, decoders[w].maxPrompt >= promptLength {
+            return decoders[w]
+        }
+        let old = w < decoders.count ? decoders[w] : nil
+        let d = LlamaDecoder(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
+                             maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix)
+        if w < decoders.count { decoders[w] = d } else { decoders.append(d) }
+        return d
+    }
+
+    /// Top-`topK` items per prompt (best first, distinct, valid, never in `exclude[i]`), in prompt order.
+    /// `prompts` are token ids ([bos] + prompt). Any number of prompts: `usersPerCall` are decoded at a time.
+    public func search(prompts: [[Int32]], topK: Int, exclude: [[Int]]? = nil) throws -> [[ScoredItem]] {
+        if let exclude, exclude.count != prompts.count {
+            throw AlignError.invalidArgument("\(exclude.count) exclusion lists for \(prompts.count) prompts")
+        }
+        var out: [[ScoredItem]] = []
+        out.reserveCapacity(prompts.count)
+        var start = 0
+        while start < prompts.count {
+            let end = min(prompts.count, start + usersPerCall)
+            out += try round(Array(prompts[start..<end]), topK: topK, exclude: exclude.map { Array($0[start..<end]) })
+            start = end
+        }
+        return out
+    }
+
+    /// One round of at most `usersPerCall` prompts: balanced contiguous shards, one per worker.
+    func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?) throws -> [[ScoredItem]] {
+        let n = prompts.count
+        let w = min(workers, n)
+        let maxLen = prompts.map(\.count).max() ?? 1
+        if w <= 1 {
+            let d = decoder(0, groups: n, promptLength: maxLen)
+            return try search.search(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
+        }
+        let bounds = (0...w).map { n * $0 / w }
+        let decs = (0..<w).map { decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
+        var results = [Result<[[ScoredItem]], Error>](repeating: .success([]), count: w)
+        let search = self.search, B = beamWidth
+        results.withUnsafeMutableBufferPointer { res in
+            let box = UncheckedSendable((res, decs, prompts, exclude))
+            withSingleThreadedBlas {
+                DispatchQueue.concurrentPerform(iterations: w) { s in
+                    let (res, decs, prompts, exclude) = box.value
+                    let lo = bounds[s], hi = bounds[s + 1]
+                    res[s] = Result {
+                        try search.search(decoder: decs[s], prompts: Array(prompts[lo..<hi]), beamWidth: B, topK: topK,
+                                          exclude: exclude.map { Array($0[lo..<hi]) })
+                    }
+                }
+            }
+        }
+        var out: [[ScoredItem]] = []
+        out.reserveCapacity(n)
+        for r in results { out += try r.get() }
+        return out
+    }
+}
