@@ -51,6 +51,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override optim.dropout.") var dropout: Float?
     @Option(name: .long, help: "Override optim.ema (decay of the weights' moving average used for validation and best/; 0 = none).") var ema: Float?
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
+    @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
 
     func resolvedConfig() throws -> TrainConfig {
@@ -83,6 +84,10 @@ struct SFTCommand: ParsableCommand {
         if let v = dropout { cfg.optim.dropout = v }
         if let v = ema { cfg.optim.ema = v }
         if let v = dense { cfg.sampling.denseHistoryLoss = v }
+        if let v = offsets {
+            guard let o = WindowOffsets(rawValue: v) else { throw ValidationError("--offsets must be fixed or random (got '\(v)')") }
+            cfg.sampling.offsets = o
+        }
         try cfg.validate(path: config ?? "<config + flags>")
         return cfg
     }

@@ -86,10 +86,10 @@ struct TinySFTWorld {
     }
 
     /// Encoded samples of the tasks.
-    func samples(_ tasks: [PromptTask], dense: Bool, stride: Int = 1, seed: UInt64 = 3) throws -> (SFTSamples, Rng) {
+    func samples(_ tasks: [PromptTask], dense: Bool, stride: Int = 1, seed: UInt64 = 3, offsets: [Int]? = nil) throws -> (SFTSamples, Rng) {
         var rng = Rng(seed: seed)
         let s = try SFTSamples.build(builder: builder, tokenizer: try InstructionTokenizer(tokenizer), tasks: tasks, sequences: sequences,
-                                     stride: stride, denseHistoryLoss: dense, maxLength: 64,
+                                     stride: stride, denseHistoryLoss: dense, maxLength: 64, offsets: offsets,
                                      isSID: { self.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
         return (s, rng)
     }

@@ -38,6 +38,24 @@ import Testing
     #expect(s3.examples.count == 2 * 3)  // targets at positions 7, 4, 1
 }
 
+@Test func randomOffsetsShiftEachSequencesWindows() throws {
+    let w = try TinySFTWorld.make(users: 2, length: 8)
+    // Offsets 0 and 2 with stride 3: targets at positions 7, 4, 1 and 5, 2.
+    let (s, _) = try w.samples([.nextitem], dense: false, stride: 3, offsets: [0, 2])
+    #expect(s.examples.count == 3 + 2)
+    let (fixed, _) = try w.samples([.nextitem], dense: false, stride: 3)
+    #expect(Array(s.examples.prefix(3)) == Array(fixed.examples.prefix(3)))   // offset 0 = the fixed windows
+    #expect(throws: AlignError.self) { try w.samples([.nextitem], dense: false, stride: 3, offsets: [0, 3]) }
+    #expect(throws: AlignError.self) { try w.samples([.nextitem], dense: false, stride: 3, offsets: [0]) }
+    // Per-epoch offsets: a pure function of (seed, epoch, sequence), in range, different across epochs.
+    let e1 = SFTRun.epochOffsets(seed: 4, epoch: 1, sequences: 500, stride: 10)
+    #expect(e1 == SFTRun.epochOffsets(seed: 4, epoch: 1, sequences: 500, stride: 10))
+    #expect(e1 != SFTRun.epochOffsets(seed: 4, epoch: 2, sequences: 500, stride: 10))
+    #expect(e1 != SFTRun.epochOffsets(seed: 5, epoch: 1, sequences: 500, stride: 10))
+    #expect(Set(e1) == Set(0..<10))
+    #expect(SFTRun.epochOffsets(seed: 4, epoch: 3, sequences: 50, stride: 1).allSatisfy { $0 == 0 })
+}
+
 /// The SFT tests that run the engine go one at a time with single-threaded BLAS: OpenBLAS picks other
 /// kernels when it has fewer threads available (e.g. while another test's GEMMs hold them), which changes
 /// float rounding — bit-exact comparisons need the same kernels on both sides.
@@ -123,6 +141,48 @@ import Testing
         let inside = a.withEvaluationWeights { Array(pa.data) }
         #expect(inside == Array(a.average!.average) && Array(pa.data) == raw)
         #expect(a.state.epoch == 1, "the test should cross an epoch boundary")
+    }
+}
+
+extension SFTEngineTests {
+    @Test func resampledEpochsResumeBitExactly() throws {
+        // Random window offsets: every epoch's samples are rebuilt from (seed, epoch). A run resumed in epoch 1
+        // must rebuild epoch 1's samples and continue exactly as the straight run.
+        let w = try TinySFTWorld.make(users: 12)
+        let tasks: [PromptTask] = [.nextitem, .title2sid]
+        let stride = 3
+        func epoch(_ e: Int) throws -> SFTSamples {
+            try w.samples(tasks, dense: true, stride: stride, seed: 100 + UInt64(e),
+                          offsets: SFTRun.epochOffsets(seed: 11, epoch: e, sequences: w.sequences.count, stride: stride)).0
+        }
+        let (first, rng) = try w.samples(tasks, dense: true, stride: stride,
+                                         offsets: SFTRun.epochOffsets(seed: 11, epoch: 0, sequences: w.sequences.count, stride: stride))
+        #expect(try epoch(1).examples != first.examples)
+        let optim = TinySFTWorld.optim(steps: 14, lr: 5e-3, batch: 8)
+        let pad = Int32(w.tokenizer.padId!)
+        let pa = w.params(seed: 9)
+        let a = try SFTLoop(params: pa, samples: first, optim: optim, seed: 11, padId: pad, state: SFTState(sampleRng: rng),
+                            resample: epoch, maxLength: 64)
+        let perEpoch = try a.batchesPerEpoch
+        for _ in 0..<14 { try a.step() }
+        #expect(a.state.epoch >= 1, "the run should cross into a resampled epoch (\(perEpoch) batches per epoch)")
+        let pb = w.params(seed: 9)
+        let b = try SFTLoop(params: pb, samples: first, optim: optim, seed: 11, padId: pad, state: SFTState(sampleRng: rng),
+                            resample: epoch, maxLength: 64)
+        let cut = perEpoch + 1   // resume inside epoch 1
+        for _ in 0..<cut { try b.step() }
+        let pc = LlamaParameters(config: pb.config)
+        pc.data.baseAddress!.update(from: pb.data.baseAddress!, count: pb.count)
+        let c = try SFTLoop(params: pc, samples: first, optim: optim, seed: 11, padId: pad, state: b.state,
+                            optimizer: b.optimizer, resample: epoch, maxLength: 64)
+        for _ in cut..<14 { try c.step() }
+        #expect(c.state == a.state)
+        #expect(Array(pc.data) == Array(pa.data), "parameters differ after resuming a resampled epoch")
+        // Without resampling the same steps give other weights (epoch 1 reuses epoch 0's samples).
+        let pd = w.params(seed: 9)
+        let d = try SFTLoop(params: pd, samples: first, optim: optim, seed: 11, padId: pad, state: SFTState(sampleRng: rng))
+        for _ in 0..<14 { try d.step() }
+        #expect(Array(pd.data) != Array(pa.data))
     }
 }
 

@@ -1,4 +1,5 @@
-// The SFT optimisation loop over an encoded sample set: length-bucketed batches in a seeded per-epoch order,
+// The SFT optimisation loop over an encoded sample set (or one rebuilt per epoch, `resample`, for random window
+// offsets): length-bucketed batches in a seeded per-epoch order,
 // mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
 // warm-up + cosine decay. Memory is planned once (LlamaTrainer for [batch_size, longest sample]).
 // Everything that decides the next update — step, epoch, position in the epoch's batch plan, the sampling
@@ -63,13 +64,19 @@ public struct SFTStepStats: Sendable {
 
 /// One SFT optimisation run over fixed samples.
 public final class SFTLoop {
-    /// Forward/backward engine (owns gradients; parameters shared with the caller).
-    public let trainer: LlamaTrainer
+    /// Forward/backward engine (owns gradients; parameters shared with the caller): the batch's rows split over
+    /// `workers` replicas, one per core (DataParallelTrainer).
+    public let trainer: DataParallelTrainer
     /// AdamW moments and step counter.
     public let optimizer: AdamW
-    /// Samples and their batch planner.
-    public let samples: SFTSamples
-    public let batcher: LengthBucketBatcher
+    /// The current epoch's samples and their batch planner (the same every epoch unless `resample` is set).
+    public private(set) var samples: SFTSamples
+    public private(set) var batcher: LengthBucketBatcher
+    /// Epoch e's samples for e ≥ 1 (nil: `samples` every epoch). Must be a pure function of e, so that a
+    /// resumed run rebuilds the same epoch.
+    let resample: ((Int) throws -> SFTSamples)?
+    private let firstSamples: SFTSamples
+    private var samplesEpoch = 0
     public let optim: OptimPreset
     public let padId: Int32
     /// Run seed (dropout keys are derived from it and the step).
@@ -81,24 +88,29 @@ public final class SFTLoop {
     private var plan: [[Int]] = []
     private var planEpoch = -1
 
-    /// Plans memory for [batch_size, longest sample]. `state` (fresh or restored) must match `optimizer` and,
-    /// with `optim.ema` > 0, the saved moving average `ema` (nil on a fresh run).
+    /// Plans memory for [batch_size, longest sample] (at least `maxLength` when later epochs are `resample`d).
+    /// `state` (fresh or restored) must match `optimizer` and, with `optim.ema` > 0, the saved moving average
+    /// `ema` (nil on a fresh run). `samples` are epoch 0's.
     public init(params: LlamaParameters, samples: SFTSamples, optim: OptimPreset, seed: UInt64, padId: Int32,
-                state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
+                state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil,
+                resample: ((Int) throws -> SFTSamples)? = nil, maxLength: Int = 0, workers: Int = Parallel.workers) throws {
         guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
-        let maxLen = samples.maxLength
+        let maxLen = max(samples.maxLength, maxLength)
         guard maxLen <= params.config.maxPositionEmbeddings else {
             throw AlignError.invalidArgument("the longest sample has \(maxLen) tokens, more than max_position_embeddings \(params.config.maxPositionEmbeddings); raise it in the config or lower max_history")
         }
         try state.validate()
         self.samples = samples
+        self.firstSamples = samples
+        self.resample = resample
         self.optim = optim
         self.padId = padId
         self.seed = seed
         self.state = state
         batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
                                           windowBatches: optim.windowBatches, seed: seed)
-        trainer = LlamaTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout)
+        trainer = DataParallelTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout,
+                                      workers: workers)
         trainer.logitsForAllPositions = false   // SFT reads only log-probs: the LM head runs on trained rows
         if let optimizer {
             guard optimizer.count == params.count else {
@@ -130,11 +142,25 @@ public final class SFTLoop {
         return try average.withAverage(in: trainer.params.data, body)
     }
 
-    /// Batches per epoch.
-    public var batchesPerEpoch: Int { currentPlan().count }
+    /// Batches in the current epoch.
+    public var batchesPerEpoch: Int { get throws { try currentPlan().count } }
 
-    private func currentPlan() -> [[Int]] {
-        if planEpoch != state.epoch { plan = batcher.plan(epoch: state.epoch); planEpoch = state.epoch }
+    /// The batch plan of the current epoch (its samples rebuilt first when they are resampled per epoch).
+    private func currentPlan() throws -> [[Int]] {
+        if planEpoch != state.epoch {
+            if let resample, samplesEpoch != state.epoch {
+                let next = state.epoch == 0 ? firstSamples : try resample(state.epoch)
+                guard !next.examples.isEmpty else { throw AlignError.invalidArgument("epoch \(state.epoch) has no training samples") }
+                guard next.maxLength <= trainer.maxSeq else {
+                    throw AlignError.invalidArgument("epoch \(state.epoch)'s longest sample has \(next.maxLength) tokens, more than the \(trainer.maxSeq) planned")
+                }
+                samples = next
+                batcher = try LengthBucketBatcher(lengths: next.examples.map(\.inputs.count), batchSize: optim.batchSize,
+                                                  windowBatches: optim.windowBatches, seed: seed)
+                samplesEpoch = state.epoch
+            }
+            plan = batcher.plan(epoch: state.epoch); planEpoch = state.epoch
+        }
         return plan
     }
 
@@ -144,8 +170,8 @@ public final class SFTLoop {
     /// One optimiser step on the next batch of the plan (rolling over to the next epoch as needed).
     @discardableResult
     public func step() throws -> SFTStepStats {
-        if state.batchInEpoch >= currentPlan().count { state.epoch += 1; state.batchInEpoch = 0 }
-        let indices = currentPlan()[state.batchInEpoch]
+        if state.batchInEpoch >= (try currentPlan()).count { state.epoch += 1; state.batchInEpoch = 0 }
+        let indices = try currentPlan()[state.batchInEpoch]
         let batch = LengthBucketBatcher.collate(samples.examples, indices: indices, padId: padId)
         trainer.zeroGrads()
         trainer.dropoutKey = mix64(seed ^ 0x64726F70) &+ UInt64(state.step)   // a pure function of (seed, step)

@@ -77,18 +77,31 @@ public enum SFTRun {
                             taskConfig: cfg.taskConfig, info: info)
     }
 
-    /// Builds the training samples of `cfg` for `model` (deterministic for the config's seed). Returns them
-    /// and the generator after drawing.
-    public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig) throws -> (SFTSamples, Rng) {
+    /// Builds the training samples of `cfg` for `model` (deterministic for the config's seed): epoch 0's, or with
+    /// `epoch` > 0 and `sampling.offsets: random` that epoch's. Returns them and the generator after drawing.
+    public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0) throws -> (SFTSamples, Rng) {
         let p = EvalProtocol(rawValue: cfg.protocolName)!
         try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
-        var rng = Rng(seed: cfg.seed ^ 0x5F7_5A3D)
-                let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
-                                     sequences: dataset.trainingSequences(p), stride: cfg.sampling.stride,
+        let sequences = dataset.trainingSequences(p)
+        let random = cfg.sampling.offsets == .random
+        // Epoch 0 draws its templates from the run's sample generator (whose end state resume checks); later
+        // epochs from one derived from the epoch, so any epoch can be rebuilt on its own.
+        var rng = Rng(seed: epoch == 0 ? cfg.seed ^ 0x5F7_5A3D : mix64(cfg.seed ^ 0x5F7_5A3D ^ mix64(UInt64(epoch))))
+        let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
+                                     sequences: sequences, stride: cfg.sampling.stride,
                                      denseHistoryLoss: cfg.sampling.denseHistoryLoss,
                                      maxLength: model.params.config.maxPositionEmbeddings,
+                                     offsets: random ? epochOffsets(seed: cfg.seed, epoch: epoch, sequences: sequences.count,
+                                                                    stride: cfg.sampling.stride) : nil,
                                      isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
         return (s, rng)
+    }
+
+    /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
+    /// function of (seed, epoch, sequence index).
+    public static func epochOffsets(seed: UInt64, epoch: Int, sequences: Int, stride: Int) -> [Int] {
+        var rng = Rng(seed: mix64(seed ^ 0x0FF5_E75E ^ mix64(UInt64(epoch) &+ 1)))
+        return (0..<sequences).map { _ in rng.int(below: stride) }
     }
 
     /// Runs (or resumes) SFT. `log` receives human-readable lines.
@@ -145,8 +158,11 @@ public enum SFTRun {
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
+        let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.offsets == .random
+            ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch).0 } : nil
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
-                               state: state, optimizer: optimizer, ema: ema)
+                               state: state, optimizer: optimizer, ema: ema, resample: resample,
+                               maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
         let total = cfg.optim.steps
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()

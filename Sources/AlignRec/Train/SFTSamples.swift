@@ -2,7 +2,8 @@
 // (training sequences for sequence tasks, the catalogue for translation tasks), encoded with the loss mask.
 //
 // Sequence tasks take one sample per `stride`-th target position of each training sequence, counted back
-// from its last item (stride 1 = every position, LC-Rec's recipe).
+// from its last item (stride 1 = every position, LC-Rec's recipe), or from `offsets[u]` items before it when
+// offsets are given (`sampling.offsets: random` draws them per sequence and epoch: SFTRun.epochOffsets).
 //
 // Dense history loss (nextitem, optional): the nextitem prompt lists the history as consecutive SID tokens,
 // oldest first. Besides the response we also train every history SID token: at the position before item k's
@@ -40,14 +41,20 @@ public struct SFTSamples: Sendable {
     /// Templates are drawn from `rng`; same inputs and seed → same samples.
     public static func build(builder: TaskSampleBuilder, tokenizer: some TokenizerProtocol, tasks: [PromptTask],
                              sequences: [[Int]], stride: Int, denseHistoryLoss: Bool, maxLength: Int,
-                             isSID: (Int32) -> Bool, rng: inout Rng) throws -> SFTSamples {
+                             offsets: [Int]? = nil, isSID: (Int32) -> Bool, rng: inout Rng) throws -> SFTSamples {
         guard stride >= 1 else { throw AlignError.invalidArgument("sampling stride must be ≥ 1 (got \(stride))") }
+        if let offsets {
+            guard offsets.count == sequences.count, offsets.allSatisfy({ $0 >= 0 && $0 < stride }) else {
+                throw AlignError.invalidArgument("window offsets: need one offset in 0..<\(stride) per training sequence (\(sequences.count))")
+            }
+        }
         var raw: [InstructionExample] = []
         for task in tasks {
             if task.isSequential {
                 let w = builder.config.weight(task)
-                for seq in sequences where seq.count >= 2 {
-                    for t in Swift.stride(from: seq.count - 1, through: 1, by: -stride) {
+                for (u, seq) in sequences.enumerated() where seq.count >= 2 {
+                    let last = max(1, seq.count - 1 - (offsets?[u] ?? 0))
+                    for t in Swift.stride(from: last, through: 1, by: -stride) {
                         let whole = Int(w.rounded(.down))
                         let n = whole + (rng.uniform() < w - Double(whole) ? 1 : 0)
                         for _ in 0..<n {

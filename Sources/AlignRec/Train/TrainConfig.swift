@@ -128,8 +128,13 @@ public struct SamplingPreset: Codable, Sendable, Equatable {
     /// prompt text and items < k). See Sources/AlignRec/Train/SFTSamples.swift for why this matches the
     /// evaluation prompt.
     public var denseHistoryLoss: Bool = false
+    /// Where each training sequence's sample windows sit: `fixed` (counted back from its last item, the same
+    /// every epoch) or `random` (shifted back by a fresh offset in 0..<stride per sequence and epoch, so over
+    /// the epochs every position is a window end and every item appears at every window position; the
+    /// templates are redrawn per epoch too). See Sources/AlignRec/Train/SFTSamples.swift.
+    public var offsets: WindowOffsets = .fixed
     public init() {}
-    enum CodingKeys: String, CodingKey { case stride, denseHistoryLoss = "dense_history_loss" }
+    enum CodingKeys: String, CodingKey { case stride, denseHistoryLoss = "dense_history_loss", offsets }
 
     /// Missing keys take the defaults.
     public init(from decoder: Decoder) throws {
@@ -137,7 +142,13 @@ public struct SamplingPreset: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         stride = try c.decodeIfPresent(Int.self, forKey: .stride) ?? d.stride
         denseHistoryLoss = try c.decodeIfPresent(Bool.self, forKey: .denseHistoryLoss) ?? d.denseHistoryLoss
+        offsets = try c.decodeIfPresent(WindowOffsets.self, forKey: .offsets) ?? d.offsets
     }
+}
+
+/// `sampling.offsets`: fixed windows, or windows shifted by a random offset per sequence and epoch.
+public enum WindowOffsets: String, Codable, Sendable, CaseIterable {
+    case fixed, random
 }
 
 /// A whole training preset as stored in `configs/NAME.yaml`.

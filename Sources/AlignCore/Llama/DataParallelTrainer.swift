@@ -1,0 +1,126 @@
+// Data-parallel training over the cores for mean cross-entropy (SFT): a [B,T] batch is cut into contiguous row
+// shards, one per replica; every replica (its own activations and gradients, the weights shared read-only)
+// runs forward and backward on its shard on one core with OpenBLAS on one thread, and the gradients are summed
+// into replica 0's buffer. For small models this beats one trainer whose OpenBLAS splits each (small) matrix
+// product over both cores: no hand-off per sgemm, no BLAS threads spinning while element-wise kernels run, and
+// the element-wise work, attention and the LM head's log-softmax are split across the cores as well.
+//
+// The objective is exactly the full batch's: each shard's backward is scaled by its share of the batch's
+// trained positions (n_r / n), so Σ_r grads_r = ∇ mean CE of the whole batch. With one replica this is the
+// plain LlamaTrainer path, bit for bit. With several, the sum over shards changes the order of floating-point
+// additions (and OpenBLAS's blocking for the smaller row counts), so results agree with the one-trainer path up
+// to rounding (tested), and are deterministic for a given replica count.
+//
+// Dropout: replica 0 uses the step's key, so its rows get the masks the one-trainer path gives them; replica r
+// draws from the key mixed with r (masks remain a pure function of (seed, step, replica, index)).
+import Dispatch
+import Foundation
+
+/// Mean-cross-entropy forward/backward of one LLaMA model over several cores by splitting the batch.
+public final class DataParallelTrainer: @unchecked Sendable {
+    /// The weights (shared by every replica; an optimizer updates them in place between steps).
+    public let params: LlamaParameters
+    /// One trainer per worker, each planned for ⌈maxBatch / workers⌉ rows.
+    public let replicas: [LlamaTrainer]
+    /// Largest batch and sequence the memory was planned for.
+    public let maxBatch: Int
+    public var maxSeq: Int { replicas[0].maxSeq }
+    /// Key of the next forward's dropout masks (nil = no dropout).
+    public var dropoutKey: UInt64?
+    /// Row ranges of the last forward, one per active replica.
+    private var shards: [Range<Int>] = []
+
+    /// Plans `workers` replicas (at most one per row; ALIGN_THREADS or the core count by default).
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, workers: Int = Parallel.workers) {
+        precondition(maxBatch > 0 && maxSeq > 0 && workers > 0)
+        self.params = params
+        self.maxBatch = maxBatch
+        let w = min(workers, maxBatch)
+        let per = (maxBatch + w - 1) / w
+        replicas = (0..<w).map { _ in LlamaTrainer(params: params, maxBatch: per, maxSeq: maxSeq, dropout: dropout) }
+    }
+
+    /// d objective / d parameter after `backwardMeanCrossEntropy` (replica 0's buffer holds the sum).
+    public var grads: UnsafeMutableBufferPointer<Float> { replicas[0].grads }
+
+    /// false: every replica's LM head runs over trained positions only (see LlamaTrainer).
+    public var logitsForAllPositions: Bool {
+        get { replicas[0].logitsForAllPositions }
+        set { for r in replicas { r.logitsForAllPositions = newValue } }
+    }
+
+    /// Zeroes every replica's gradients.
+    public func zeroGrads() { for r in replicas { r.zeroGrads() } }
+
+    /// Runs `body(r)` for each active replica: inline for one, else one per core with single-threaded BLAS.
+    /// Replicas touch disjoint memory (their own activations and gradients), the weights are only read.
+    private func each(_ count: Int, _ body: (Int) throws -> Void) throws {
+        if count == 1 { try body(0); return }
+        var errors = [Error?](repeating: nil, count: count)
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            errors.withUnsafeMutableBufferPointer { errs in
+                let out = UncheckedSendable(errs)
+                withSingleThreadedBlas {
+                    DispatchQueue.concurrentPerform(iterations: count) { r in
+                        do { try box.value(r) } catch { out.value[r] = error }
+                    }
+                }
+            }
+        }
+        if let e = errors.compactMap({ $0 }).first { throw e }
+    }
+
+    /// Forward of a right-padded [B,T] batch (B ≤ maxBatch), tokens/targets row-major; shards of rows go to
+    /// the replicas.
+    public func forward(tokens: [Int32], targets: [Int32], batch B: Int, seq T: Int) throws {
+        guard B >= 1, B <= maxBatch, tokens.count == B * T, targets.count == B * T else {
+            throw AlignError.invalidArgument("forward: [\(B), \(T)] batch with \(tokens.count) tokens / \(targets.count) targets (planned \(maxBatch) rows)")
+        }
+        let w = min(replicas.count, B)
+        shards = (0..<w).map { (B * $0 / w)..<(B * ($0 + 1) / w) }
+        let key = dropoutKey, shards = self.shards
+        try each(w) { r in
+            let rows = shards[r], t = self.replicas[r]
+            t.dropoutKey = key.map { r == 0 ? $0 : mix64($0 ^ (0xD1B5_4A32_D192_ED03 &* UInt64(r))) }
+            defer { t.dropoutKey = nil }
+            try t.forward(tokens: Array(tokens[(rows.lowerBound * T)..<(rows.upperBound * T)]),
+                          targets: Array(targets[(rows.lowerBound * T)..<(rows.upperBound * T)]), batch: rows.count, seq: T)
+        }
+    }
+
+    /// Trained positions (targets ≠ -100) of the last forward.
+    public var trainedCount: Int { (0..<shards.count).reduce(0) { $0 + replicas[$1].trainedCount } }
+
+    /// Mean cross-entropy over the last forward's trained positions (0 when none).
+    public func meanCrossEntropy() -> Float {
+        if shards.count == 1 { return replicas[0].meanCrossEntropy() }
+        var s = 0.0, n = 0
+        for r in 0..<shards.count {
+            let c = replicas[r].trainedCount
+            s += Double(replicas[r].meanCrossEntropy()) * Double(c); n += c
+        }
+        return n == 0 ? 0 : Float(s / Double(n))
+    }
+
+    /// Backward of the whole batch's mean cross-entropy, ACCUMULATED into `grads` (replica 0's buffer; the
+    /// other replicas' buffers are summed into it and left holding their shard's part).
+    public func backwardMeanCrossEntropy() throws {
+        let w = shards.count
+        guard w > 0 else { throw AlignError.invalidArgument("backward needs a forward first") }
+        if w == 1 { try replicas[0].backwardMeanCrossEntropy(); return }
+        let n = trainedCount
+        let counts = (0..<w).map { replicas[$0].trainedCount }
+        try each(w) { r in
+            try self.replicas[r].backwardMeanCrossEntropy(scale: n == 0 ? 0 : Float(counts[r]) / Float(n))
+        }
+        // Sum the replicas' gradients into replica 0's, in fixed chunks (the same order every run).
+        let total = replicas[0].grads.baseAddress!, count = params.count
+        let others = (1..<w).map { UnsafePointer(replicas[$0].grads.baseAddress!) }
+        let box = UncheckedSendable((total, others))
+        Parallel.chunks(count, minPerWorker: 4096) { range in
+            let (total, others) = box.value
+            for o in others { for i in range { total[i] += o[i] } }
+        }
+    }
+}
