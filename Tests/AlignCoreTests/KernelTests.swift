@@ -194,5 +194,18 @@ func checkFiniteDifferences(_ x: [Float], _ analytic: [Float], h: Float = 1e-2, 
             var l = [Float](repeating: 0, count: N), z = l
             logSoftmaxTargetForwardNaive(&l, &z, x, tg, N, V); return dot(l, w)
         }
+        // The pair that keeps the exponentials in place of the logits gives the same log-probs and gradient.
+        var e = logits, l3 = [Float](repeating: 7, count: N), inv = l3
+        logSoftmaxTargetForwardKeepingExp(&l3, &inv, &e, tg, N, V)
+        #expect(maxAbsDiff(l3, l2) < 1e-5 && l3[1] == 0)
+        #expect(e != logits && e.allSatisfy { $0 > 0 && $0 <= 1 })
+        var d3 = [Float](repeating: 0, count: N * V)
+        logSoftmaxTargetBackwardFromExp(&d3, e, inv, tg, w, N, V)
+        #expect(maxAbsDiff(d3, d2) < 1e-5)
+        #expect(d3[V..<(2 * V)].allSatisfy { $0 == 0 })
+        e.withUnsafeMutableBufferPointer { b in   // in place
+            logSoftmaxTargetBackwardFromExp(b.baseAddress!, b.baseAddress!, inv, tg, w, N, V)
+        }
+        #expect(maxAbsDiff(e, d2) < 1e-5)
     }
 }

@@ -1,6 +1,8 @@
 // Log-softmax of the target token (cross-entropy's building block) as a forward/backward pair, with a
 // plain-loop reference. The backward takes an arbitrary per-position weight w = d objective / d logp, so
 // the same kernel serves cross-entropy (w = −1/N), DPO (per-sequence weights) and GRPO (per-token weights).
+// A second pair keeps the exponentials of the forward in place of the logits (for callers that never read the
+// logits again), so its backward needs no second pass of exp.
 import Foundation
 
 /// Value of `targets` that marks a position as not trained (Hugging Face's ignore index).
@@ -37,6 +39,47 @@ public func logSoftmaxTargetBackward(_ dlogits: UnsafeMutablePointer<Float>, _ l
             }
             let w = weights[i]
             rowExpStore(d, row, v, sub: lse[i], mul: -w)
+            d[Int(t)] += w
+        }
+    }
+}
+
+/// The same forward for rows whose logits are not needed afterwards (SFT's compact LM head), overwriting each
+/// row with e = exp(logit − rowmax) and keeping invSum[N] = 1 / Σ e, so that the backward is a scale instead of a
+/// second exp pass (`logSoftmaxTargetBackwardFromExp`). logp[N] as in `logSoftmaxTargetForward` (0 where the
+/// target is -100).
+public func logSoftmaxTargetForwardKeepingExp(_ logp: UnsafeMutablePointer<Float>, _ invSum: UnsafeMutablePointer<Float>,
+                                              _ rows: UnsafeMutablePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                              _ n: Int, _ v: Int) {
+    Parallel.chunks(n, minPerWorker: 4) { r in
+        for i in r {
+            let row = rows + i * v
+            let t = targets[i]
+            let m = rowMax(row, v)
+            let xt = t == ignoreIndex ? 0 : row[Int(t)]
+            rowExpStore(row, row, v, sub: m)
+            let sum = rowSum(row, v)
+            invSum[i] = 1 / sum
+            logp[i] = t == ignoreIndex ? 0 : xt - (m + logf(sum))
+        }
+    }
+}
+
+/// Backward of `logSoftmaxTargetForwardKeepingExp`: dlogits[N,V] (written; may alias `expRows`) =
+/// w[n] · (onehot(target) − e[n] · invSum[n]); rows whose target is -100 get zeros.
+public func logSoftmaxTargetBackwardFromExp(_ dlogits: UnsafeMutablePointer<Float>, _ expRows: UnsafePointer<Float>,
+                                            _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                            _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
+    Parallel.chunks(n, minPerWorker: 4) { r in
+        for i in r {
+            let e = expRows + i * v, d = dlogits + i * v
+            let t = targets[i]
+            if t == ignoreIndex {
+                d.update(repeating: 0, count: v)
+                continue
+            }
+            let w = weights[i], k = -w * invSum[i]
+            for j in 0..<v { d[j] = e[j] * k }
             d[Int(t)] += w
         }
     }

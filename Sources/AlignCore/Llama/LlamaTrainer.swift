@@ -203,8 +203,10 @@ public final class LlamaTrainer: @unchecked Sendable {
             }
             compactRows = m
             sgemm(false, true, m, V, C, 1, lnfc, C, p + lay.lmHead, C, 0, logitsBuf, V)
-            logSoftmaxTargetForward(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
-            for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }   // lse stays compact (lsec): only the backward reads it
+            // The compact block's logits are never read again: keep exp(logit − max) in their place and 1/Σ in
+            // lsec, so the backward scales instead of recomputing the exponentials.
+            logSoftmaxTargetForwardKeepingExp(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
+            for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }
         } else {
             sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
@@ -293,7 +295,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         if compactForward {   // head backward over the M trained rows, scattered back into dln [N,C]
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
-            logSoftmaxTargetBackward(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
+            logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
             sgemm(true, false, V, C, m, 1, dlogits, V, lnfc, C, 1, g + lay.lmHead, C)
             sgemm(false, false, m, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
