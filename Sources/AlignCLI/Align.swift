@@ -25,6 +25,7 @@ struct Align: ParsableCommand {
             TokenizerCommand.self,
             SFTCommand.self,
             EvalCommand.self,
+            CompareCommand.self,
             DPOCommand.self,
             GRPOCommand.self,
             RecommendCommand.self,
