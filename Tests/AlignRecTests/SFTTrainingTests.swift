@@ -40,9 +40,13 @@ import Testing
 
 @Test func randomOffsetsShiftEachSequencesWindows() throws {
     let w = try TinySFTWorld.make(users: 2, length: 8)
-    // Offsets 0 and 2 with stride 3: targets at positions 7, 4, 1 and 5, 2.
+    // Offsets 0 and 2 with stride 3: targets at positions 7, 4, 1 and 7 (the last item's window is always
+    // kept), 5, 2.
     let (s, _) = try w.samples([.nextitem], dense: false, stride: 3, offsets: [0, 2])
-    #expect(s.examples.count == 3 + 2)
+    #expect(s.examples.count == 3 + 3)
+    let (fixed1, _) = try w.samples([.nextitem], dense: false, stride: 3, offsets: [0, 0])
+    #expect(s.examples[3] == fixed1.examples[3])   // sequence 1's window ending at its last item, same template draw
+    #expect(s.examples[4] != fixed1.examples[4])   // then 5 instead of 4
     let (fixed, _) = try w.samples([.nextitem], dense: false, stride: 3)
     #expect(Array(s.examples.prefix(3)) == Array(fixed.examples.prefix(3)))   // offset 0 = the fixed windows
     #expect(throws: AlignError.self) { try w.samples([.nextitem], dense: false, stride: 3, offsets: [0, 3]) }

@@ -2,8 +2,9 @@
 // (training sequences for sequence tasks, the catalogue for translation tasks), encoded with the loss mask.
 //
 // Sequence tasks take one sample per `stride`-th target position of each training sequence, counted back
-// from its last item (stride 1 = every position, LC-Rec's recipe), or from `offsets[u]` items before it when
-// offsets are given (`sampling.offsets: random` draws them per sequence and epoch: SFTRun.epochOffsets).
+// from its last item (stride 1 = every position, LC-Rec's recipe). With `offsets` (`sampling.offsets: random`
+// draws them per sequence and epoch: SFTRun.epochOffsets) sequence u's windows are counted back from
+// `offsets[u]` items before its end instead, plus the window that ends at its last item.
 //
 // Dense history loss (nextitem, optional): the nextitem prompt lists the history as consecutive SID tokens,
 // oldest first. Besides the response we also train every history SID token: at the position before item k's
@@ -53,8 +54,12 @@ public struct SFTSamples: Sendable {
             if task.isSequential {
                 let w = builder.config.weight(task)
                 for (u, seq) in sequences.enumerated() where seq.count >= 2 {
-                    let last = max(1, seq.count - 1 - (offsets?[u] ?? 0))
-                    for t in Swift.stride(from: last, through: 1, by: -stride) {
+                    // With an offset o > 0 the windows end at n−1−o, n−1−o−stride, …, and the window ending at the
+                    // sequence's last item is kept as well: the most recent transitions train in every epoch.
+                    let end = seq.count - 1, o = offsets?[u] ?? 0
+                    var ends = Array(Swift.stride(from: max(1, end - o), through: 1, by: -stride))
+                    if o > 0 && ends.first != end { ends.insert(end, at: 0) }
+                    for t in ends {
                         let whole = Int(w.rounded(.down))
                         let n = whole + (rng.uniform() < w - Double(whole) ? 1 : 0)
                         for _ in 0..<n {
