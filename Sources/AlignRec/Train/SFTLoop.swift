@@ -1,7 +1,8 @@
 // The SFT optimisation loop over an encoded sample set (or one rebuilt per epoch, `resample`, for random window
 // offsets): length-bucketed batches in a seeded per-epoch order,
 // mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
-// warm-up + cosine decay. Memory is planned once (LlamaTrainer for [batch_size, longest sample]).
+// warm-up + cosine decay. Memory is planned once (DataParallelTrainer: one LlamaTrainer replica per core for its
+// share of [batch_size, longest sample]).
 // Everything that decides the next update — step, epoch, position in the epoch's batch plan, the sampling
 // generator, the optimiser moments, the weights' moving average when `optim.ema` > 0 — is in `SFTState` +
 // `AdamW` + `WeightAverage`, so a saved run resumes bit-exactly.
@@ -62,7 +63,7 @@ public struct SFTStepStats: Sendable {
     public var epoch: Int
 }
 
-/// One SFT optimisation run over fixed samples.
+/// One SFT optimisation run over fixed samples, or samples rebuilt per epoch (`resample`).
 public final class SFTLoop {
     /// Forward/backward engine (owns gradients; parameters shared with the caller): the batch's rows split over
     /// `workers` replicas, one per core (DataParallelTrainer).
