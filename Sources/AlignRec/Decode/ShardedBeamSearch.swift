@@ -1,8 +1,8 @@
 // Trie-constrained beam search over both cores by data parallelism: a call's prompts are cut into contiguous
 // shards, one per worker, and each worker runs `ConstrainedBeamSearch` on its own `LlamaDecoder` (its own KV
-// cache and scratch) with OpenBLAS on one thread. With one shared decoder only the matrix products use both
-// cores; the element-wise kernels, the KV-cache copies and the per-beam trie bookkeeping run on one, and every
-// sgemm of a small decode step pays a thread hand-off. Here all of it runs on both cores at once.
+// cache and scratch) with OpenBLAS on one thread. With one shared decoder the per-beam trie bookkeeping and the
+// KV-cache copies run on one core, and every sgemm of a small decode step pays a hand-off to a second OpenBLAS
+// thread. Here all of it runs on both cores at once.
 //
 // Owns: the per-worker decoders (planned once, grown only when a longer prompt or a wider batch arrives) and
 // the split. Leaves to ConstrainedBeamSearch: the search itself. Results come back in prompt order and are the
