@@ -167,6 +167,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("beam-workers"), help: "Decoders running side by side, each on one core with single-threaded OpenBLAS (default: ALIGN_THREADS or the core count; 1 = one decoder with multi-threaded OpenBLAS).")
     var beamWorkers: Int = Parallel.workers
 
+    @Flag(name: .customLong("beam-every-row"), help: "Compute every beam row of every step (no skipping of idle rows and of beams with one item left; same results).")
+    var beamEveryRow = false
+
     @Option(name: .customLong("sid-items"), help: "Vectors for the SID build benchmark (384-d, 3 levels × 256 codes).")
     var sidItems: Int = 100_000
 

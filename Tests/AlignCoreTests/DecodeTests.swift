@@ -88,6 +88,53 @@ import Testing
         #expect(throws: AlignError.self) { _ = try part.prefill(prompts, width: 1, logitRange: 5..<5) }
     }
 
+    @Test(arguments: LlamaGoldenTests.models) func liveRowStepsEqualFullSteps(model: String) throws {
+        // Rows drop out over the steps (never to return), the others keep continuing live rows of their group:
+        // the live rows' logits equal those of a decoder computing every row.
+        let f = try LlamaFixture(model)
+        let V = f.config.vocabSize, width = 4, steps = 4, R = 3 * width
+        var rng = Rng(seed: 23)
+        let prompts: [[Int32]] = [5, 2, 8].map { n in (0..<n).map { _ in Int32(rng.int(below: V)) } }
+        let full = LlamaDecoder(params: f.params, maxGroups: 3, maxWidth: width, maxPrompt: 8, maxSuffix: steps)
+        let part = LlamaDecoder(params: f.params, maxGroups: 3, maxWidth: width, maxPrompt: 8, maxSuffix: steps)
+        let range = 2..<(V - 3)
+        _ = try full.prefill(prompts, width: width, logitRange: range)
+        _ = try part.prefill(prompts, width: width, logitRange: range)
+        var live = [Bool](repeating: true, count: R)
+        var worst: Float = 0, checked = 0
+        for s in 0..<steps {
+            let wasLive = live
+            // Each row continues a live row of its group (if any), then some rows stop for good.
+            let parents = (0..<R).map { r -> Int in
+                let g = r / width, cands = (0..<width).map { g * width + $0 }.filter { wasLive[$0] }
+                return cands.isEmpty ? r : cands[rng.int(below: cands.count)]
+            }
+            for r in 0..<R where live[r] && (s > 0 && rng.int(below: 3) == 0 || r == 5) { live[r] = false }
+            for r in 0..<R where !wasLive[parents[r]] { live[r] = false }
+            let tokens = (0..<R).map { _ in Int32(rng.int(below: V)) }
+            let a = try full.step(parents: parents, tokens: tokens, logitRange: range)
+            let b = try part.step(parents: parents, tokens: tokens, logitRange: range, live: live)
+            for r in 0..<R where live[r] {
+                for v in range { worst = max(worst, abs(a[r, v] - b[r, v])) }
+                checked += 1
+            }
+        }
+        print("\(model): live-row vs every-row step worst logit error \(worst) over \(checked) rows")
+        #expect(checked >= 12 && checked < steps * R)
+        #expect(worst <= 1e-5)
+        // A live row may not continue a row the last step skipped.
+        _ = try part.prefill(prompts, width: width, logitRange: range)
+        var l2 = [Bool](repeating: true, count: R); l2[1] = false
+        _ = try part.step(parents: Array(0..<R), tokens: [Int32](repeating: 1, count: R), logitRange: range, live: l2)
+        var p2 = Array(0..<R); p2[2] = 1
+        #expect(throws: AlignError.self) {
+            _ = try part.step(parents: p2, tokens: [Int32](repeating: 1, count: R), logitRange: range, live: [Bool](repeating: true, count: R))
+        }
+        #expect(throws: AlignError.self) {
+            _ = try part.step(parents: Array(0..<R), tokens: [Int32](repeating: 1, count: R), logitRange: range, live: [true])
+        }
+    }
+
     @Test func decoderRejectsBadRequests() throws {
         let f = try LlamaFixture("llama-tiny")
         let dec = LlamaDecoder(params: f.params, maxGroups: 2, maxWidth: 2, maxPrompt: 4, maxSuffix: 2)
@@ -116,6 +163,22 @@ import Testing
             attentionStepNaive(&o2, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
         }
         #expect(maxAbsDiff(o1, o2) < 1e-5)
+        // Compact rows: group 0 keeps rows 0 and 2, group 1 only row 4; their queries packed in that order.
+        let rowIds: [Int32] = [0, 2, 4], groupStart = [0, 2, 3]
+        var qc = [Float](repeating: 0, count: 3 * qStride)
+        for (i, r) in rowIds.enumerated() { for c in 0..<qStride { qc[i * qStride + c] = q[Int(r) * qStride + c] } }
+        var o3 = [Float](repeating: .nan, count: 3 * H * hd)
+        lens.withUnsafeBufferPointer { lp in
+            let view = DecodeCacheView(promptK: pk, promptV: pv, promptStride: pStride, promptLengths: lp.baseAddress!,
+                                       suffixK: sk, suffixV: sv, suffixStride: sStride, suffixLength: S)
+            attentionStep(&o3, &scratch, qc, qStride, view, groups: groups, groupStart: groupStart, rowIds: rowIds,
+                          heads: H, kvHeads: KV, headDim: hd)
+        }
+        var worst: Float = 0
+        for (i, r) in rowIds.enumerated() {
+            for c in 0..<(H * hd) { worst = max(worst, abs(o3[i * H * hd + c] - o2[Int(r) * H * hd + c])) }
+        }
+        #expect(worst < 1e-5)
     }
 
     @Test func prefillAttentionMatchesTrainingReference() {

@@ -53,28 +53,53 @@ public struct DecodeCacheView {
 public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                           _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
                           groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+    attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: width, groupStart: nil, rowIds: nil,
+                      heads: H, kvHeads: KV, headDim: hd)
+}
+
+/// `attentionStep` over a compact subset of rows: group g's queries are compact rows
+/// groupStart[g] ..< groupStart[g+1] of q (and of out), and compact row i reads the suffix keys/values of cache
+/// row rowIds[i]. n = groupStart[groups] rows; scratch: n·H·(promptStride + suffixStride) floats.
+public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                          _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
+                          groups: Int, groupStart: UnsafePointer<Int>, rowIds: UnsafePointer<Int32>,
+                          heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+    attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: 0, groupStart: groupStart, rowIds: rowIds,
+                      heads: H, kvHeads: KV, headDim: hd)
+}
+
+/// Shared body: without `groupStart`/`rowIds`, group g owns rows g·width ..< (g+1)·width and cache rows equal
+/// compact rows.
+@inline(__always)
+func attentionStepCore(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+                       _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
+                       groups: Int, width: Int, groupStart: UnsafePointer<Int>?, rowIds: UnsafePointer<Int32>?,
+                       heads H: Int, kvHeads KV: Int, headDim hd: Int) {
     let G = H / KV, kvW = KV * hd, outW = H * hd, scale = 1 / Float(hd).squareRoot()
     let S = c.suffixLength, span = c.promptStride + c.suffixStride
     withSingleThreadedBlas {
         Parallel.forEach(groups * H) { gh in
             let grp = gh / H, h = gh % H, kh = h / G, P = c.promptLengths[grp], n = P + S
-            let sc = scratch + gh * width * span       // [width, n] rows of stride span
-            let q0 = q + grp * width * qStride + h * hd
+            let first = groupStart.map { $0[grp] } ?? grp * width
+            let count = groupStart.map { $0[grp + 1] - $0[grp] } ?? width
+            if count == 0 { return }
+            let sc = scratch + (first * H + h * count) * span   // [count, n] rows of stride span
+            let q0 = q + first * qStride + h * hd
             let pk = c.promptK + grp * c.promptStride * kvW + kh * hd
             let pv = c.promptV + grp * c.promptStride * kvW + kh * hd
-            sgemm(false, true, width, P, hd, scale, q0, qStride, pk, kvW, 0, sc, span)
-            for j in 0..<width {
-                let r = grp * width + j, qr = q0 + j * qStride, row = sc + j * span
+            sgemm(false, true, count, P, hd, scale, q0, qStride, pk, kvW, 0, sc, span)
+            for j in 0..<count {
+                let r = rowIds.map { Int($0[first + j]) } ?? first + j, qr = q0 + j * qStride, row = sc + j * span
                 for t in 0..<S {
                     let kr = c.suffixK + (r * c.suffixStride + t) * kvW + kh * hd
                     row[P + t] = rowDot(qr, kr, hd) * scale
                 }
                 rowSoftmax(row, n)
             }
-            let o0 = out + grp * width * outW + h * hd
-            sgemm(false, false, width, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)
-            for j in 0..<width {
-                let r = grp * width + j, row = sc + j * span, o = o0 + j * outW
+            let o0 = out + first * outW + h * hd
+            sgemm(false, false, count, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)
+            for j in 0..<count {
+                let r = rowIds.map { Int($0[first + j]) } ?? first + j, row = sc + j * span, o = o0 + j * outW
                 for t in 0..<S {
                     let vr = c.suffixV + (r * c.suffixStride + t) * kvW + kh * hd, w = row[P + t]
                     for e in 0..<hd { o[e] += w * vr[e] }

@@ -8,6 +8,9 @@
 // Range-restricted logits: a caller that reads only the logits of a contiguous token-id range (constrained
 // search renormalising over one SID level's tokens) asks for `logitRange`; a decoder may then compute the
 // LM head over those vocabulary rows only. The answer is a `LogitRows` view that covers at least the range.
+//
+// Live rows: a caller that will never read some rows' logits again (idle beams, finished groups, beams whose
+// remaining continuation is forced) passes `live` flags, and a decoder may skip those rows entirely.
 
 /// Next-token logits of `rows` rows for the token ids `tokens` (at least the requested range): the logit of
 /// token v in row r is `buffer[r * rowStride + v - tokens.lowerBound]`. The memory is owned by the decoder
@@ -56,6 +59,11 @@ public protocol IncrementalDecoder: AnyObject {
 
     /// `step` returning only (at least) the logits of token ids `logitRange` (non-empty, within the vocabulary).
     func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>) throws -> LogitRows
+
+    /// `step(parents:tokens:logitRange:)` that need only compute the rows with `live[r]` (nil: all rows). The
+    /// logits of the other rows are unspecified, and their caches need not be extended: a row skipped here may
+    /// not be a live row's parent in a later step. A decoder may compute every row anyway.
+    func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>, live: [Bool]?) throws -> LogitRows
 }
 
 extension IncrementalDecoder {
@@ -69,6 +77,16 @@ extension IncrementalDecoder {
     public func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>) throws -> LogitRows {
         try checkLogitRange(logitRange, vocabSize: vocabSize)
         return LogitRows(full: try step(parents: parents, tokens: tokens), vocabSize: vocabSize)
+    }
+}
+
+extension IncrementalDecoder {
+    /// Default: every row is computed.
+    public func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>, live: [Bool]?) throws -> LogitRows {
+        if let live, live.count != parents.count {
+            throw AlignError.invalidArgument("step: \(live.count) live flags for \(parents.count) rows")
+        }
+        return try step(parents: parents, tokens: tokens, logitRange: logitRange)
     }
 }
 

@@ -34,6 +34,9 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     let rstd: UnsafeMutablePointer<Float>, logitsBuf: UnsafeMutablePointer<Float>
     let tok: UnsafeMutableBufferPointer<Int32>, pos: UnsafeMutableBufferPointer<Int32>
     let promptLengths: UnsafeMutableBufferPointer<Int>
+    // live-row step: compact row → row, per-group compact offsets, rows whose suffix cache is complete
+    let liveRows: UnsafeMutableBufferPointer<Int32>, groupStart: UnsafeMutableBufferPointer<Int>
+    let rowComplete: UnsafeMutableBufferPointer<Bool>
 
     /// Plans memory for up to `maxGroups` prompts of ≤ `maxPrompt` tokens, `maxWidth` rows each, and
     /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix).
@@ -65,10 +68,16 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         tok = .allocate(capacity: N); tok.initialize(repeating: 0)
         pos = .allocate(capacity: N); pos.initialize(repeating: 0)
         promptLengths = .allocate(capacity: maxGroups); promptLengths.initialize(repeating: 0)
+        liveRows = .allocate(capacity: R); liveRows.initialize(repeating: 0)
+        groupStart = .allocate(capacity: maxGroups + 1); groupStart.initialize(repeating: 0)
+        rowComplete = .allocate(capacity: R); rowComplete.initialize(repeating: true)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
     }
 
-    deinit { arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate() }
+    deinit {
+        arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate()
+        liveRows.deallocate(); groupStart.deallocate(); rowComplete.deallocate()
+    }
 
     func checkToken(_ t: Int32, _ what: String) throws {
         guard t >= 0 && Int(t) < V else {
@@ -100,6 +109,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             n += p.count
         }
         groups = prompts.count; self.width = width; suffixLength = 0
+        for r in 0..<(groups * width) { rowComplete[r] = true }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
         for l in 0..<(L - 1) {
@@ -181,35 +191,58 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     }
 
     public func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>) throws -> LogitRows {
+        try step(parents: parents, tokens: tokens, logitRange: logitRange, live: nil)
+    }
+
+    /// `step` computing only the rows with `live[r]` (nil: every row). The other rows' logits are unspecified
+    /// and their caches are not extended, so they may not continue as a live row's parent later (checked).
+    public func step(parents: [Int], tokens: [Int32], logitRange: Range<Int>, live: [Bool]?) throws -> LogitRows {
         try checkLogitRange(logitRange, vocabSize: V)
         let R = groups * width
         guard groups > 0 else { throw AlignError.invalidArgument("step called before prefill") }
-        guard parents.count == R, tokens.count == R else {
-            throw AlignError.invalidArgument("step: \(parents.count) parents / \(tokens.count) tokens for \(R) rows")
+        guard parents.count == R, tokens.count == R, live.map({ $0.count == R }) ?? true else {
+            throw AlignError.invalidArgument("step: \(parents.count) parents / \(tokens.count) tokens / \(live?.count ?? R) live flags for \(R) rows")
         }
         guard suffixLength < maxSuffix else {
             throw AlignError.invalidArgument("step: the planned \(maxSuffix) continuation tokens are used up")
         }
+        var n = 0
+        var g = 0
+        groupStart[0] = 0
         for r in 0..<R {
             guard parents[r] >= 0, parents[r] < R, parents[r] / width == r / width else {
                 throw AlignError.invalidArgument("step: parent \(parents[r]) of row \(r) is not a row of the same group")
             }
+            while r / width > g { g += 1; groupStart[g] = n }
+            if let live, !live[r] { continue }
+            guard rowComplete[parents[r]] else {
+                throw AlignError.invalidArgument("step: live row \(r) continues row \(parents[r]), which an earlier step did not compute")
+            }
             try checkToken(tokens[r], "step row \(r)")
-            tok[r] = tokens[r]
-            pos[r] = Int32(promptLengths[r / width] + suffixLength)
+            tok[n] = tokens[r]
+            pos[n] = Int32(promptLengths[r / width] + suffixLength)
+            liveRows[n] = Int32(r)
+            n += 1
         }
-        reorderSuffixes(parents)
+        while g < groups { g += 1; groupStart[g] = n }
+        reorderSuffixes(parents, rows: n)
+        for r in 0..<R { rowComplete[r] = false }
+        for i in 0..<n { rowComplete[Int(liveRows[i])] = true }
         let s = suffixLength
         suffixLength += 1
+        let cols = logitRange.count
+        if n == 0 {
+            return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: R * cols), rowStride: cols, tokens: logitRange)
+        }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
-        embeddingForward(x, tok.baseAddress!, pr + lay.embed, R, C)
+        embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
         for l in 0..<L {
             let o = lay.layers[l]
-            rmsnormForward(ln, rstd, x, pr + o.ln1, R, C, eps)
-            sgemm(false, true, R, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
-            ropeForward(qkv, W, H + KV, pos.baseAddress!, R, rope)
-            for r in 0..<R {
-                let src = qkv + r * W + H * hd, dst = (r * maxSuffix + s) * kvW
+            rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
+            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
+            for i in 0..<n {
+                let src = qkv + i * W + H * hd, dst = (Int(liveRows[i]) * maxSuffix + s) * kvW
                 (suffixK[l] + dst).update(from: src, count: kvW)
                 (suffixV[l] + dst).update(from: src + kvW, count: kvW)
             }
@@ -217,26 +250,37 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
                                        promptLengths: UnsafePointer(promptLengths.baseAddress!),
                                        suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix,
                                        suffixLength: s + 1)
-            attentionStep(att, scratch, qkv, W, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
-            mlpBlock(n: R, layer: l, attOut: att)
+            attentionStep(att, scratch, qkv, W, view, groups: groups, groupStart: UnsafePointer(groupStart.baseAddress!),
+                          rowIds: UnsafePointer(liveRows.baseAddress!), heads: H, kvHeads: KV, headDim: hd)
+            mlpBlock(n: n, layer: l, attOut: att)
         }
-        return head(rows: R, logitRange)
+        _ = head(rows: n, logitRange)
+        // Compact logit rows → their row positions, last first (liveRows is ascending with liveRows[i] ≥ i).
+        if n < R {
+            for i in stride(from: n - 1, through: 0, by: -1) where Int(liveRows[i]) != i {
+                (logitsBuf + Int(liveRows[i]) * cols).update(from: logitsBuf + i * cols, count: cols)
+            }
+        }
+        return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: R * cols), rowStride: cols, tokens: logitRange)
     }
 
-    /// Row r takes over row parents[r]'s suffix cache (the first `suffixLength` positions of every layer).
-    func reorderSuffixes(_ parents: [Int]) {
+    /// Live row liveRows[i] (i < rows) takes over row parents[liveRows[i]]'s suffix cache (the first `suffixLength`
+    /// positions of every layer). Rows not live keep stale caches, which nothing reads.
+    func reorderSuffixes(_ parents: [Int], rows n: Int) {
         let S = suffixLength
         guard S > 0 else { return }
         let R = groups * width, rowN = S * kvW
         var moved = false
-        for r in 0..<R where parents[r] != r { moved = true; break }
+        for i in 0..<n where parents[Int(liveRows[i])] != Int(liveRows[i]) { moved = true; break }
         guard moved else { return }
         func permute(_ cache: UnsafeMutablePointer<Float>, _ tmp: UnsafeMutablePointer<Float>) {
-            for r in 0..<R where parents[r] != r {
-                (tmp + r * maxSuffix * kvW).update(from: cache + parents[r] * maxSuffix * kvW, count: rowN)
+            for i in 0..<n {
+                let r = Int(liveRows[i])
+                if parents[r] != r { (tmp + r * maxSuffix * kvW).update(from: cache + parents[r] * maxSuffix * kvW, count: rowN) }
             }
-            for r in 0..<R where parents[r] != r {
-                (cache + r * maxSuffix * kvW).update(from: tmp + r * maxSuffix * kvW, count: rowN)
+            for i in 0..<n {
+                let r = Int(liveRows[i])
+                if parents[r] != r { (cache + r * maxSuffix * kvW).update(from: tmp + r * maxSuffix * kvW, count: rowN) }
             }
         }
         for l in 0..<L {

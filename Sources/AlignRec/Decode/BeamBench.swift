@@ -17,9 +17,13 @@ public enum BeamBench {
         public var workers: Int
         public var items: Int
         public var meanPromptLength: Double
+        /// Beam-step rows (one token of one beam) computed per user, and what computing every row would take.
+        public var stepRowsPerUser: Double
+        public var rowSlotsPerUser: Double
 
         enum CodingKeys: String, CodingKey {
             case users, seconds, items
+            case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user"
             case usersPerSecond = "users_per_second", beamWidth = "beam_width", topK = "top_k"
             case usersPerBatch = "users_per_batch", workers, meanPromptLength = "mean_prompt_length"
         }
@@ -31,6 +35,7 @@ public enum BeamBench {
         guard !prompts.isEmpty else { throw AlignError.invalidArgument("beam bench needs prompts") }
         let per = search.usersPerCall
         if warmup { _ = try search.search(prompts: Array(prompts.prefix(per)), topK: topK) }
+        let before = search.stats
         let start = DispatchTime.now().uptimeNanoseconds
         var i = 0
         while i < prompts.count {
@@ -42,9 +47,12 @@ public enum BeamBench {
         }
         let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let meanLen = Double(prompts.map(\.count).reduce(0, +)) / Double(prompts.count)
+        let st = search.stats, users = Double(max(1, st.prompts - before.prompts))
         return Result(users: prompts.count, seconds: secs, usersPerSecond: Double(prompts.count) / max(secs, 1e-9),
                       beamWidth: search.beamWidth, topK: topK, usersPerBatch: search.usersPerWorker, workers: search.workers,
-                      items: search.search.trie.itemCount, meanPromptLength: meanLen)
+                      items: search.search.trie.itemCount, meanPromptLength: meanLen,
+                      stepRowsPerUser: Double(st.stepRows - before.stepRows) / users,
+                      rowSlotsPerUser: Double(st.rowSlots - before.rowSlots) / users)
     }
 
     /// Random distinct SIDs: `items` codes of `levels` levels × `codes` codes; level l's code c is token

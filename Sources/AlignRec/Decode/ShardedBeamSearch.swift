@@ -27,16 +27,18 @@ public final class ShardedBeamSearch {
     /// Continuation tokens each decoder plans for (deepest SID + 1).
     let maxSuffix: Int
     private var decoders: [LlamaDecoder] = []
+    /// Step rows computed by every search so far (see `BeamSearchStats`).
+    public private(set) var stats = BeamSearchStats()
 
     /// A search over `trie` for `params`: `workers` decoders of `usersPerWorker` prompts each (ALIGN_THREADS
     /// or the active core count by default).
     public init(params: LlamaParameters, trie: SIDTrie, beamWidth: Int, usersPerWorker: Int = 16,
-                workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized) throws {
+                workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized, skipRows: Bool = true) throws {
         guard beamWidth >= 1, usersPerWorker >= 1, workers >= 1 else {
             throw AlignError.invalidArgument("sharded beam search needs beam width, users per worker and workers ≥ 1 (got \(beamWidth), \(usersPerWorker), \(workers))")
         }
         self.params = params; self.beamWidth = beamWidth; self.usersPerWorker = usersPerWorker; self.workers = workers
-        search = ConstrainedBeamSearch(trie: trie, scoring: scoring)
+        search = ConstrainedBeamSearch(trie: trie, scoring: scoring, skipRows: skipRows)
         maxSuffix = trie.maxDepth + 1
     }
 
@@ -79,11 +81,13 @@ public final class ShardedBeamSearch {
         let maxLen = prompts.map(\.count).max() ?? 1
         if w <= 1 {
             let d = decoder(0, groups: n, promptLength: maxLen)
-            return try search.search(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
+            let r = try search.searchCounting(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
+            stats = stats + r.stats
+            return r.items
         }
         let bounds = (0...w).map { n * $0 / w }
         let decs = (0..<w).map { decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
-        var results = [Result<[[ScoredItem]], Error>](repeating: .success([]), count: w)
+        var results = [Result<(items: [[ScoredItem]], stats: BeamSearchStats), Error>](repeating: .success(([], BeamSearchStats())), count: w)
         let search = self.search, B = beamWidth
         results.withUnsafeMutableBufferPointer { res in
             let box = UncheckedSendable((res, decs, prompts, exclude))
@@ -92,15 +96,15 @@ public final class ShardedBeamSearch {
                     let (res, decs, prompts, exclude) = box.value
                     let lo = bounds[s], hi = bounds[s + 1]
                     res[s] = Result {
-                        try search.search(decoder: decs[s], prompts: Array(prompts[lo..<hi]), beamWidth: B, topK: topK,
-                                          exclude: exclude.map { Array($0[lo..<hi]) })
+                        try search.searchCounting(decoder: decs[s], prompts: Array(prompts[lo..<hi]), beamWidth: B, topK: topK,
+                                                  exclude: exclude.map { Array($0[lo..<hi]) })
                     }
                 }
             }
         }
         var out: [[ScoredItem]] = []
         out.reserveCapacity(n)
-        for r in results { out += try r.get() }
+        for r in results { let v = try r.get(); out += v.items; stats = stats + v.stats }
         return out
     }
 }
