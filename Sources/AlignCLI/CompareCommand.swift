@@ -20,14 +20,7 @@ struct CompareCommand: ParsableCommand {
     var a: String
     @Option(name: .customLong("b"), help: "Run or checkpoint directory to compare against A (e.g. a GRPO run).")
     var b: String
-    @Option(name: .long, help: "Dataset directory (from `align data prepare`).")
-    var data: String
-    @Option(name: .long, help: "valid | test")
-    var split: String = "test"
-    @Option(name: .long, help: "loo | chrono (default: run A's config protocol, else loo).")
-    var `protocol`: String?
-    @Option(name: .long, help: "Beam width.")
-    var beam: Int = 20
+    @OptionGroup var ranking: RankingOptions
     @Option(name: .long, help: "Cut-off K of NDCG@K and HR@K (≤ 20).")
     var k: Int = 10
     @Option(name: .long, help: "Paired bootstrap resamples.")
@@ -36,27 +29,21 @@ struct CompareCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Option(name: .long, help: "Also write the comparison as JSON here.")
     var out: String?
-    @Flag(name: .customLong("no-progress"), help: "No progress bars.") var noProgress = false
 
     func run() throws {
         do {
-            guard let sp = Split(rawValue: split), sp != .train else {
-                throw AlignError.invalidArgument("--split must be valid or test (got \(split))")
-            }
-            guard k >= 1, k <= 20, beam >= 1 else { throw AlignError.invalidArgument("--k must be in 1...20 and --beam ≥ 1") }
+            guard k >= 1, k <= 20 else { throw AlignError.invalidArgument("--k must be in 1...20 (got \(k))") }
             let urlA = URL(fileURLWithPath: a), urlB = URL(fileURLWithPath: b)
-            let protoName = try `protocol` ?? RunDirectory.configuredProtocol(urlA) ?? "loo"
-            guard let p = EvalProtocol(rawValue: protoName) else {
-                throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(protoName))")
-            }
-            let dataset = try Dataset.load(from: URL(fileURLWithPath: data))
+            let (sp, p) = try ranking.resolve(run: urlA)   // protocol default: run A's config
+            let beam = ranking.beam
+            let dataset = try ranking.dataset()
             let examples = dataset.examples(p, sp)
             var ranks: [[Int?]] = []
             for url in [urlA, urlB] {
                 let model = try RecModel.load(url)
                 try model.sidMap.checkProtocol(p.rawValue, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
-                                                          progress: !noProgress)
+                                                          progress: !ranking.noProgress)
                 ranks.append(zip(lists, examples).map { Ranking.rank(topK: $0.map(\.item), target: $1.target) })
             }
             print("A \(try RecModel.resolveCheckpoint(urlA).path)\nB \(try RecModel.resolveCheckpoint(urlB).path)")

@@ -19,14 +19,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(name: .long, help: "Run directory (uses best/, else last/) or checkpoint directory.")
     var model: String
-    @Option(name: .long, help: "valid | test")
-    var split: String = "test"
-    @Option(name: .long, help: "loo | chrono (default: the run's config protocol, else loo).")
-    var `protocol`: String?
-    @Option(name: .long, help: "Beam width.")
-    var beam: Int = 20
-    @Option(name: .long, help: "Dataset directory (from `align data prepare`).")
-    var data: String
+    @OptionGroup var ranking: RankingOptions
     @Option(name: .customLong("max-examples"), help: "Evaluate a deterministic subsample of this many examples (0 = all).")
     var maxExamples: Int = 0
     @Flag(name: .customLong("no-translation"), help: "Skip the sid2title/title2sid catalogue evaluation.")
@@ -35,27 +28,19 @@ struct EvalCommand: ParsableCommand {
     var translationBeam: Int = 1
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
-    @Flag(name: .customLong("no-progress"), help: "No progress bars.") var noProgress = false
 
     func run() throws {
         do {
-            guard let sp = Split(rawValue: split), sp != .train else {
-                throw AlignError.invalidArgument("--split must be valid or test (got \(split))")
-            }
             let modelURL = URL(fileURLWithPath: model)
-            var protoName = `protocol`
-            if protoName == nil { protoName = try RunDirectory.configuredProtocol(modelURL) }
-            guard let p = EvalProtocol(rawValue: protoName ?? "loo") else {
-                throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(protoName ?? ""))")
-            }
-            guard beam >= 1, maxExamples >= 0 else { throw AlignError.invalidArgument("--beam must be ≥ 1 and --max-examples ≥ 0") }
+            let (sp, p) = try ranking.resolve(run: modelURL)
+            guard maxExamples >= 0 else { throw AlignError.invalidArgument("--max-examples must be ≥ 0") }
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
-            let dataset = try Dataset.load(from: URL(fileURLWithPath: data))
+            let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
-            let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: beam,
+            let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,
                                             maxExamples: maxExamples, translation: !noTranslation, translationBeam: translationBeam,
-                                            progress: !noProgress)
+                                            progress: !ranking.noProgress)
             print(Evaluation.table(report))
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
             try report.write(to: outURL)

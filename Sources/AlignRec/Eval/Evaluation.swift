@@ -83,10 +83,15 @@ public struct EvalReport: Codable, Sendable {
     /// Wall-clock seconds of the ranking evaluation and users per second.
     public var seconds: Double
     public var usersPerSecond: Double
+    /// Beam-step rows (one token of one beam) the decoder computed per user, and the rows of every step
+    /// (groups × beam per step) it would have computed without skipping; nil in reports written before.
+    public var stepRowsPerUser: Double? = nil
+    public var rowSlotsPerUser: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, protocolName = "protocol", split, beam, examples, splitSize = "split_size"
         case metrics, mostPopular = "most_popular", lists, translation, seconds, usersPerSecond = "users_per_second"
+        case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user"
     }
 
     /// Atomic pretty JSON.
@@ -107,12 +112,13 @@ public enum Evaluation {
     /// Top-`k` lists of the model for the examples (history = example.history, truncated to max_history in
     /// the prompt; excluded = the untruncated earlier history).
     public static func recommendLists(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
-                                      progress: Bool) throws -> [[ScoredItem]] {
+                                      progress: Bool, stats: ((BeamSearchStats) -> Void)? = nil) throws -> [[ScoredItem]] {
         let rec = try Recommender(model: model, beam: beam)
         let requests = examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }
         let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "user") : nil
         let lists = try rec.recommend(requests, k: k, progress: bar)
         bar?.finish()
+        stats?(rec.searchStats)
         return lists
     }
 
@@ -140,7 +146,8 @@ public enum Evaluation {
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()
-        let scored = try recommendLists(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress)
+        var st = BeamSearchStats()
+        let scored = try recommendLists(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress) { st = $0 }
         let secs = Date().timeIntervalSince(t0)
         let lists = scored.map { $0.map(\.item) }
         let valid = Set(model.trie.items).intersection(1...max(1, dataset.numItems))
@@ -149,10 +156,12 @@ public enum Evaluation {
         }
         var tr: TranslationAccuracy? = nil
         if translation { tr = try TranslationEval.run(model: model, beam: translationBeam, progress: progress) }
+        let users = Double(max(1, st.prompts))
         return EvalReport(model: modelPath, protocolName: p.rawValue, split: split.rawValue, beam: beam, examples: exs.count,
                           splitSize: all.count, metrics: metrics(lists: lists, examples: exs),
                           mostPopular: mostPopular(dataset: dataset, protocol: p, examples: exs), lists: stats,
-                          translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9))
+                          translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9),
+                          stepRowsPerUser: Double(st.stepRows) / users, rowSlotsPerUser: Double(st.rowSlots) / users)
     }
 
     /// A printable table: model vs most-popular.
@@ -171,6 +180,9 @@ public enum Evaluation {
             s += String(format: "translation over %d items: sid2title exact %.4f  title2sid exact %.4f\n", t.items, t.sid2title, t.title2sid)
         }
         s += String(format: "%.1fs (%.1f users/s)", r.seconds, r.usersPerSecond)
+        if let a = r.stepRowsPerUser, let b = r.rowSlotsPerUser {
+            s += String(format: "; beam-step rows computed per user %.1f of %.0f", a, b)
+        }
         return s
     }
 }

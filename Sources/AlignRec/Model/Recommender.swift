@@ -31,6 +31,9 @@ public final class Recommender {
                                         usersPerWorker: usersPerBatch, workers: workers)
     }
 
+    /// Decoder rows computed by every recommendation so far.
+    public var searchStats: BeamSearchStats { sharded.stats }
+
     /// [bos] + the wrapped evaluation prompt for a history (truncated to the most recent max_history items).
     public func promptIds(history: [Int]) throws -> [Int32] {
         guard let last = history.last else { throw AlignError.invalidArgument("a recommendation needs a non-empty history") }

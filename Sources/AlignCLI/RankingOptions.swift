@@ -1,0 +1,34 @@
+// Options shared by the commands that rank a split with a trained run (`align eval`, `align compare`): the
+// dataset, split, protocol and beam width, with their validation in one place.
+import AlignCore
+import AlignRec
+import ArgumentParser
+import Foundation
+
+struct RankingOptions: ParsableArguments {
+    @Option(name: .long, help: "Dataset directory (from `align data prepare`).")
+    var data: String
+    @Option(name: .long, help: "valid | test")
+    var split: String = "test"
+    @Option(name: .long, help: "loo | chrono (default: the run's config protocol, else loo).")
+    var `protocol`: String?
+    @Option(name: .long, help: "Beam width.")
+    var beam: Int = 20
+    @Flag(name: .customLong("no-progress"), help: "No progress bars.") var noProgress = false
+
+    /// The split (valid or test) and the protocol: --protocol, else the config of the run at `run`, else loo.
+    func resolve(run: URL) throws -> (split: Split, protocol: EvalProtocol) {
+        guard let sp = Split(rawValue: split), sp != .train else {
+            throw AlignError.invalidArgument("--split must be valid or test (got \(split))")
+        }
+        guard beam >= 1 else { throw AlignError.invalidArgument("--beam must be ≥ 1 (got \(beam))") }
+        let name = try `protocol` ?? RunDirectory.configuredProtocol(run) ?? "loo"
+        guard let p = EvalProtocol(rawValue: name) else {
+            throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(name))")
+        }
+        return (sp, p)
+    }
+
+    /// The dataset at --data.
+    func dataset() throws -> Dataset { try Dataset.load(from: URL(fileURLWithPath: data)) }
+}
