@@ -24,10 +24,12 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train"), .linkedLibrary("stdc++")]
         ),
+        // AVX2 + FMA element-wise kernels, chosen at run time when the CPU has both (portable Swift otherwise).
+        .target(name: "CKernels", path: "Sources/CKernels"),
         // Engine: kernels, LLaMA, BERT encoder, optimizer, checkpoints, tokenizer.
         .target(
             name: "AlignCore",
-            dependencies: ["CBLAS", "CSentencePiece"],
+            dependencies: ["CBLAS", "CSentencePiece", "CKernels"],
             path: "Sources/AlignCore",
             swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
         ),
@@ -45,7 +47,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AlignCore"], path: "Tests/TestSupport"),
         .testTarget(
             name: "AlignCoreTests",
-            dependencies: ["AlignCore", "TestSupport"],
+            dependencies: ["AlignCore", "CKernels", "TestSupport"],
             path: "Tests/AlignCoreTests",
             resources: [.copy("Fixtures")]
         ),

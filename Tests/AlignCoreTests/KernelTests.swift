@@ -1,6 +1,7 @@
 // Per-op tests: every fast kernel against its plain-loop reference, and every backward against central
 // finite differences of the reference forward (objective Σ out·R with a random R).
 import AlignCore
+import CKernels
 import Foundation
 import TestSupport
 import Testing
@@ -172,6 +173,29 @@ func checkFiniteDifferences(_ x: [Float], _ analytic: [Float], h: Float = 1e-2, 
         #expect(maxAbsDiff(d1, d2) < 1e-5)
         checkFiniteDifferences(gu, d1, "swiglu") { x in
             var h = [Float](repeating: 0, count: N * F); swigluForwardNaive(&h, x, N, F); return dot(h, R)
+        }
+    }
+
+    @Test func swigluPortableAndAVX2AgreeWithReference() {
+        // Both bodies of the dispatch, on widths with and without a tail of < 8 and on saturating inputs.
+        var rng = Rng(seed: 81)
+        for (N, F) in [(3, 3), (2, 8), (5, 21), (4, 288)] {
+            var gu = randn(N * 2 * F, &rng, scale: 3)
+            gu[0] = 120; gu[1 % (2 * F)] = -120
+            let R = randn(N * F, &rng)
+            var want = [Float](repeating: 0, count: N * F), dwant = [Float](repeating: 0, count: gu.count)
+            swigluForwardNaive(&want, gu, N, F); swigluBackwardNaive(&dwant, R, gu, N, F)
+            var h = [Float](repeating: .nan, count: N * F), d = [Float](repeating: .nan, count: gu.count)
+            swigluForwardPortable(&h, gu, N, F); swigluBackwardPortable(&d, R, gu, N, F)
+            #expect(maxAbsDiff(h, want) < 1e-4, "portable forward \(N)×\(F)")
+            #expect(maxAbsDiff(d, dwant) < 1e-4, "portable backward \(N)×\(F)")
+            if VectorKernels.available {
+                var h2 = [Float](repeating: .nan, count: N * F), d2 = [Float](repeating: .nan, count: gu.count)
+                align_swiglu_forward_avx2(&h2, gu, N, F); align_swiglu_backward_avx2(&d2, R, gu, N, F)
+                #expect(maxAbsDiff(h2, want) < 1e-4, "AVX2 forward \(N)×\(F)")
+                #expect(maxAbsDiff(d2, dwant) < 1e-4, "AVX2 backward \(N)×\(F)")
+                #expect(maxAbsDiff(h2, h) < 1e-4 && maxAbsDiff(d2, d) < 1e-4)
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 // residual add and the SwiGLU gate. Conventions (all kernel files): outputs come first; parameter
 // gradients are accumulated (+=); activation gradients are written unless the doc says "accumulates".
 // Each fast (parallel) kernel has a plain-loop `...Naive` reference beside it, tested against it.
+import CKernels
 import Foundation
 
 // MARK: - Embedding
@@ -64,9 +65,10 @@ public func residualForwardNaive(_ out: UnsafeMutablePointer<Float>, _ a: Unsafe
 /// h[N,F] = silu(gate) * up, where gu[N,2F] holds each row's gate (first F) then up (next F).
 public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        for i in r {
-            let g = gu + i * 2 * f, u = g + f, o = h + i * f
-            for j in 0..<f { let x = g[j]; o[j] = x / (1 + expApprox(-x)) * u[j] }
+        if VectorKernels.avx2 {
+            align_swiglu_forward_avx2(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+        } else {
+            swigluForwardPortable(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
         }
     }
 }
@@ -75,14 +77,32 @@ public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<
 public func swigluBackward(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                            _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        for i in r {
-            let g = gu + i * 2 * f, u = g + f, d = dh + i * f
-            let dg = dgu + i * 2 * f, du = dg + f
-            for j in 0..<f {
-                let x = g[j], s = sigmoid(x)
-                dg[j] = d[j] * u[j] * s * (1 + x * (1 - s))
-                du[j] = d[j] * x * s
-            }
+        if VectorKernels.avx2 {
+            align_swiglu_backward_avx2(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+        } else {
+            swigluBackwardPortable(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+        }
+    }
+}
+
+/// `swigluForward`'s portable single-threaded body (what runs without AVX2 + FMA).
+public func swigluForwardPortable(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
+    for i in 0..<n {
+        let g = gu + i * 2 * f, u = g + f, o = h + i * f
+        for j in 0..<f { let x = g[j]; o[j] = x / (1 + expApprox(-x)) * u[j] }
+    }
+}
+
+/// `swigluBackward`'s portable single-threaded body.
+public func swigluBackwardPortable(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
+                                   _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
+    for i in 0..<n {
+        let g = gu + i * 2 * f, u = g + f, d = dh + i * f
+        let dg = dgu + i * 2 * f, du = dg + f
+        for j in 0..<f {
+            let x = g[j], s = sigmoid(x)
+            dg[j] = d[j] * u[j] * s * (1 + x * (1 - s))
+            du[j] = d[j] * x * s
         }
     }
 }
@@ -111,3 +131,12 @@ public func swigluBackwardNaive(_ dgu: UnsafeMutablePointer<Float>, _ dh: Unsafe
 }
 
 @inline(__always) func _exp(_ x: Double) -> Double { Foundation.exp(x) }
+
+/// Which element-wise kernels run: the AVX2 + FMA C versions (Sources/CKernels) when the CPU has both and
+/// ALIGN_NO_AVX2 is unset, else the portable Swift loops. Read once.
+public enum VectorKernels {
+    /// Whether the CPU has AVX2 and FMA (the C kernels can run).
+    public static let available: Bool = align_kernels_avx2() != 0
+    /// Whether the AVX2 + FMA kernels are in use.
+    public static let avx2: Bool = available && ProcessInfo.processInfo.environment["ALIGN_NO_AVX2"] == nil
+}
