@@ -130,6 +130,14 @@ private final class FullHeadOnly: IncrementalDecoder {
     }
 }
 
+/// A random tiny LLaMA (d 16, 2 layers, GQA 4/2) over `vocab` tokens, and `users` random prompts of 2–7 tokens.
+private func tinyModelAndPrompts(vocab: Int, seed: UInt64, users: Int, rng: inout Rng) -> (LlamaParameters, [[Int32]]) {
+    let cfg = LlamaConfig(vocabSize: vocab, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2,
+                          numAttentionHeads: 4, numKeyValueHeads: 2)
+    let prompts = (0..<users).map { _ in [Int32(1)] + (0..<(1 + rng.int(below: 6))).map { _ in Int32(rng.int(below: vocab)) } }
+    return (LlamaParameters(config: cfg, seed: seed, std: 0.5), prompts)
+}
+
 @Test func restrictedHeadSearchEqualsFullHeadSearch() throws {
     var rng = Rng(seed: 31)
     for trial in 0..<6 {
@@ -137,14 +145,11 @@ private final class FullHeadOnly: IncrementalDecoder {
         let variable = trial % 3 == 2
         let end: Int32? = variable ? 5 : nil
         let vocab = Int(base) + levels * codes + 3
-        let cfg = LlamaConfig(vocabSize: vocab, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2,
-                              numAttentionHeads: 4, numKeyValueHeads: 2)
-        let params = LlamaParameters(config: cfg, seed: UInt64(100 + trial), std: 0.5)
         let sids = randomSIDs(items: 5 + rng.int(below: 25), levels: levels, codes: codes, base: base,
                               variable: variable, rng: &rng)
         let trie = try SIDTrie(sids: sids, endToken: end)
         let users = 1 + rng.int(below: 3)
-        let prompts = (0..<users).map { _ in [Int32(1)] + (0..<(1 + rng.int(below: 6))).map { _ in Int32(rng.int(below: vocab)) } }
+        let (params, prompts) = tinyModelAndPrompts(vocab: vocab, seed: UInt64(100 + trial), users: users, rng: &rng)
         let B = 1 + rng.int(below: 8), K = 1 + rng.int(below: B)
         let exclude = (0..<users).map { _ in (0..<rng.int(below: 3)).map { _ in sids[rng.int(below: sids.count)].item } }
         let dec = LlamaDecoder(params: params, maxGroups: users, maxWidth: B, maxPrompt: 7, maxSuffix: trie.maxDepth)
@@ -167,14 +172,11 @@ private final class FullHeadOnly: IncrementalDecoder {
     for trial in 0..<8 {
         let levels = 3 + rng.int(below: 2), codes = 6 + rng.int(below: 4), base: Int32 = 10
         let vocab = Int(base) + levels * codes + 3
-        let cfg = LlamaConfig(vocabSize: vocab, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2,
-                              numAttentionHeads: 4, numKeyValueHeads: 2)
-        let params = LlamaParameters(config: cfg, seed: UInt64(300 + trial), std: 0.5)
         let sids = randomSIDs(items: 8 + rng.int(below: 30), levels: levels, codes: codes, base: base,
                               variable: false, rng: &rng)
         let trie = try SIDTrie(sids: sids)
         let users = 2 + rng.int(below: 3)
-        let prompts = (0..<users).map { _ in [Int32(1)] + (0..<(1 + rng.int(below: 6))).map { _ in Int32(rng.int(below: vocab)) } }
+        let (params, prompts) = tinyModelAndPrompts(vocab: vocab, seed: UInt64(300 + trial), users: users, rng: &rng)
         let B = 2 + rng.int(below: 8), K = 1 + rng.int(below: B)
         let exclude = (0..<users).map { _ in (0..<rng.int(below: 4)).map { _ in sids[rng.int(below: sids.count)].item } }
         for ex in [nil, exclude] {
