@@ -123,6 +123,62 @@ import Testing
     #expect(s1 == s2 && s1.allSatisfy { $0.count <= 8 && !$0.contains(eos) })
 }
 
+@Test func maskedFreeGenerationNeverEmitsAMaskedToken() throws {
+    let V = 12, eos: Int32 = 2
+    let prompts: [[Int32]] = [[1, 4], [1, 5, 6], [1], [3, 3]]
+    var rng = Rng(seed: 1)
+    let free = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                           maxNewTokens: 6, eosId: eos, rng: &rng)
+    // Mask every token the unmasked greedy walks chose (EOS kept): the masked walks must differ from them and equal
+    // an independent greedy walk over the allowed tokens only.
+    var allowed = [Bool](repeating: true, count: V)
+    for t in free.joined() { allowed[Int(t)] = false }
+    allowed[Int(eos)] = true
+    #expect(allowed.contains(false), "the unmasked walks must use some token for this test to mean anything")
+    let masked = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                             maxNewTokens: 6, eosId: eos, allowed: allowed, rng: &rng)
+    var logits = [Float](repeating: 0, count: V)
+    for (g, p) in prompts.enumerated() {
+        var seq = p, gen: [Int32] = []
+        for _ in 0..<6 {
+            logits.withUnsafeMutableBufferPointer { ReferenceDecoder.hashedLogits(seq, seed: 77, scale: 3, into: $0) }
+            let t = Int32((0..<V).filter { allowed[$0] }.max { logits[$0] != logits[$1] ? logits[$0] < logits[$1] : $0 > $1 }!)
+            if t == eos { break }
+            gen.append(t); seq.append(t)
+        }
+        #expect(masked[g] == gen, "prompt \(g)")
+        #expect(masked[g].allSatisfy { allowed[Int($0)] })
+    }
+    // Sampling under the mask also stays inside it.
+    var r = Rng(seed: 9)
+    let sampled = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                              maxNewTokens: 8, eosId: eos, temperature: 2, allowed: allowed, rng: &r)
+    #expect(sampled.joined().allSatisfy { allowed[Int($0)] })
+    // A mask of the wrong size, or one without EOS, is refused.
+    var noEos = allowed; noEos[Int(eos)] = false
+    #expect(throws: AlignError.self) {
+        _ = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                        maxNewTokens: 2, eosId: eos, allowed: noEos, rng: &r)
+    }
+    #expect(throws: AlignError.self) {
+        _ = try FreeGeneration.generate(decoder: ReferenceDecoder.hashed(vocabSize: V, seed: 77), prompts: prompts,
+                                        maxNewTokens: 2, eosId: eos, allowed: [true, true, true], rng: &r)
+    }
+}
+
+@Test func textMaskKeepsTextAndEOSOnly() throws {
+    let m = try tinyRecModel()
+    let t = m.tokenizer
+    let mask = FreeGeneration.textMask(t, vocabSize: m.config.vocabSize + 3)   // a padded model vocabulary
+    #expect(mask.count == m.config.vocabSize + 3)
+    #expect(mask[t.eosId!] && !mask[t.bosId!] && !mask[t.padId!])
+    for id in 0..<t.vocabSize where t.isSIDToken(id) { #expect(!mask[id]) }
+    let sidCount = (0..<t.vocabSize).filter { t.isSIDToken($0) }.count
+    #expect(sidCount == m.sidMap.vocabulary.count)
+    #expect(mask.filter { $0 }.count == t.vocabSize - sidCount - 2)   // every other tokenizer id is text
+    #expect(!mask[t.vocabSize...].contains(true))
+}
+
 @Test func referenceDecoderEnforcesTheContract() throws {
     let d = ReferenceDecoder.hashed(vocabSize: 10, seed: 1)
     #expect(throws: AlignError.self) { try d.step(parents: [0], tokens: [1]) }          // before prefill

@@ -112,14 +112,19 @@ public enum Evaluation {
     /// Top-`k` lists of the model for the examples (history = example.history, truncated to max_history in
     /// the prompt; excluded = the untruncated earlier history).
     public static func recommendLists(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
-                                      progress: Bool, stats: ((BeamSearchStats) -> Void)? = nil) throws -> [[ScoredItem]] {
+                                      progress: Bool) throws -> [[ScoredItem]] {
+        try recommendListsCounting(model: model, dataset: dataset, examples: examples, beam: beam, k: k, progress: progress).lists
+    }
+
+    /// `recommendLists` and the beam search's row counts over all of its batches.
+    public static func recommendListsCounting(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
+                                              progress: Bool) throws -> (lists: [[ScoredItem]], stats: BeamSearchStats) {
         let rec = try Recommender(model: model, beam: beam)
         let requests = examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }
         let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "user") : nil
         let lists = try rec.recommend(requests, k: k, progress: bar)
         bar?.finish()
-        stats?(rec.searchStats)
-        return lists
+        return (lists, rec.searchStats)
     }
 
     /// HR/NDCG of ranked lists against the examples' targets.
@@ -146,8 +151,7 @@ public enum Evaluation {
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()
-        var st = BeamSearchStats()
-        let scored = try recommendLists(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress) { st = $0 }
+        let (scored, st) = try recommendListsCounting(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress)
         let secs = Date().timeIntervalSince(t0)
         let lists = scored.map { $0.map(\.item) }
         let valid = Set(model.trie.items).intersection(1...max(1, dataset.numItems))

@@ -1,6 +1,6 @@
 // Translation accuracy over the whole catalogue with the tasks' evaluation templates:
-// - sid2title: greedy free generation (FreeGeneration, full vocabulary, until EOS) decoded to text must equal
-//   the item's display title exactly;
+// - sid2title: greedy free generation (FreeGeneration over the text tokens: SID, padding and BOS tokens masked,
+//   as no title contains them; until EOS) decoded to text must equal the item's display title exactly;
 // - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself.
 import Foundation
 
@@ -45,11 +45,12 @@ public enum TranslationEval {
         var s2tHits = 0, t2sHits = 0
         var misses: [String] = []
         var rng = Rng(seed: 0)   // unused: greedy
+        let textTokens = FreeGeneration.textMask(model.tokenizer, vocabSize: model.config.vocabSize)
         var start = 0
         while start < items.count {
             let end = min(items.count, start + batch)
             let gen = try FreeGeneration.generate(decoder: decoder, prompts: Array(s2tPrompts[start..<end]), maxNewTokens: maxNew,
-                                                  eosId: tok.eosId, temperature: 0, rng: &rng)
+                                                  eosId: tok.eosId, temperature: 0, allowed: textTokens, rng: &rng)
             for (j, ids) in gen.enumerated() {
                 let item = items[start + j]
                 let text = try model.tokenizer.decode(ids, skipSpecial: false)

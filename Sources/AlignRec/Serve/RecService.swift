@@ -131,7 +131,8 @@ public final class RecService {
         let dec = singleDecoder(promptLength: ids.count, width: 1, suffix: budget + 1)
         var rng = Rng(seed: 0)
         let out = try FreeGeneration.generate(decoder: dec, prompts: [ids], maxNewTokens: budget,
-                                              eosId: model.instructionTokenizer.eosId, rng: &rng)
+                                              eosId: model.instructionTokenizer.eosId,
+                                              allowed: FreeGeneration.textMask(model.tokenizer, vocabSize: model.config.vocabSize), rng: &rng)
         let text = try model.tokenizer.decode(out[0], skipSpecial: true).trimmingCharacters(in: .whitespacesAndNewlines)
         return SIDAnswer(sid: sid, generatedTitle: text, item: item)
     }
