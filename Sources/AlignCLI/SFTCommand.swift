@@ -52,6 +52,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override optim.ema (decay of the weights' moving average used for validation and best/; 0 = none).") var ema: Float?
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
+    @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
 
     func resolvedConfig() throws -> TrainConfig {
@@ -87,6 +88,10 @@ struct SFTCommand: ParsableCommand {
         if let v = offsets {
             guard let o = WindowOffsets(rawValue: v) else { throw ValidationError("--offsets must be fixed or random (got '\(v)')") }
             cfg.sampling.offsets = o
+        }
+        if let v = redraw {
+            guard let r = SampleRedraw(rawValue: v) else { throw ValidationError("--redraw must be none, translation or all (got '\(v)')") }
+            cfg.sampling.redraw = r
         }
         try cfg.validate(path: config ?? "<config + flags>")
         return cfg

@@ -206,3 +206,58 @@ extension SFTEngineTests {
     #expect(!loop.recordValidation(0.2, patience: 2) && loop.state.stoppedEarly)   // equal is not better
     #expect(loop.state.bestScore == 0.2 && loop.state.badValidations == 2)
 }
+
+/// `sampling.redraw`: which samples SFTRun draws afresh per epoch, on the tiny bundle and its dataset.
+@Test func redrawTranslationRedrawsOnlyTheTranslationSamples() throws {
+    let base = try tinyRecModel()
+    // sid2title at weight 0.5: each epoch a different half of the catalogue gets a sample.
+    let model = try RecModel(params: base.params, tokenizer: base.tokenizer, sidMap: base.sidMap, items: base.items,
+                             prompts: base.prompts,
+                             taskConfig: TaskConfig(taskWeights: ["nextitem": 1, "sid2title": 0.5, "title2sid": 1]),
+                             info: base.info)
+    let ds = try tinyServeDataset()
+    var cfg = TrainConfig()
+    cfg.tasks = ["nextitem": 1, "sid2title": 0.5, "title2sid": 1]
+    cfg.sampling.stride = 1
+    cfg.seed = 3
+    func split(_ s: SFTSamples) -> (seq: [EncodedExample], tr: [EncodedExample]) {
+        (s.tasks.indices.filter { s.tasks[$0].isSequential }.map { s.examples[$0] },
+         s.tasks.indices.filter { !s.tasks[$0].isSequential }.map { s.examples[$0] })
+    }
+    let (e0, _) = try SFTRun.samples(model: model, dataset: ds, config: cfg)
+    // redraw none: every epoch is epoch 0's.
+    #expect(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: 4).0.examples == e0.examples)
+    #expect(!cfg.sampling.variesPerEpoch)
+    cfg.sampling.redraw = .translation
+    #expect(cfg.sampling.variesPerEpoch)
+    #expect(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: 0).0.examples == e0.examples, "epoch 0 unchanged")
+    let (seq0, tr0) = split(e0)
+    #expect(!seq0.isEmpty && !tr0.isEmpty)
+    var prompts = Set<[Int32]>(), s2tCounts: [Int] = []
+    for e in 1...6 {
+        let s = try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: e).0
+        #expect(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: e).0.examples == s.examples, "epoch \(e) rebuilds")
+        let (seq, tr) = split(s)
+        #expect(seq == seq0, "epoch \(e): sequence samples must stay epoch 0's")
+        #expect(tr != tr0, "epoch \(e): translation samples must be redrawn")
+        // title2sid (weight 1) still has exactly one sample per item; sid2title a weight-0.5 draw.
+        #expect(s.tasks.filter { $0 == .title2sid }.count == model.items.count)
+        s2tCounts.append(s.tasks.filter { $0 == .sid2title }.count)
+        for i in s.tasks.indices where s.tasks[i] == .title2sid { prompts.insert(Array(s.examples[i].inputs.prefix(s.examples[i].promptLength))) }
+    }
+    // Over the epochs the items are trained with several templates, not one each.
+    #expect(prompts.count > model.items.count, "\(prompts.count) distinct title2sid prompts for \(model.items.count) items")
+    #expect(Set(s2tCounts).count > 1 || s2tCounts.allSatisfy { $0 > 0 && $0 < model.items.count })
+    // redraw all: sequence samples get new templates too.
+    cfg.sampling.redraw = .all
+    let (seqAll, _) = split(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: 1).0)
+    #expect(seqAll != seq0)
+}
+
+@Test func redrawIsReadFromTheConfig() throws {
+    let yaml = "format: align-config\nversion: 1\nsampling:\n  stride: 2\n  redraw: translation\n"
+    let c = try TrainConfig.parse(yaml, path: "t.yaml")
+    #expect(c.sampling.redraw == .translation && c.sampling.stride == 2)
+    #expect(try TrainConfig.parse("format: align-config\nversion: 1\n", path: "t.yaml").sampling.redraw == SampleRedraw.none)
+    #expect(throws: (any Error).self) { _ = try TrainConfig.parse("format: align-config\nversion: 1\nsampling:\n  redraw: sometimes\n", path: "t.yaml") }
+}

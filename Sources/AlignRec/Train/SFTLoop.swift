@@ -1,5 +1,5 @@
 // The SFT optimisation loop over an encoded sample set (or one rebuilt per epoch, `resample`, for random window
-// offsets): length-bucketed batches in a seeded per-epoch order,
+// offsets or `sampling.redraw`): length-bucketed batches in a seeded per-epoch order,
 // mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
 // warm-up + cosine decay. Memory is planned once (DataParallelTrainer: one LlamaTrainer replica per core for its
 // share of [batch_size, longest sample]).

@@ -78,7 +78,8 @@ public enum SFTRun {
     }
 
     /// Builds the training samples of `cfg` for `model` (deterministic for the config's seed): epoch 0's, or with
-    /// `epoch` > 0 and `sampling.offsets: random` that epoch's. Returns them and the generator after drawing.
+    /// `epoch` > 0 that epoch's (which differ from epoch 0's only under `sampling.offsets: random` or
+    /// `sampling.redraw`). Returns them and the generator after drawing.
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0) throws -> (SFTSamples, Rng) {
         let p = EvalProtocol(rawValue: cfg.protocolName)!
         try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
@@ -86,14 +87,27 @@ public enum SFTRun {
         let random = cfg.sampling.offsets == .random
         // Epoch 0 draws its templates from the run's sample generator (whose end state resume checks); later
         // epochs from one derived from the epoch, so any epoch can be rebuilt on its own.
-        var rng = Rng(seed: epoch == 0 ? cfg.seed ^ 0x5F7_5A3D : mix64(cfg.seed ^ 0x5F7_5A3D ^ mix64(UInt64(epoch))))
-        let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: cfg.activeTasks,
-                                     sequences: sequences, stride: cfg.sampling.stride,
-                                     denseHistoryLoss: cfg.sampling.denseHistoryLoss,
-                                     maxLength: model.params.config.maxPositionEmbeddings,
-                                     offsets: random ? epochOffsets(seed: cfg.seed, epoch: epoch, sequences: sequences.count,
-                                                                    stride: cfg.sampling.stride) : nil,
-                                     isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
+        let first = cfg.seed ^ 0x5F7_5A3D, derived = mix64(cfg.seed ^ 0x5F7_5A3D ^ mix64(UInt64(epoch)))
+        let redrawAll = random || cfg.sampling.redraw == .all
+        func build(_ tasks: [PromptTask], seed: UInt64) throws -> (SFTSamples, Rng) {
+            var rng = Rng(seed: seed)
+            let s = try SFTSamples.build(builder: model.builder, tokenizer: model.instructionTokenizer, tasks: tasks,
+                                         sequences: sequences, stride: cfg.sampling.stride,
+                                         denseHistoryLoss: cfg.sampling.denseHistoryLoss,
+                                         maxLength: model.params.config.maxPositionEmbeddings,
+                                         offsets: random ? epochOffsets(seed: cfg.seed, epoch: epoch, sequences: sequences.count,
+                                                                        stride: cfg.sampling.stride) : nil,
+                                         isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
+            return (s, rng)
+        }
+        var (s, rng) = try build(cfg.activeTasks, seed: epoch == 0 || !redrawAll ? first : derived)
+        if epoch > 0 && !redrawAll && cfg.sampling.redraw == .translation {
+            // Sequence samples stay epoch 0's; the translation samples are drawn again from the epoch's generator.
+            let translation = cfg.activeTasks.filter { !$0.isSequential }
+            let (t, _) = try build(translation, seed: derived)
+            s.keep { $0.isSequential }
+            s.examples += t.examples; s.tasks += t.tasks
+        }
         return (s, rng)
     }
 
@@ -158,7 +172,7 @@ public enum SFTRun {
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
-        let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.offsets == .random
+        let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.variesPerEpoch
             ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch).0 } : nil
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,

@@ -31,6 +31,13 @@ public struct SFTSamples: Sendable {
         return c
     }
 
+    /// Keeps only the samples whose task satisfies `include`, in order.
+    public mutating func keep(_ include: (PromptTask) -> Bool) {
+        let idx = tasks.indices.filter { include(tasks[$0]) }
+        examples = idx.map { examples[$0] }
+        tasks = idx.map { tasks[$0] }
+    }
+
     /// Longest input.
     public var maxLength: Int { examples.map(\.inputs.count).max() ?? 0 }
 

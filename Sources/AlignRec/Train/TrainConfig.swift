@@ -133,8 +133,14 @@ public struct SamplingPreset: Codable, Sendable, Equatable {
     /// the epochs every position is a window end and every item appears at every window position; the
     /// templates are redrawn per epoch too). See Sources/AlignRec/Train/SFTSamples.swift.
     public var offsets: WindowOffsets = .fixed
+    /// Which samples are drawn afresh every epoch (templates, and for fractional task weights which items or
+    /// windows get a sample): `none` (epoch 0's samples every epoch; with `offsets: random` every sample is
+    /// redrawn anyway), `translation` (the translation tasks' samples: over the epochs every catalogue item is
+    /// trained with every template, where `none` trains it with one template, or not at all when its task weight
+    /// is < 1), or `all`.
+    public var redraw: SampleRedraw = .none
     public init() {}
-    enum CodingKeys: String, CodingKey { case stride, denseHistoryLoss = "dense_history_loss", offsets }
+    enum CodingKeys: String, CodingKey { case stride, denseHistoryLoss = "dense_history_loss", offsets, redraw }
 
     /// Missing keys take the defaults.
     public init(from decoder: Decoder) throws {
@@ -143,7 +149,16 @@ public struct SamplingPreset: Codable, Sendable, Equatable {
         stride = try c.decodeIfPresent(Int.self, forKey: .stride) ?? d.stride
         denseHistoryLoss = try c.decodeIfPresent(Bool.self, forKey: .denseHistoryLoss) ?? d.denseHistoryLoss
         offsets = try c.decodeIfPresent(WindowOffsets.self, forKey: .offsets) ?? d.offsets
+        redraw = try c.decodeIfPresent(SampleRedraw.self, forKey: .redraw) ?? d.redraw
     }
+
+    /// True when some samples differ between epochs (SFT then rebuilds them per epoch).
+    public var variesPerEpoch: Bool { offsets == .random || redraw != .none }
+}
+
+/// `sampling.redraw`: which samples are drawn afresh every epoch.
+public enum SampleRedraw: String, Codable, Sendable, CaseIterable {
+    case none, translation, all
 }
 
 /// `sampling.offsets`: fixed windows, or windows shifted by a random offset per sequence and epoch.
