@@ -100,7 +100,8 @@ public enum SFTRun {
                                          isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
             return (s, rng)
         }
-        var (s, rng) = try build(cfg.activeTasks, seed: epoch == 0 || !redrawAll ? first : derived)
+        let (built, rng) = try build(cfg.activeTasks, seed: epoch == 0 || !redrawAll ? first : derived)
+        var s = built
         if epoch > 0 && !redrawAll && cfg.sampling.redraw == .translation {
             // Sequence samples stay epoch 0's; the translation samples are drawn again from the epoch's generator.
             let translation = cfg.activeTasks.filter { !$0.isSequential }
