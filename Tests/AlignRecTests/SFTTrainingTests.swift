@@ -237,6 +237,8 @@ extension SFTEngineTests {
     for e in 1...6 {
         let s = try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: e).0
         #expect(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: e).0.examples == s.examples, "epoch \(e) rebuilds")
+        #expect(try SFTRun.samples(model: model, dataset: ds, config: cfg, epoch: e, epochZero: e0).0.examples == s.examples,
+                "epoch \(e) from the run's epoch-0 samples")
         let (seq, tr) = split(s)
         #expect(seq == seq0, "epoch \(e): sequence samples must stay epoch 0's")
         #expect(tr != tr0, "epoch \(e): translation samples must be redrawn")

@@ -79,8 +79,10 @@ public enum SFTRun {
 
     /// Builds the training samples of `cfg` for `model` (deterministic for the config's seed): epoch 0's, or with
     /// `epoch` > 0 that epoch's (which differ from epoch 0's only under `sampling.offsets: random` or
-    /// `sampling.redraw`). Returns them and the generator after drawing.
-    public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0) throws -> (SFTSamples, Rng) {
+    /// `sampling.redraw`). Returns them and the generator after this call's draws. `epochZero` (epoch 0's samples, as this
+    /// function returns them) saves rebuilding the sequence samples that `redraw: translation` keeps.
+    public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0,
+                               epochZero: SFTSamples? = nil) throws -> (SFTSamples, Rng) {
         let p = EvalProtocol(rawValue: cfg.protocolName)!
         try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
         let sequences = dataset.trainingSequences(p)
@@ -100,15 +102,14 @@ public enum SFTRun {
                                          isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
             return (s, rng)
         }
-        let (built, rng) = try build(cfg.activeTasks, seed: epoch == 0 || !redrawAll ? first : derived)
-        var s = built
-        if epoch > 0 && !redrawAll && cfg.sampling.redraw == .translation {
-            // Sequence samples stay epoch 0's; the translation samples are drawn again from the epoch's generator.
-            let translation = cfg.activeTasks.filter { !$0.isSequential }
-            let (t, _) = try build(translation, seed: derived)
-            s.keep { $0.isSequential }
-            s.examples += t.examples; s.tasks += t.tasks
+        guard epoch > 0 && !redrawAll && cfg.sampling.redraw == .translation else {
+            return try build(cfg.activeTasks, seed: epoch == 0 || !redrawAll ? first : derived)
         }
+        // Sequence samples stay epoch 0's; the translation samples are drawn again from the epoch's generator.
+        var s = try epochZero ?? build(cfg.activeTasks, seed: first).0
+        s.keep { $0.isSequential }
+        let (t, rng) = try build(cfg.activeTasks.filter { !$0.isSequential }, seed: derived)
+        s.examples += t.examples; s.tasks += t.tasks
         return (s, rng)
     }
 
@@ -174,7 +175,7 @@ public enum SFTRun {
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
         let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.variesPerEpoch
-            ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch).0 } : nil
+            ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch, epochZero: samples).0 } : nil
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
