@@ -49,6 +49,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override eval.patience.") var patience: Int?
     @Option(name: .long, help: "Override sampling.stride.") var stride: Int?
     @Option(name: .long, help: "Override optim.dropout.") var dropout: Float?
+    @Option(name: .customLong("dropout-tasks"), help: "Override optim.dropout_tasks: the tasks whose samples get dropout (comma-separated, e.g. nextitem; 'all' = every task).") var dropoutTasks: String?
     @Option(name: .long, help: "Override optim.ema (decay of the weights' moving average used for validation and best/; 0 = none).") var ema: Float?
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
@@ -84,6 +85,7 @@ struct SFTCommand: ParsableCommand {
         if let v = stride { cfg.sampling.stride = v }
         if let v = dropout { cfg.optim.dropout = v }
         if let v = ema { cfg.optim.ema = v }
+        if let v = dropoutTasks { cfg.optim.dropoutTasks = v == "all" ? nil : try PromptTask.parseList(v) }
         if let v = dense { cfg.sampling.denseHistoryLoss = v }
         if let v = offsets {
             guard let o = WindowOffsets(rawValue: v) else { throw ValidationError("--offsets must be fixed or random (got '\(v)')") }

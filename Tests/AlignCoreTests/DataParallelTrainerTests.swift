@@ -76,6 +76,27 @@ import Testing
         #expect(maxAbsDiff(Array(dp.replicas[1].tokenLogProbs.prefix(n)), Array(plain.tokenLogProbs[n..<(2 * n)])) > 1e-4)
     }
 
+    @Test func dropoutRowsFollowTheirShard() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let (tok, tgt, B) = batch(f)
+        #expect(B == 4)
+        let plain = LlamaTrainer(params: f.params, maxBatch: B, maxSeq: f.T)
+        try plain.forward(tokens: tok, targets: tgt, batch: B, seq: f.T)
+        let dp = DataParallelTrainer(params: f.params, maxBatch: B, maxSeq: f.T, dropout: 0.3, workers: 2)
+        dp.dropoutKey = 77
+        dp.dropoutRows = [true, false, true, false]   // one row with and one without in each replica
+        try dp.forward(tokens: tok, targets: tgt, batch: B, seq: f.T)
+        let T = f.T
+        for r in 0..<2 {
+            let local = Array(dp.replicas[r].tokenLogProbs)
+            #expect(maxAbsDiff(Array(local[T..<(2 * T)]), Array(plain.tokenLogProbs[((2 * r + 1) * T)..<((2 * r + 2) * T)])) < 1e-5,
+                    "replica \(r)'s second row runs without dropout")
+            #expect(maxAbsDiff(Array(local[0..<T]), Array(plain.tokenLogProbs[(2 * r * T)..<((2 * r + 1) * T)])) > 1e-4)
+        }
+        dp.dropoutRows = [true, false]
+        #expect(throws: AlignError.self) { try dp.forward(tokens: tok, targets: tgt, batch: B, seq: f.T) }
+    }
+
     @Test func badShapesAreTypedErrors() throws {
         let f = try LlamaFixture("llama-tiny")
         let dp = DataParallelTrainer(params: f.params, maxBatch: 2, maxSeq: f.T, workers: 2)

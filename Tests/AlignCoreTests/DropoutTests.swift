@@ -49,6 +49,33 @@ import Testing
         #expect(Array(drop.tokenLogProbs) == a)
     }
 
+    @Test func rowsLeftOutOfDropoutRunTheExactModel() throws {
+        let f = try LlamaFixture("llama-tiny")
+        #expect(f.B >= 2)
+        let plain = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T)
+        let drop = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T, dropout: 0.5)
+        try plain.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        let exact = Array(plain.tokenLogProbs)
+        drop.dropoutKey = 99
+        try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        let allRows = Array(drop.tokenLogProbs)
+        // Row 0 without dropout: exactly the plain model's row; the other rows keep the masks they had.
+        drop.dropoutRows = (0..<f.B).map { $0 != 0 }
+        try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
+        let mixed = Array(drop.tokenLogProbs), T = f.T
+        #expect(Array(mixed[0..<T]) == Array(exact[0..<T]))
+        #expect(maxAbsDiff(Array(allRows[0..<T]), Array(exact[0..<T])) > 1e-3, "row 0 did get dropout before")
+        #expect(Array(mixed[T...]) == Array(allRows[T...]))
+        #expect(maxAbsDiff(Array(mixed[T...]), Array(exact[T...])) > 1e-3)
+        // The backward uses the same row masks: finite differences agree.
+        try expectWeightedBackwardMatchesFiniteDifferences(drop, f, batch: f.B, seq: f.T, seed: 6, probesPerTensor: 2)
+        // One flag per row, or a typed error.
+        drop.dropoutRows = [true]
+        if f.B != 1 {
+            #expect(throws: AlignError.self) { try drop.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T) }
+        }
+    }
+
     @Test func maskedBackwardMatchesFiniteDifferences() throws {
         let f = try LlamaFixture("llama-tiny-tied")
         let tr = LlamaTrainer(params: f.params, maxBatch: 2, maxSeq: 6, dropout: 0.25)

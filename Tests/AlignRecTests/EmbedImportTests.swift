@@ -5,12 +5,13 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite struct EmbedImportTests {
+@Suite final class EmbedImportTests {
     let dir: URL = {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("align-embed-import-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d
     }()
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     func file(_ name: String, _ data: Data) throws -> URL {
         let u = dir.appendingPathComponent(name)

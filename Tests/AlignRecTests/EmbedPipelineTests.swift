@@ -5,12 +5,13 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite struct EmbedPipelineTests {
+@Suite final class EmbedPipelineTests {
     let dir: URL = {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("align-embed-pipe-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d
     }()
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// A 2-layer, 8-wide random BERT in HF layout (config.json, vocab.txt, model.safetensors).
     func writeTinyEncoder() throws -> URL {

@@ -9,10 +9,12 @@ private func repoConfig(_ name: String) -> URL {
         .deletingLastPathComponent().appendingPathComponent("configs/\(name)")
 }
 
-private func writeTemp(_ text: String) throws -> URL {
+/// Writes `text` to a temporary file, runs `body` on it and removes the file.
+private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-cfg-\(UUID().uuidString).yaml")
     try text.write(to: url, atomically: true, encoding: .utf8)
-    return url
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url)
 }
 
 @Test func shippedAlignmentConfigsLoad() throws {
@@ -21,14 +23,14 @@ private func writeTemp(_ text: String) throws -> URL {
     let g = try GRPOConfig.load(repoConfig("grpo.yaml"))
     #expect(g.rollout == .beam && g.groupSize >= 2 && g.reward.ranking > 0)
     // A round trip through the resolved YAML gives the same config.
-    let back = try DPOConfig.load(try writeTemp(try d.yaml()))
+    let back = try withTemp(try d.yaml()) { try DPOConfig.load($0) }
     #expect(back == d)
-    let gback = try GRPOConfig.load(try writeTemp(try g.yaml()))
+    let gback = try withTemp(try g.yaml()) { try GRPOConfig.load($0) }
     #expect(gback == g)
 }
 
 @Test func alignmentConfigDefaultsAndErrors() throws {
-    let minimal = try GRPOConfig.load(try writeTemp("format: align-grpo-config\nversion: 1\n"))
+    let minimal = try withTemp("format: align-grpo-config\nversion: 1\n") { try GRPOConfig.load($0) }
     #expect(minimal == GRPOConfig())
     let bad: [(String, String)] = [
         ("format: align-grpo-config\ngroup_size: 1\n", "group_size"),
@@ -40,19 +42,22 @@ private func writeTemp(_ text: String) throws -> URL {
         ("format: align-config\n", "align-dpo-config"),
     ]
     for (text, word) in bad {
-        let url = try writeTemp(text)
-        do {
-            if text.contains("grpo") { _ = try GRPOConfig.load(url) } else { _ = try DPOConfig.load(url) }
-            Issue.record("accepted: \(text)")
-        } catch let e as AlignError {
-            #expect(e.description.contains(word) && e.description.contains(url.path), "\(e.description)")
+        try withTemp(text) { url in
+            do {
+                if text.contains("grpo") { _ = try GRPOConfig.load(url) } else { _ = try DPOConfig.load(url) }
+                Issue.record("accepted: \(text)")
+            } catch let e as AlignError {
+                #expect(e.description.contains(word) && e.description.contains(url.path), "\(e.description)")
+            }
         }
     }
 }
 
 @Test func evalReadsTheProtocolOfEveryRunKind() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("align-runs-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
     func runDir(_ yaml: String?) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-run-\(UUID().uuidString)")
+        let dir = root.appendingPathComponent("align-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         if let yaml { try yaml.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8) }
         return dir

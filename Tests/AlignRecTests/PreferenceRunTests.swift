@@ -22,6 +22,7 @@ private func tinyAlignmentWorld() throws -> (data: URL, sft: URL, root: URL) {
     let ds = try DatasetBuilder.build(raw, config: ProtocolConfig(minCount: 1))
     #expect(ds.items.count == TinySFTWorld.itemCount)
     let data = w.dir.appendingPathComponent("data"), sft = w.dir.appendingPathComponent("sft")
+    try FileManager.default.createDirectory(at: w.dir, withIntermediateDirectories: true)
     try ds.write(to: data)
     let model = try RecModel(params: w.params(seed: 3), tokenizer: w.tokenizer, sidMap: w.sidMap, items: w.items,
                              prompts: w.prompts, taskConfig: TaskConfig(maxHistory: 4), info: AlignInfo(stage: "sft"))

@@ -63,6 +63,7 @@ struct TinySFTWorld {
             ? try SIDMap(codebookSizes: [n], method: "test", dedup: "none", codesByRow: (0..<n).map { [$0] })
             : try SIDMap(codebookSizes: [4, 6], method: "test", dedup: "none", codesByRow: (0..<n).map { [$0 / 6, $0 % 6] })
         let prompts = try PromptLibrary.load(dir.appendingPathComponent("prompts"))
+        try? FileManager.default.removeItem(at: dir)   // the library holds its files in memory; callers that need a directory create `dir` again
         let tokenizer = try TokenizerTraining.train(items: items, prompts: prompts, sidMap: sidMap, vocabSize: 60)
         let builder = try TaskSampleBuilder(library: prompts, items: items, sid: { sidMap.tokenString($0) },
                                             config: TaskConfig(maxHistory: maxHistory))

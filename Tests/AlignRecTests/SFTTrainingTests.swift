@@ -5,6 +5,7 @@
 import AlignCore
 import AlignRec
 import Foundation
+import TestSupport
 import Testing
 
 @Test func denseHistoryLossTargetsExactlyTheHistorySIDTokens() throws {
@@ -93,6 +94,24 @@ import Testing
         #expect(Double(hits) / Double(histories.count) >= 0.9, "HR@1 \(hits)/\(histories.count)")
     }
 
+    @Test func dropoutTasksChooseWhichSamplesGetDropout() throws {
+        let w = try TinySFTWorld.make(users: 12)
+        let (samples, rng) = try w.samples([.nextitem, .title2sid, .sid2title], dense: true)
+        func losses(dropout: Float, only: [PromptTask]?) throws -> [Float] {
+            var optim = TinySFTWorld.optim(steps: 12, lr: 5e-3, batch: 8)
+            optim.dropout = dropout; optim.dropoutTasks = only
+            let loop = try SFTLoop(params: w.params(hidden: 16), samples: samples, optim: optim, seed: 3,
+                                   padId: Int32(w.tokenizer.padId!), state: SFTState(sampleRng: rng))
+            return try (0..<12).map { _ in try loop.step().loss }
+        }
+        let none = try losses(dropout: 0, only: nil), all = try losses(dropout: 0.3, only: nil)
+        #expect(maxAbsDiff(none, all) > 1e-4)
+        #expect(try losses(dropout: 0.3, only: []) == none, "no task with dropout: the exact model")
+        #expect(try losses(dropout: 0.3, only: [.nextitem, .title2sid, .sid2title]) == all, "every task: plain dropout")
+        let some = try losses(dropout: 0.3, only: [.nextitem])
+        #expect(maxAbsDiff(some, none) > 1e-4 && maxAbsDiff(some, all) > 1e-4)
+    }
+
     @Test func resumeContinuesBitExactly() throws {
         let w = try TinySFTWorld.make(users: 12)
         let (samples, rng) = try w.samples([.nextitem, .title2sid, .sid2title], dense: true)
@@ -120,6 +139,7 @@ import Testing
         let adam = AdamW(count: pc.count, groups: pc.paramGroups, config: optim.adamW)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-sft-opt-\(UUID().uuidString).safetensors")
         try AtomicFile.write(optBytes, to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let saved = try OptimizerState.read(from: dir)
         try saved.restore(into: adam)
         let state = try infoBack.state!.decode(SFTState.self)
@@ -262,4 +282,19 @@ extension SFTEngineTests {
     #expect(c.sampling.redraw == .translation && c.sampling.stride == 2)
     #expect(try TrainConfig.parse("format: align-config\nversion: 1\n", path: "t.yaml").sampling.redraw == SampleRedraw.none)
     #expect(throws: (any Error).self) { _ = try TrainConfig.parse("format: align-config\nversion: 1\nsampling:\n  redraw: sometimes\n", path: "t.yaml") }
+}
+
+@Test func dropoutTasksAreReadFromTheConfig() throws {
+    let c = try TrainConfig.parse("format: align-config\nversion: 1\noptim:\n  dropout: 0.2\n  dropout_tasks: [nextitem]\n", path: "t.yaml")
+    #expect(c.optim.dropoutTasks == [.nextitem] && c.optim.dropout == 0.2)
+    #expect(try TrainConfig.parse(try c.yaml(), path: "t.yaml") == c)
+    #expect(try TrainConfig.parse("format: align-config\nversion: 1\n", path: "t.yaml").optim.dropoutTasks == nil)
+    #expect(try TrainConfig.parse("format: align-config\nversion: 1\noptim:\n  dropout_tasks: [translate]\n", path: "t.yaml").optim.dropoutTasks == [.sid2title, .title2sid])
+    #expect(try TrainConfig.parse("format: align-config\nversion: 1\noptim:\n  dropout_tasks: []\n", path: "t.yaml").optim.dropoutTasks == [])
+    do {
+        _ = try TrainConfig.parse("format: align-config\nversion: 1\noptim:\n  dropout_tasks: [nextitems]\n", path: "t.yaml")
+        Issue.record("accepted an unknown task")
+    } catch let e as AlignError {
+        #expect(e.description.contains("t.yaml") && e.description.contains("nextitems"), "\(e.description)")
+    }
 }

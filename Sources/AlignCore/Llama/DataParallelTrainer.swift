@@ -27,6 +27,8 @@ public final class DataParallelTrainer: @unchecked Sendable {
     public var maxSeq: Int { replicas[0].maxSeq }
     /// Key of the next forward's dropout masks (nil = no dropout).
     public var dropoutKey: UInt64?
+    /// Rows of the next forward that get dropout (nil = every row); see LlamaTrainer.dropoutRows.
+    public var dropoutRows: [Bool]?
     /// Row ranges of the last forward, one per active replica.
     private var shards: [Range<Int>] = []
 
@@ -77,15 +79,19 @@ public final class DataParallelTrainer: @unchecked Sendable {
         guard B >= 1, B <= maxBatch, tokens.count == B * T, targets.count == B * T else {
             throw AlignError.invalidArgument("forward: [\(B), \(T)] batch with \(tokens.count) tokens / \(targets.count) targets (planned \(maxBatch) rows)")
         }
+        if let rows = dropoutRows, rows.count != B {
+            throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
+        }
         let w = min(replicas.count, B)
         shards = (0..<w).map { (B * $0 / w)..<(B * ($0 + 1) / w) }
-        let key = dropoutKey, shards = self.shards
+        let key = dropoutKey, rows = dropoutRows, shards = self.shards
         try each(w) { r in
-            let rows = shards[r], t = self.replicas[r]
+            let shard = shards[r], t = self.replicas[r]
             t.dropoutKey = key.map { r == 0 ? $0 : mix64($0 ^ (0xD1B5_4A32_D192_ED03 &* UInt64(r))) }
-            defer { t.dropoutKey = nil }
-            try t.forward(tokens: Array(tokens[(rows.lowerBound * T)..<(rows.upperBound * T)]),
-                          targets: Array(targets[(rows.lowerBound * T)..<(rows.upperBound * T)]), batch: rows.count, seq: T)
+            t.dropoutRows = rows.map { Array($0[shard]) }
+            defer { t.dropoutKey = nil; t.dropoutRows = nil }
+            try t.forward(tokens: Array(tokens[(shard.lowerBound * T)..<(shard.upperBound * T)]),
+                          targets: Array(targets[(shard.lowerBound * T)..<(shard.upperBound * T)]), batch: shard.count, seq: T)
         }
     }
 

@@ -64,6 +64,9 @@ public final class LlamaTrainer: @unchecked Sendable {
     public let dropout: Float
     /// Key of the next forward's dropout masks; nil = no dropout (evaluation, DPO/GRPO scoring).
     public var dropoutKey: UInt64?
+    /// Rows (batch elements) of the next forward that get dropout; nil = every row. A row left out runs the
+    /// exact deterministic model (its masks are all ones), e.g. SFT samples of tasks trained without dropout.
+    public var dropoutRows: [Bool]?
     /// (1 + 2L) × [N,C] masks: embedding, then per layer attention branch and MLP branch.
     let masks: UnsafeMutableBufferPointer<Float>
     var masked = false
@@ -146,6 +149,9 @@ public final class LlamaTrainer: @unchecked Sendable {
             }
             tokens[i] = tok[i]; targets[i] = tgt[i]; positions[i] = Int32(i % T)
         }
+        if let rows = dropoutRows, rows.count != B {
+            throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
+        }
         batch = B; seq = T
         runForward()
         state = .forwarded
@@ -161,6 +167,11 @@ public final class LlamaTrainer: @unchecked Sendable {
         if masked {   // masks for this forward, one per site, all from the step's key
             for site in 0..<(1 + 2 * c.numHiddenLayers) {
                 dropoutMask(mask(site), N * C, p: dropout, key: mix64(dropoutKey!) &+ UInt64(site))
+            }
+            if let rows = dropoutRows {   // rows without dropout: all-ones masks over their T positions
+                for b in 0..<B where !rows[b] {
+                    for site in 0..<(1 + 2 * c.numHiddenLayers) { (mask(site) + b * T * C).update(repeating: 1, count: T * C) }
+                }
             }
         }
         embeddingForward(res[0], tokens.baseAddress!, p + lay.embed, N, C)

@@ -176,7 +176,8 @@ public final class SFTLoop {
         let batch = LengthBucketBatcher.collate(samples.examples, indices: indices, padId: padId)
         trainer.zeroGrads()
         trainer.dropoutKey = mix64(seed ^ 0x64726F70) &+ UInt64(state.step)   // a pure function of (seed, step)
-        defer { trainer.dropoutKey = nil }
+        if let only = optim.dropoutTasks { trainer.dropoutRows = indices.map { only.contains(samples.tasks[$0]) } }
+        defer { trainer.dropoutKey = nil; trainer.dropoutRows = nil }
         try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
         let loss = trainer.meanCrossEntropy()
         let targets = trainer.trainedCount

@@ -64,6 +64,9 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     public var windowBatches: Int = 16
     /// Dropout on the embedding and on every attention/MLP branch during SFT (0 = off).
     public var dropout: Float = 0
+    /// The tasks whose samples get `dropout` (nil = every task). Memorising tasks such as the translations learn
+    /// far slower under dropout (docs/experiments.md, seventh session), while nextitem gains from it.
+    public var dropoutTasks: [PromptTask]?
     /// Decay of an exponential moving average of the weights (0 = none). With one, validation and `best/`
     /// use the averaged weights; training continues on the raw ones (`last/` keeps both, for exact resume).
     public var ema: Float = 0
@@ -72,6 +75,7 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", lr, warmup, minLrRatio = "min_lr_ratio", weightDecay = "weight_decay"
         case beta1, beta2, gradClip = "grad_clip", windowBatches = "window_batches", dropout, ema
+        case dropoutTasks = "dropout_tasks"
     }
 
     /// Missing keys take the defaults.
@@ -89,6 +93,10 @@ public struct OptimPreset: Codable, Sendable, Equatable {
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         windowBatches = try c.decodeIfPresent(Int.self, forKey: .windowBatches) ?? d.windowBatches
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
+        // Task names as `--tasks` takes them ("translate" = both translations); [] = no task gets dropout.
+        dropoutTasks = try c.decodeIfPresent([String].self, forKey: .dropoutTasks).map { names in
+            names.isEmpty ? [] : try PromptTask.parseList(names.joined(separator: ","))
+        }
         ema = try c.decodeIfPresent(Float.self, forKey: .ema) ?? d.ema
     }
 
