@@ -49,8 +49,9 @@ struct TinySFTWorld {
 
     static let words = ["red", "blue", "green", "night", "river", "storm", "gold", "city"]
 
-    /// Builds the world in a fresh temporary directory: `items` items with two-level SIDs (4 × 6 codes), or
-    /// one-level SIDs `<a_i>` with `oneLevel`.
+    /// Builds the world: `items` items with two-level SIDs (4 × 6 codes), or one-level SIDs `<a_i>` with
+    /// `oneLevel`. The prompts are written to a fresh temporary directory, loaded and the directory removed; `dir`
+    /// stays a fresh path for callers that want files of their own (they create it and remove it).
     static func make(users: Int = 36, length: Int = 8, items n: Int = itemCount, oneLevel: Bool = false,
                      maxHistory: Int = 4, seed: UInt64 = 7) throws -> TinySFTWorld {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-sft-test-\(UUID().uuidString)")
