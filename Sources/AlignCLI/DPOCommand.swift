@@ -22,6 +22,7 @@ struct DPOCommand: ParsableCommand {
     @Option(name: .long, help: "Override beta.") var beta: Double?
     @Option(name: .customLong("max-pairs"), help: "Override max_pairs (0 = every training example).") var maxPairs: Int?
     @Option(name: .customLong("sft-weight"), help: "Override sft_weight (RPO: + α · chosen NLL; 0 = plain DPO).") var sftWeight: Double?
+    @Option(name: .customLong("future-window"), help: "Override future_window: never a negative among the user's next N training items (0 = off).") var futureWindow: Int?
     @OptionGroup var common: AlignmentOptions
 
     func resolved() throws -> DPOConfig {
@@ -34,6 +35,7 @@ struct DPOCommand: ParsableCommand {
         if let v = beta { c.beta = v }
         if let v = maxPairs { c.maxPairs = v }
         if let v = sftWeight { c.sftWeight = v }
+        if let v = futureWindow { c.futureWindow = v }
         common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
                      recentPositions: &c.recentPositions)
         try c.validate(path: common.configLabel)

@@ -11,7 +11,7 @@ struct GRPOCommand: ParsableCommand {
         discussion: """
         Per step: prompts from the protocol's training examples (evaluation prompt), G rollouts each by \
         constrained beam search (G distinct valid items, default) or constrained sampling, rewards rule | \
-        ranking | semantic or a mix (e.g. ranking=1,semantic=0.5), group advantages (zero-variance groups \
+        ranking | semantic | future or a mix (e.g. ranking=1,semantic=0.5), group advantages (zero-variance groups \
         masked), the clipped objective with the k3 KL to the frozen SFT weights. Validation every eval.every \
         steps keeps the best weights in <out>/best; the run ends with SFT vs GRPO on the full validation and \
         test splits (summary.json).
@@ -24,8 +24,10 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .customLong("epsilon-high"), help: "Override epsilon_high (upper clip).") var epsilonHigh: Double?
     @Option(name: .long, help: "Override temperature (rollout sample).") var temperature: Double?
     @Option(name: .long, help: "Override rollout (beam | sample).") var rollout: String?
-    @Option(name: .long, help: "Override reward: rule | ranking | semantic, or a mix like ranking=1,semantic=0.5.") var reward: String?
+    @Option(name: .long, help: "Override reward: rule | ranking | semantic | future, or a mix like ranking=1,semantic=0.5.") var reward: String?
     @Option(name: .long, help: "Item embeddings for the semantic reward (default <data>/embeddings.safetensors).") var embeddings: String?
+    @Option(name: .customLong("future-window"), help: "Override future_window: later training positions the future reward credits.") var futureWindow: Int?
+    @Option(name: .customLong("future-decay"), help: "Override future_decay: credit decay^d for the item d positions after the target.") var futureDecay: Double?
     @Option(name: .customLong("loss-normalization"), help: "Override loss_normalization (sequence | token).") var lossNormalization: String?
     @Option(name: .long, help: "Override iterations (updates per rollout batch).") var iterations: Int?
     @OptionGroup var common: AlignmentOptions
@@ -43,6 +45,8 @@ struct GRPOCommand: ParsableCommand {
         }
         if let v = reward { c.reward = try RewardMix.parse(v) }
         if let v = embeddings { c.embeddings = v }
+        if let v = futureWindow { c.futureWindow = v }
+        if let v = futureDecay { c.futureDecay = v }
         if let v = lossNormalization {
             guard let n = LossNormalization(rawValue: v) else { throw AlignError.invalidArgument("--loss-normalization must be sequence or token (got '\(v)')") }
             c.lossNormalization = n

@@ -32,10 +32,14 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
 @Test func alignmentConfigDefaultsAndErrors() throws {
     let minimal = try withTemp("format: align-grpo-config\nversion: 1\n") { try GRPOConfig.load($0) }
     #expect(minimal == GRPOConfig())
+    let future = try withTemp("format: align-grpo-config\nreward: {future: 1}\nfuture_window: 3\nfuture_decay: 0.5\n") { try GRPOConfig.load($0) }
+    #expect(future.reward == RewardMix(future: 1) && future.futureWindow == 3 && future.futureDecay == 0.5)
     let bad: [(String, String)] = [
         ("format: align-grpo-config\ngroup_size: 1\n", "group_size"),
         ("format: align-grpo-config\nreward: {semantic: -1}\n", "reward"),
         ("format: align-grpo-config\nepsilon: 1.5\n", "epsilon"),
+        ("format: align-grpo-config\nfuture_window: 0\n", "future_window"),
+        ("format: align-grpo-config\nfuture_decay: 1.5\n", "future_decay"),
         ("format: align-grpo-config\nrollout: greedy\n", "greedy"),
         ("format: align-dpo-config\nnum_negatives: 0\n", "num_negatives"),
         ("format: align-dpo-config\nbeta: 0\n", "beta"),

@@ -90,3 +90,34 @@ private func checkRunDirectory(_ run: URL, steps: Int) throws {
         }
     }
 }
+
+@Test func futureWindowKeepsTheUsersNextItemsOutOfNegativesAndRewardsThem() throws {
+    let (data, sft, root) = try tinyAlignmentWorld()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let ctx = try AlignmentContext(stage: "dpo", from: sft, data: data, out: root.appendingPathComponent("ctx"), protocolName: "loo",
+                                   eval: AlignEval(), seed: 0, resolvedConfig: "", progress: false) { _ in }
+    let training = ctx.dataset.examples(.loo, .train)
+    let window = 3
+    let ahead = GRPORewards.aheadMaps(of: training, in: training, window: window)
+    #expect(ahead.contains { !$0.isEmpty })
+    for source in NegativeSource.allCases {
+        var rng = Rng(seed: 5)
+        let neg = try DPORun.negatives(source: source, n: 2, examples: training, ctx: ctx, beam: 6, futureWindow: window,
+                                       rng: &rng, progress: false)
+        for (k, ex) in training.enumerated() {
+            #expect(neg.items[k].count == 2 && !neg.items[k].contains(ex.target))
+            for i in neg.items[k] { #expect(ahead[k][i] == nil, "\(source): negative \(i) is user \(ex.user)'s item \(ahead[k][i]!) later") }
+        }
+    }
+    // GRPO with the future reward: beam groups have reward variance at least whenever they contain the target.
+    var cfg = GRPOConfig()
+    cfg.groupSize = 4; cfg.reward = RewardMix(future: 1); cfg.futureWindow = window; cfg.futureDecay = 0.5
+    cfg.optim.steps = 2; cfg.optim.batchSize = 6; cfg.optim.microBatch = 8; cfg.optim.lr = 1e-3
+    cfg.eval.every = 0; cfg.eval.beam = 6; cfg.eval.maxUsers = 6
+    let out = root.appendingPathComponent("grpo-future")
+    try GRPORun.run(GRPOOptions(from: sft, data: data, out: out, config: cfg, progress: false)) { _ in }
+    try checkRunDirectory(out, steps: 2)
+    for l in try trainLines(out) {
+        #expect((l["frac_zero_std"] as! Double) <= 1 - (l["hit_rate"] as! Double) + 1e-12)
+    }
+}

@@ -92,6 +92,9 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public var recentPositions: Int = 0
     /// RPO's α: weight of the chosen response's mean token NLL added to the DPO loss (0 = plain DPO).
     public var sftWeight: Double = 0
+    /// Never use as a negative an item the user consumed within this many training positions after the
+    /// target (0: off) — the user's own next items are not evidence against them.
+    public var futureWindow: Int = 0
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
@@ -100,7 +103,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
-        case recentPositions = "recent_positions"
+        case recentPositions = "recent_positions", futureWindow = "future_window"
     }
 
     public init(from decoder: Decoder) throws {
@@ -115,6 +118,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         maxPairs = try c.decodeIfPresent(Int.self, forKey: .maxPairs) ?? d.maxPairs
         recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
         sftWeight = try c.decodeIfPresent(Double.self, forKey: .sftWeight) ?? d.sftWeight
+        futureWindow = try c.decodeIfPresent(Int.self, forKey: .futureWindow) ?? d.futureWindow
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
@@ -136,6 +140,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         guard beta > 0, beta.isFinite else { throw bad("beta must be > 0") }
         guard sftWeight >= 0, sftWeight.isFinite else { throw bad("sft_weight must be ≥ 0") }
         guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }
+        guard futureWindow >= 0 else { throw bad("future_window must be ≥ 0 (0 = off)") }
         guard numNegatives >= 1, negativeBeam >= numNegatives + 1, maxPairs >= 0 else {
             throw bad("num_negatives must be ≥ 1, negative_beam ≥ num_negatives + 1, max_pairs ≥ 0")
         }
@@ -167,6 +172,9 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public var reward = RewardMix(ranking: 1)
     /// Item embeddings for the semantic reward (default <data>/embeddings.safetensors when needed).
     public var embeddings: String? = nil
+    /// Future reward: how many later training positions count, and the credit decay^d at distance d.
+    public var futureWindow: Int = 10
+    public var futureDecay: Double = 0.7
     public var beta: Double = 0.04
     public var epsilon: Double = 0.2
     public var epsilonHigh: Double = 0.28
@@ -186,6 +194,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         case format, version, protocolName = "protocol", groupSize = "group_size", rollout, temperature, reward
         case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
         case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
+        case futureWindow = "future_window", futureDecay = "future_decay"
     }
 
     public init(from decoder: Decoder) throws {
@@ -198,6 +207,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
         reward = try c.decodeIfPresent(RewardMix.self, forKey: .reward) ?? d.reward
         embeddings = try c.decodeIfPresent(String.self, forKey: .embeddings)
+        futureWindow = try c.decodeIfPresent(Int.self, forKey: .futureWindow) ?? d.futureWindow
+        futureDecay = try c.decodeIfPresent(Double.self, forKey: .futureDecay) ?? d.futureDecay
         beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
         epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon) ?? d.epsilon
         epsilonHigh = try c.decodeIfPresent(Double.self, forKey: .epsilonHigh) ?? d.epsilonHigh
@@ -231,6 +242,9 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         guard groupSize >= 2 else { throw bad("group_size must be ≥ 2") }
         guard temperature > 0, temperature.isFinite else { throw bad("temperature must be > 0") }
         do { try reward.validate() } catch let e as AlignError { throw bad("reward: \(e.description)") }
+        guard futureWindow >= 1, futureDecay > 0, futureDecay <= 1 else {
+            throw bad("future_window must be ≥ 1 and future_decay in (0, 1] (got \(futureWindow), \(futureDecay))")
+        }
         guard beta >= 0, epsilon >= 0, epsilon < 1, epsilonHigh >= 0 else { throw bad("need beta ≥ 0, 0 ≤ epsilon < 1, epsilon_high ≥ 0") }
         guard iterations >= 1, maxPrompts >= 0 else { throw bad("iterations must be ≥ 1 and max_prompts ≥ 0") }
         guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }

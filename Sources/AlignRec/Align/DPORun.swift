@@ -19,22 +19,26 @@ public struct DPOOptions {
 
 /// The DPO stage.
 public enum DPORun {
-    /// Negatives for each example (`n` per example), never the target or an excluded item.
-    static func negatives(source: NegativeSource, n: Int, examples: [Example], ctx: AlignmentContext, beam: Int,
-                          rng: inout Rng, progress: Bool) throws -> (items: [[Int]], targetTop1: Double) {
+    /// Negatives for each example (`n` per example), never the target, an excluded item or one of the user's
+    /// next `futureWindow` training items.
+    public static func negatives(source: NegativeSource, n: Int, examples: [Example], ctx: AlignmentContext, beam: Int,
+                          futureWindow: Int = 0, rng: inout Rng, progress: Bool) throws -> (items: [[Int]], targetTop1: Double) {
         let ds = ctx.dataset, numItems = ds.numItems
+        let ahead = futureWindow > 0
+            ? GRPORewards.aheadMaps(of: examples, in: ds.examples(ctx.evalProtocol, .train), window: futureWindow)
+            : [[Int: Int]](repeating: [:], count: examples.count)
         switch source {
         case .beam:
-            let rec = try Recommender(model: ctx.model, beam: beam)
+            let rec = try Recommender(model: ctx.model, beam: max(beam, n + 1 + futureWindow))
             let bar = progress ? ProgressBar(total: examples.count, label: "mining negatives", unit: "prompts") : nil
             let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(ds.excluded(for: $0))) },
-                                          k: n + 1, progress: bar)
+                                          k: n + 1 + futureWindow, progress: bar)
             bar?.finish()
             var top1 = 0
             var out: [[Int]] = []
-            for (ex, list) in zip(examples, lists) {
+            for (k, (ex, list)) in zip(examples, lists).enumerated() {
                 if list.first?.item == ex.target { top1 += 1 }
-                let wrong = list.map(\.item).filter { $0 != ex.target }.prefix(n)
+                let wrong = list.map(\.item).filter { $0 != ex.target && ahead[k][$0] == nil }.prefix(n)
                 guard wrong.count == n else {
                     throw AlignError.invalidArgument("beam search found only \(wrong.count) wrong items for user \(ex.user); lower num_negatives")
                 }
@@ -57,8 +61,8 @@ public enum DPORun {
                 return lo + 1
             }
             var out: [[Int]] = []
-            for ex in examples {
-                var banned = Set(ds.excluded(for: ex)); banned.insert(ex.target)
+            for (k, ex) in examples.enumerated() {
+                var banned = Set(ds.excluded(for: ex)); banned.insert(ex.target); banned.formUnion(ahead[k].keys)
                 guard numItems - banned.count >= n else {
                     throw AlignError.invalidArgument("user \(ex.user) leaves fewer than \(n) candidate negatives")
                 }
@@ -89,7 +93,7 @@ public enum DPORun {
 
         let t0 = Date()
         let neg = try negatives(source: cfg.negatives, n: cfg.numNegatives, examples: examples, ctx: ctx,
-                                beam: cfg.negativeBeam, rng: &rng, progress: o.progress)
+                                beam: cfg.negativeBeam, futureWindow: cfg.futureWindow, rng: &rng, progress: o.progress)
         let rec = try Recommender(model: ctx.model, beam: 1)
         let trie = ctx.model.trie
         func path(_ i: Int) throws -> [Int32] {

@@ -9,16 +9,21 @@
 //             wrong item ranked first costs most. Beam rollouts are ranked by beam order (best first); sampled
 //             rollouts by their sampled log-prob (best first, ties by sample order).
 //   semantic  r_i = cos(e_items[i], e_target) of the item embeddings (1 for the target itself).
+//   future    graded relevance from the user's own later training items: 1 for the target, decay^d for the
+//             item the user consumed d positions after the target (1 ≤ d ≤ window, training positions only, so
+//             no validation or test target is ever a reward), 0 otherwise. MovieLens users rate many films in
+//             one sitting, so the order of nearby items is weak evidence; this reward credits the model for
+//             ranking what the user watched next-but-one instead of penalising it like any wrong item.
 // A mix is Σ_k w_k r_k over the kinds with a weight; `ranking` already contains `rule`, so a typical mix is
 // ranking alone, or ranking + a small semantic weight.
 import Foundation
 
 /// The reward kinds.
 public enum GRPORewardKind: String, Codable, Sendable, CaseIterable {
-    case rule, ranking, semantic
+    case rule, ranking, semantic, future
 }
 
-/// Weights of the reward kinds (snake_case keys rule/ranking/semantic, missing = 0).
+/// Weights of the reward kinds (keys rule/ranking/semantic/future, missing = 0).
 public struct RewardMix: Codable, Sendable, Equatable {
     /// Weight of the rule reward.
     public var rule: Double
@@ -26,13 +31,15 @@ public struct RewardMix: Codable, Sendable, Equatable {
     public var ranking: Double
     /// Weight of the semantic reward.
     public var semantic: Double
+    /// Weight of the future reward.
+    public var future: Double
 
     /// A mix with the given weights.
-    public init(rule: Double = 0, ranking: Double = 0, semantic: Double = 0) {
-        self.rule = rule; self.ranking = ranking; self.semantic = semantic
+    public init(rule: Double = 0, ranking: Double = 0, semantic: Double = 0, future: Double = 0) {
+        self.rule = rule; self.ranking = ranking; self.semantic = semantic; self.future = future
     }
 
-    enum CodingKeys: String, CodingKey { case rule, ranking, semantic }
+    enum CodingKeys: String, CodingKey { case rule, ranking, semantic, future }
 
     /// Missing keys are 0.
     public init(from decoder: Decoder) throws {
@@ -40,15 +47,16 @@ public struct RewardMix: Codable, Sendable, Equatable {
         rule = try c.decodeIfPresent(Double.self, forKey: .rule) ?? 0
         ranking = try c.decodeIfPresent(Double.self, forKey: .ranking) ?? 0
         semantic = try c.decodeIfPresent(Double.self, forKey: .semantic) ?? 0
+        future = try c.decodeIfPresent(Double.self, forKey: .future) ?? 0
     }
 
-    /// Parses `rule`, `ranking`, `semantic` (weight 1) or a list `ranking=1,semantic=0.5`.
+    /// Parses `rule`, `ranking`, `semantic`, `future` (weight 1) or a list `ranking=1,semantic=0.5`.
     public static func parse(_ text: String) throws -> RewardMix {
         var mix = RewardMix()
         for part in text.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard let kind = GRPORewardKind(rawValue: kv[0]) else {
-                throw AlignError.invalidArgument("unknown reward '\(kv[0])' in '\(text)'; use rule, ranking, semantic or e.g. ranking=1,semantic=0.5")
+                throw AlignError.invalidArgument("unknown reward '\(kv[0])' in '\(text)'; use rule, ranking, semantic, future or e.g. ranking=1,semantic=0.5")
             }
             var w = 1.0
             if kv.count == 2 {
@@ -61,6 +69,7 @@ public struct RewardMix: Codable, Sendable, Equatable {
             case .rule: mix.rule = w
             case .ranking: mix.ranking = w
             case .semantic: mix.semantic = w
+            case .future: mix.future = w
             }
         }
         try mix.validate()
@@ -69,9 +78,9 @@ public struct RewardMix: Codable, Sendable, Equatable {
 
     /// Weights must be finite, ≥ 0, and at least one positive.
     public func validate() throws {
-        let ws = [rule, ranking, semantic]
+        let ws = [rule, ranking, semantic, future]
         guard ws.allSatisfy({ $0.isFinite && $0 >= 0 }), ws.contains(where: { $0 > 0 }) else {
-            throw AlignError.invalidArgument("reward mix needs weights ≥ 0 with at least one positive (got rule \(rule), ranking \(ranking), semantic \(semantic))")
+            throw AlignError.invalidArgument("reward mix needs weights ≥ 0 with at least one positive (got rule \(rule), ranking \(ranking), semantic \(semantic), future \(future))")
         }
     }
 
@@ -80,7 +89,7 @@ public struct RewardMix: Codable, Sendable, Equatable {
 
     /// Short text such as "ranking=1,semantic=0.5".
     public var description: String {
-        [("rule", rule), ("ranking", ranking), ("semantic", semantic)].filter { $0.1 > 0 }
+        [("rule", rule), ("ranking", ranking), ("semantic", semantic), ("future", future)].filter { $0.1 > 0 }
             .map { "\($0.0)=\($0.1)" }.joined(separator: ",")
     }
 }
@@ -125,8 +134,34 @@ public enum GRPORewards {
         }
     }
 
-    /// Σ_k w_k r_k for one group.
-    public static func mixed(items: [Int], target: Int, mix: RewardMix, embeddings: ItemEmbeddings?) throws -> [Double] {
+    /// 1 for the target, decay^d for an item `ahead` places d positions after the target, 0 otherwise.
+    public static func future(items: [Int], target: Int, ahead: [Int: Int], decay: Double) -> [Double] {
+        items.map { i in
+            if i == target { return 1 }
+            guard let d = ahead[i] else { return 0 }
+            return pow(decay, Double(d))
+        }
+    }
+
+    /// Each training example's later items: for example k, item → distance d (1...window) from its target to
+    /// the user's training target d positions later (the nearest when an item repeats). Built from the
+    /// training examples alone, so validation and test targets never appear.
+    public static func aheadMaps(of examples: [Example], in training: [Example], window: Int) -> [[Int: Int]] {
+        var byUser: [Int: [Int: Int]] = [:]   // user → pos → item
+        for e in training { byUser[e.user, default: [:]][e.pos] = e.target }
+        return examples.map { e in
+            var m: [Int: Int] = [:]
+            guard window > 0, let later = byUser[e.user] else { return m }
+            for d in stride(from: window, through: 1, by: -1) {   // nearest last, so it wins on repeats
+                if let item = later[e.pos + d], item != e.target { m[item] = d }
+            }
+            return m
+        }
+    }
+
+    /// Σ_k w_k r_k for one group (`ahead` and `decay` are used by the future reward only).
+    public static func mixed(items: [Int], target: Int, mix: RewardMix, embeddings: ItemEmbeddings?,
+                             ahead: [Int: Int] = [:], decay: Double = 0.7) throws -> [Double] {
         var r = [Double](repeating: 0, count: items.count)
         func add(_ w: Double, _ v: [Double]) { for i in r.indices { r[i] += w * v[i] } }
         if mix.rule > 0 { add(mix.rule, rule(items: items, target: target)) }
@@ -137,6 +172,7 @@ public enum GRPORewards {
             }
             add(mix.semantic, try semantic(items: items, target: target, embeddings: e))
         }
+        if mix.future > 0 { add(mix.future, future(items: items, target: target, ahead: ahead, decay: decay)) }
         return r
     }
 }

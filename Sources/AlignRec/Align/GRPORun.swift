@@ -41,6 +41,9 @@ public enum GRPORun {
         let needed = cfg.optim.steps * cfg.optim.batchSize
         let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions, rng: &rng)
         guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        let ahead = cfg.reward.future > 0
+            ? GRPORewards.aheadMaps(of: pool, in: ctx.dataset.examples(ctx.evalProtocol, .train), window: cfg.futureWindow)
+            : [[Int: Int]](repeating: [:], count: pool.count)
         let rec = try Recommender(model: model, beam: G)
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
         let maxPrompt = prompts.map(\.count).max()!
@@ -85,7 +88,8 @@ public enum GRPORun {
                 let ex = pool[i]
                 groups.append(GRPOGroup(prompt: prompts[i], responses: lists[k].map { model.trie.tokens(of: $0)! },
                                         items: lists[k], target: ex.target))
-                rewards.append(try GRPORewards.mixed(items: lists[k], target: ex.target, mix: cfg.reward, embeddings: embeddings))
+                rewards.append(try GRPORewards.mixed(items: lists[k], target: ex.target, mix: cfg.reward, embeddings: embeddings,
+                                                     ahead: ahead[i], decay: cfg.futureDecay))
             }
             let rolloutSeconds = Date().timeIntervalSince(t0)
             let lr = schedule.lr(at: step - 1)
