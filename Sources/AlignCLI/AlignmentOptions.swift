@@ -12,6 +12,7 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .long, help: "YAML config (configs/dpo.yaml, configs/grpo.yaml); defaults when absent.") var config: String?
     @Option(name: .long, help: "Override optim.steps.") var steps: Int?
     @Option(name: .long, help: "Override optim.lr.") var lr: Float?
+    @Option(name: .long, help: "Override optim.ema: validate and keep a moving average of the weights with this decay (0 = off).") var ema: Float?
     @Option(name: .customLong("batch-size"), help: "Override optim.batch_size (DPO: pairs per step; GRPO: prompts per step).") var batchSize: Int?
     @Option(name: .customLong("eval-every"), help: "Override eval.every.") var evalEvery: Int?
     @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample during training).") var maxUsers: Int?
@@ -26,6 +27,7 @@ struct AlignmentOptions: ParsableArguments {
         if let v = recentPositions { r = v }
         if let v = steps { optim.steps = v }
         if let v = lr { optim.lr = v }
+        if let v = ema { optim.ema = v }
         if let v = batchSize { optim.batchSize = v }
         if let v = evalEvery { eval.every = v }
         if let v = maxUsers { eval.maxUsers = v }

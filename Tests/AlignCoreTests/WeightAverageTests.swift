@@ -41,4 +41,13 @@ import Testing
         #expect(throws: AlignError.self) { _ = try w.withUnsafeBufferPointer { try WeightAverage(decay: 0.5, weights: $0, saved: [1]) } }
         #expect(throws: AlignError.self) { _ = try w.withUnsafeBufferPointer { try WeightAverage(decay: 1, weights: $0) } }
     }
+
+    @Test func withoutWarmUpTheFullDecayActsFromTheFirstUpdate() throws {
+        // Starting from trained weights (DPO/GRPO after SFT): avg = 0.9·[1,2] + 0.1·[3,6] = [1.2, 2.4].
+        var w: [Float] = [1, 2]
+        let avg = try w.withUnsafeBufferPointer { try WeightAverage(decay: 0.9, weights: $0, warmup: false) }
+        w = [3, 6]
+        w.withUnsafeBufferPointer { avg.update(from: $0.baseAddress!) }
+        #expect(abs(avg.average[0] - 1.2) < 1e-6 && abs(avg.average[1] - 2.4) < 1e-6)
+    }
 }

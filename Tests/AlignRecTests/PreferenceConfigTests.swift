@@ -39,6 +39,7 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
         ("format: align-grpo-config\nreward: {semantic: -1}\n", "reward"),
         ("format: align-grpo-config\nepsilon: 1.5\n", "epsilon"),
         ("format: align-grpo-config\nfuture_window: 0\n", "future_window"),
+        ("format: align-grpo-config\noptim: {ema: 1}\n", "optim.ema"),
         ("format: align-grpo-config\nfuture_decay: 1.5\n", "future_decay"),
         ("format: align-grpo-config\nrollout: greedy\n", "greedy"),
         ("format: align-dpo-config\nnum_negatives: 0\n", "num_negatives"),

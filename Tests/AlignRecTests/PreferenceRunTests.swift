@@ -121,3 +121,32 @@ private func checkRunDirectory(_ run: URL, steps: Int) throws {
         #expect((l["frac_zero_std"] as! Double) <= 1 - (l["hit_rate"] as! Double) + 1e-12)
     }
 }
+
+@Test func alignmentWithAMovingAverageValidatesAndKeepsTheAverage() throws {
+    let (data, sft, root) = try tinyAlignmentWorld()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let start = try RecModel.load(sft)
+    let w0 = withExtendedLifetime(start) { Array(start.params.data) }
+    for seed: UInt64 in 0..<6 {
+        var cfg = DPOConfig()
+        cfg.negatives = .random; cfg.maxPairs = 8; cfg.seed = seed
+        cfg.optim.steps = 1; cfg.optim.batchSize = 4; cfg.optim.microBatch = 6; cfg.optim.lr = 3e-2; cfg.optim.ema = 0.5
+        cfg.eval.every = 1; cfg.eval.beam = 6; cfg.eval.maxUsers = 0
+        let out = root.appendingPathComponent("dpo-ema-\(seed)")
+        try DPORun.run(DPOOptions(from: sft, data: data, out: out, config: cfg, progress: false)) { _ in }
+        try checkRunDirectory(out, steps: 1)
+        // last/ holds the raw weights w1 after the step; validation saw (and best/ keeps) 0.5·w0 + 0.5·w1.
+        let last = try RecModel.load(out.appendingPathComponent("last"))
+        let w1 = withExtendedLifetime(last) { Array(last.params.data) }
+        #expect(w0 != w1)
+        let s = try JSONDecoder().decode(AlignmentSummary.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
+        guard s.bestStep == 1 else { continue }
+        let model = try RecModel.load(out.appendingPathComponent("best"))
+        let best = withExtendedLifetime(model) { Array(model.params.data) }
+        var worst: Float = 0
+        for i in w0.indices { worst = max(worst, abs(best[i] - (0.5 * w0[i] + 0.5 * w1[i]))) }
+        #expect(worst < 1e-6, "best/ is not the average of the SFT and the stepped weights (max error \(worst))")
+        return
+    }
+    Issue.record("no seed's averaged step beat the SFT weights on validation, so best/ was never checked")
+}

@@ -1,7 +1,9 @@
 // Exponential moving average of the weights (Polyak averaging): avg ← d·avg + (1−d)·w after every optimiser
 // step, with the warm-up d_t = min(decay, (1 + t)/(10 + t)) (t = updates so far) so the average does not
-// drag the random initialisation along early on. Evaluating the averaged weights smooths the noise of the
-// last steps of a high-learning-rate run; training always continues on the raw weights.
+// drag the random initialisation along early on (`warmup: false` uses the full decay from the first update,
+// for a run that starts from trained weights, such as DPO/GRPO from an SFT model). Evaluating the averaged
+// weights smooths the noise of the last steps of a high-learning-rate run; training always continues on the
+// raw weights.
 import Foundation
 
 /// avg[n] ← d·avg + (1 − d)·w.
@@ -19,6 +21,8 @@ public func emaUpdateNaive(_ avg: UnsafeMutablePointer<Float>, _ w: UnsafePointe
 public final class WeightAverage {
     /// Configured decay (the ceiling of the warm-up).
     public let decay: Float
+    /// Whether the decay warms up as (1 + t)/(10 + t); false = `decay` from the first update.
+    public let warmup: Bool
     /// Updates applied so far.
     public private(set) var updates: Int
     /// The averaged weights.
@@ -26,12 +30,14 @@ public final class WeightAverage {
     private let scratch: UnsafeMutableBufferPointer<Float>
 
     /// Starts at `weights` (fresh run) with no updates, or restores a saved average after `updates` steps.
-    public init(decay: Float, weights: UnsafeBufferPointer<Float>, saved: [Float]? = nil, updates: Int = 0) throws {
+    public init(decay: Float, weights: UnsafeBufferPointer<Float>, saved: [Float]? = nil, updates: Int = 0,
+                warmup: Bool = true) throws {
         guard decay > 0, decay < 1 else { throw AlignError.invalidArgument("moving-average decay must be in (0, 1), got \(decay)") }
         if let saved, saved.count != weights.count {
             throw AlignError.invalidArgument("saved moving average has \(saved.count) values, the model \(weights.count)")
         }
         self.decay = decay
+        self.warmup = warmup
         self.updates = updates
         average = .allocate(capacity: weights.count)
         scratch = .allocate(capacity: weights.count)
@@ -45,7 +51,7 @@ public final class WeightAverage {
 
     /// Folds the current weights in.
     public func update(from weights: UnsafePointer<Float>) {
-        emaUpdate(average.baseAddress!, weights, average.count, decay: Self.decay(decay, at: updates))
+        emaUpdate(average.baseAddress!, weights, average.count, decay: warmup ? Self.decay(decay, at: updates) : decay)
         updates += 1
     }
 

@@ -17,11 +17,14 @@ public struct AlignOptim: Codable, Sendable, Equatable {
     public var minLrRatio: Float = 0.1
     public var weightDecay: Float = 0
     public var gradClip: Float = 1
+    /// Decay of a moving average of the weights (0 = none). When set, validation and best/ use the average,
+    /// which starts at the SFT weights with the full decay (no warm-up); training continues on the raw weights.
+    public var ema: Float = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", microBatch = "micro_batch", lr, warmup, minLrRatio = "min_lr_ratio"
-        case weightDecay = "weight_decay", gradClip = "grad_clip"
+        case weightDecay = "weight_decay", gradClip = "grad_clip", ema
     }
 
     public init(from decoder: Decoder) throws {
@@ -34,6 +37,7 @@ public struct AlignOptim: Codable, Sendable, Equatable {
         minLrRatio = try c.decodeIfPresent(Float.self, forKey: .minLrRatio) ?? d.minLrRatio
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
+        ema = try c.decodeIfPresent(Float.self, forKey: .ema) ?? d.ema
     }
 
     var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay) }
@@ -44,6 +48,7 @@ public struct AlignOptim: Codable, Sendable, Equatable {
         guard lr > 0, lr.isFinite, warmup >= 0, minLrRatio >= 0, weightDecay >= 0, gradClip >= 0 else {
             throw bad("optim: lr must be > 0; warmup, min_lr_ratio, weight_decay, grad_clip ≥ 0")
         }
+        guard ema >= 0, ema < 1 else { throw bad("optim.ema must be in [0, 1) (0 = no moving average), got \(ema)") }
     }
 }
 

@@ -52,6 +52,8 @@ public final class AlignmentContext {
     public private(set) var bestStep = 0
     var bestWeights: [Float] = []
     var sftScores: (valid: RankingMetrics, test: RankingMetrics)?
+    /// Moving average of the weights (`optim.ema` > 0): what validation and best/ see.
+    var average: WeightAverage?
 
     /// Loads the bundle (`from`: checkpoint or run dir) and the dataset; opens the run directory.
     public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
@@ -111,8 +113,20 @@ public final class AlignmentContext {
                        state: try JSONValue(encoding: ["step": 0]))
     }
 
-    /// Validation at `step`; a new best is copied and saved to best/.
+    /// Starts a moving average of the current (SFT) weights with `decay` (0: none), full decay from the start.
+    public func startAverage(decay: Float) throws {
+        average = decay > 0 ? try WeightAverage(decay: decay, weights: UnsafeBufferPointer(model.params.data), warmup: false) : nil
+    }
+
+    /// Folds the weights after an optimiser step into the moving average (no-op without one).
+    public func updateAverage() { average?.update(from: model.params.data.baseAddress!) }
+
+    /// Validation at `step` (of the moving average when there is one); a new best is copied and saved to best/.
     public func validate(step: Int) throws {
+        if let average { try average.withAverage(in: model.params.data) { try validateCurrent(step: step) } } else { try validateCurrent(step: step) }
+    }
+
+    private func validateCurrent(step: Int) throws {
         let m = try evaluate(.valid, maxUsers: eval.maxUsers)
         let n = m.ndcg(at: 10)
         let improved = n > bestNDCG

@@ -90,6 +90,7 @@ public enum DPORun {
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
         try ctx.scoreStart()
+        try ctx.startAverage(decay: cfg.optim.ema)
 
         let t0 = Date()
         let neg = try negatives(source: cfg.negatives, n: cfg.numNegatives, examples: examples, ctx: ctx,
@@ -136,6 +137,7 @@ public enum DPORun {
             let lr = schedule.lr(at: step - 1)
             let ts = Date()
             let st = try core.step(batch, lr: lr)
+            ctx.updateAverage()
             ctx.run.metrics.log("dpo", ["event": "train", "step": step, "loss": st.loss, "rewards_chosen": st.chosenReward,
                                         "rewards_rejected": st.rejectedReward, "rewards_margin": st.margin,
                                         "rewards_accuracy": st.accuracy, "chosen_logratio": st.chosenLogRatio,

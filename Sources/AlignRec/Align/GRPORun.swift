@@ -48,6 +48,7 @@ public enum GRPORun {
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
         let maxPrompt = prompts.map(\.count).max()!
         try ctx.scoreStart()
+        try ctx.startAverage(decay: cfg.optim.ema)
 
         let ref = LlamaParameters(config: model.config)
         ref.data.baseAddress!.update(from: model.params.data.baseAddress!, count: model.params.count)
@@ -94,6 +95,7 @@ public enum GRPORun {
             let rolloutSeconds = Date().timeIntervalSince(t0)
             let lr = schedule.lr(at: step - 1)
             let st = try core.step(groups: groups, rewards: rewards, lr: lr)
+            ctx.updateAverage()
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
             var fields: [String: Any] = ["event": "train", "step": step, "mean_reward": st.meanReward, "hit_rate": st.hitRate,
                                          "frac_zero_std": st.fracZeroStd, "active": st.activeSequences,
