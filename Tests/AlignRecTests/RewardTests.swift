@@ -61,6 +61,7 @@ import Testing
     #expect(maps[0] == [12: 1, 13: 2])   // earlier items (10) and items beyond the window (14) are not credited
     #expect(maps[1] == [14: 1])          // position 6 is not training data
     #expect(maps[2] == [:] && maps[3] == [:])
+    #expect(GRPORewards.aheadMaps(of: training, in: training, window: 0) == [[Int: Int]](repeating: [:], count: training.count))
     // A repeated item takes its nearest distance; the target itself is never a later item.
     let rep = [ex(3, 1, 30), ex(3, 2, 31), ex(3, 3, 30), ex(3, 4, 31)]
     #expect(GRPORewards.aheadMaps(of: [rep[0]], in: rep, window: 3) == [[31: 1]])

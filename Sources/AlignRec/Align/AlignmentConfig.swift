@@ -98,7 +98,8 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     /// RPO's α: weight of the chosen response's mean token NLL added to the DPO loss (0 = plain DPO).
     public var sftWeight: Double = 0
     /// Never use as a negative an item the user consumed within this many training positions after the
-    /// target (0: off) — the user's own next items are not evidence against them.
+    /// target (0: off) — the user's own next items are not evidence against them. Beam mining then takes the top
+    /// num_negatives + 1 + future_window items, widening the beam to that when negative_beam is smaller.
     public var futureWindow: Int = 0
     public var optim = AlignOptim()
     public var eval = AlignEval()

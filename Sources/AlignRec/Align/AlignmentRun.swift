@@ -52,6 +52,8 @@ public final class AlignmentContext {
     public private(set) var bestStep = 0
     var bestWeights: [Float] = []
     var sftScores: (valid: RankingMetrics, test: RankingMetrics)?
+    /// Every training example of the protocol, built once (prompts and the future reward's later items read it).
+    public private(set) lazy var trainingSet: [Example] = dataset.examples(evalProtocol, .train)
     /// Moving average of the weights (`optim.ema` > 0): what validation and best/ see.
     var average: WeightAverage?
 
@@ -76,7 +78,7 @@ public final class AlignmentContext {
     /// training positions (the ones closest to the evaluation targets) — `max` of them drawn with `rng` (0: all),
     /// shuffled.
     public func trainingExamples(max n: Int, recent: Int = 0, rng: inout Rng) -> [Example] {
-        var all = Self.recent(dataset.examples(evalProtocol, .train), positions: recent)
+        var all = Self.recent(trainingSet, positions: recent)
         rng.shuffle(&all)
         return n > 0 && n < all.count ? Array(all[0..<n]) : all
     }

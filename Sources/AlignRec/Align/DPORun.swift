@@ -24,9 +24,7 @@ public enum DPORun {
     public static func negatives(source: NegativeSource, n: Int, examples: [Example], ctx: AlignmentContext, beam: Int,
                           futureWindow: Int = 0, rng: inout Rng, progress: Bool) throws -> (items: [[Int]], targetTop1: Double) {
         let ds = ctx.dataset, numItems = ds.numItems
-        let ahead = futureWindow > 0
-            ? GRPORewards.aheadMaps(of: examples, in: ds.examples(ctx.evalProtocol, .train), window: futureWindow)
-            : [[Int: Int]](repeating: [:], count: examples.count)
+        let ahead = GRPORewards.aheadMaps(of: examples, in: ctx.trainingSet, window: futureWindow)
         switch source {
         case .beam:
             let rec = try Recommender(model: ctx.model, beam: max(beam, n + 1 + futureWindow))

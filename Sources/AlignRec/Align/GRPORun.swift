@@ -41,9 +41,7 @@ public enum GRPORun {
         let needed = cfg.optim.steps * cfg.optim.batchSize
         let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions, rng: &rng)
         guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
-        let ahead = cfg.reward.future > 0
-            ? GRPORewards.aheadMaps(of: pool, in: ctx.dataset.examples(ctx.evalProtocol, .train), window: cfg.futureWindow)
-            : [[Int: Int]](repeating: [:], count: pool.count)
+        let ahead = GRPORewards.aheadMaps(of: pool, in: ctx.trainingSet, window: cfg.reward.future > 0 ? cfg.futureWindow : 0)
         let rec = try Recommender(model: model, beam: G)
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
         let maxPrompt = prompts.map(\.count).max()!
