@@ -12,7 +12,9 @@ struct CompareCommand: ParsableCommand {
         discussion: """
         Both models rank every example of the split by trie-constrained beam search (top-20, history excluded), \
         exactly as `align eval` does. The difference is taken per example, so the standard error is that of the \
-        change, not of either score. Both runs must be trained on the same dataset and protocol.
+        change, not of either score. It also gives the standard error and a bootstrap interval by user (users \
+        resampled with all their examples): under the chronological protocol a few heavy users hold most samples, \
+        so that is the honest one there. Both runs must be trained on the same dataset and protocol.
         """
     )
 
@@ -51,7 +53,7 @@ struct CompareCommand: ParsableCommand {
             var results: [PairedComparison] = []
             for metric in ["ndcg", "hr"] {
                 let c = try PairedComparison.compute(ranksA: ranks[0], ranksB: ranks[1], k: k, metric: metric,
-                                                     bootstrap: bootstrap, seed: seed)
+                                                     bootstrap: bootstrap, seed: seed, clusters: examples.map(\.user))
                 print(c.summary)
                 results.append(c)
             }

@@ -1,5 +1,6 @@
 // PairedComparison: hand-computed means, paired standard error and counts; the bootstrap interval brackets the
-// mean and is reproducible for a seed; identical models give a zero difference; bad inputs are typed errors.
+// mean and is reproducible for a seed; identical models give a zero difference; bad inputs are typed errors; the
+// by-user (cluster) standard error against a hand computation and against the plain one for one example per user.
 @testable import AlignRec
 import AlignCore
 import Foundation
@@ -37,5 +38,36 @@ import Testing
         #expect(throws: AlignError.self) { try PairedComparison.compute(ranksA: [], ranksB: [], k: 5) }
         #expect(throws: AlignError.self) { try PairedComparison.compute(ranksA: r, ranksB: r, k: 0) }
         #expect(throws: AlignError.self) { try PairedComparison.compute(ranksA: r, ranksB: r, k: 5, metric: "mrr") }
+    }
+
+    @Test func clusteredStandardErrorByHand() throws {
+        // HR@1: d = B − A = [1, 1, 1, −1, 0, 0], users [7, 7, 7, 9, 4, 4]; d̄ = 1/3.
+        // S_7 = 3 − 3·(1/3) = 2, S_9 = −1 − 1/3 = −4/3, S_4 = 0 − 2/3 = −2/3; Σ S² = 56/9; G = 3, n = 6:
+        // SE² = 3/2 · (56/9) / 36. The plain paired SE is √((30/9)/5/6) = 1/3: the users' examples move together.
+        let a: [Int?] = [nil, nil, nil, 1, nil, nil], b: [Int?] = [1, 1, 1, nil, nil, nil]
+        let users = [7, 7, 7, 9, 4, 4]
+        let c = try PairedComparison.compute(ranksA: a, ranksB: b, k: 1, metric: "hr", bootstrap: 2000, seed: 5, clusters: users)
+        #expect(abs(c.meanDifference - 1.0 / 3) < 1e-12)
+        #expect(abs(c.standardError - 1.0 / 3) < 1e-12)
+        #expect(c.clusters == 3)
+        #expect(abs(c.clusterStandardError! - (1.5 * 56.0 / 9.0).squareRoot() / 6) < 1e-12)
+        // Resampled means are Σ sums / Σ counts of drawn users: within [−1, 1] (user 9's and user 7's means).
+        let iv = c.clusterInterval95!
+        #expect(iv[0] <= c.meanDifference && c.meanDifference <= iv[1] && iv[0] >= -1 && iv[1] <= 1 && iv[0] < iv[1])
+        #expect(try PairedComparison.compute(ranksA: a, ranksB: b, k: 1, metric: "hr", bootstrap: 2000, seed: 5, clusters: users) == c)
+        #expect(c.summary.contains("by user (3 users)"))
+        let json = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+        #expect(json.contains("\"cluster_standard_error\"") && json.contains("\"clusters\":3"))
+        // Without clusters the fields stay empty.
+        let plain = try PairedComparison.compute(ranksA: a, ranksB: b, k: 1, metric: "hr", bootstrap: 10)
+        #expect(plain.clusters == nil && plain.clusterStandardError == nil && plain.clusterInterval95 == nil)
+        #expect(throws: AlignError.self) { try PairedComparison.compute(ranksA: a, ranksB: b, k: 1, clusters: [1, 2]) }
+    }
+
+    @Test func oneExamplePerUserGivesThePlainStandardError() throws {
+        let a: [Int?] = [1, 4, nil, 2, 9, nil, 1], b: [Int?] = [2, 1, 3, nil, 9, nil, 1]
+        let c = try PairedComparison.compute(ranksA: a, ranksB: b, k: 10, bootstrap: 100, clusters: [10, 11, 12, 13, 14, 15, 16])
+        #expect(c.clusters == 7)
+        #expect(abs(c.clusterStandardError! - c.standardError) < 1e-12)
     }
 }

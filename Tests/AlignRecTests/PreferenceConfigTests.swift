@@ -27,10 +27,12 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
     #expect(back == d)
     let gback = try withTemp(try g.yaml()) { try GRPOConfig.load($0) }
     #expect(gback == g)
-    // The chronological future-reward preset is configs/grpo.yaml with the reward, protocol and subset changed.
+    // The chronological future-reward preset is configs/grpo.yaml with the reward, protocol, steps and validation
+    // interval changed.
     var c = try GRPOConfig.load(repoConfig("grpo-chrono-future.yaml"))
     #expect(c.protocolName == "chrono" && c.reward == RewardMix(future: 1) && c.futureWindow == 10 && c.futureDecay == 0.7)
-    c.protocolName = g.protocolName; c.reward = g.reward; c.eval.maxUsers = g.eval.maxUsers
+    #expect(c.optim.steps == 450 && c.eval.every == 75 && c.eval.maxUsers == 0)
+    c.protocolName = g.protocolName; c.reward = g.reward; c.optim.steps = g.optim.steps; c.eval.every = g.eval.every
     #expect(c == g)
 }
 
