@@ -14,7 +14,7 @@ struct CompareCommand: ParsableCommand {
         exactly as `align eval` does. The difference is taken per example, so the standard error is that of the \
         change, not of either score. It also gives the standard error and a bootstrap interval by user (users \
         resampled with all their examples): under the chronological protocol a few heavy users hold most samples, \
-        so that is the honest one there. Both runs must be trained on the same dataset and protocol.
+        and that one allows for their examples moving together. Both runs must be trained on the same dataset and protocol.
         """
     )
 

@@ -12,8 +12,8 @@
 //   future    graded relevance from the user's own later training items: 1 for the target, decay^d for the
 //             item the user consumed d positions after the target (1 ≤ d ≤ window, training positions only, so
 //             no validation or test target is ever a reward), 0 otherwise. MovieLens users rate many films in
-//             one sitting (84% of consecutive ratings ≤ 1 minute apart, scripts/rating-gaps), so the order of nearby items is weak evidence; this reward credits the model for
-//             ranking what the user watched next-but-one instead of penalising it like any wrong item.
+//             one sitting (84% of consecutive ratings ≤ 1 minute apart, scripts/rating-gaps), so the order of
+//             nearby items is weak evidence; this reward credits the model for ranking what the user watched next-but-one instead of penalising it like any wrong item.
 // A mix is Σ_k w_k r_k over the kinds with a weight; `ranking` already contains `rule`, so a typical mix is
 // ranking alone, or ranking + a small semantic weight.
 import Foundation
