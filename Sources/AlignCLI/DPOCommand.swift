@@ -36,8 +36,8 @@ struct DPOCommand: ParsableCommand {
         if let v = maxPairs { c.maxPairs = v }
         if let v = sftWeight { c.sftWeight = v }
         if let v = futureWindow { c.futureWindow = v }
-        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions)
+        try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
         try c.validate(path: common.configLabel)
         return c
     }

@@ -52,8 +52,8 @@ struct GRPOCommand: ParsableCommand {
             c.lossNormalization = n
         }
         if let v = iterations { c.iterations = v }
-        common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions)
+        try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
         try c.validate(path: common.configLabel)
         return c
     }

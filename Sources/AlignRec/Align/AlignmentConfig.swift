@@ -95,6 +95,8 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public var maxPairs: Int = 4096
     /// Draw the training examples only from each user's last N training positions (0: every position).
     public var recentPositions: Int = 0
+    /// Whether the examples are drawn uniformly over examples or balanced over users.
+    public var promptSampling: PromptSampling = .examples
     /// RPO's α: weight of the chosen response's mean token NLL added to the DPO loss (0 = plain DPO).
     public var sftWeight: Double = 0
     /// Never use as a negative an item the user consumed within this many training positions after the
@@ -109,7 +111,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
-        case recentPositions = "recent_positions", futureWindow = "future_window"
+        case recentPositions = "recent_positions", futureWindow = "future_window", promptSampling = "prompt_sampling"
     }
 
     public init(from decoder: Decoder) throws {
@@ -123,6 +125,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         negativeBeam = try c.decodeIfPresent(Int.self, forKey: .negativeBeam) ?? d.negativeBeam
         maxPairs = try c.decodeIfPresent(Int.self, forKey: .maxPairs) ?? d.maxPairs
         recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
+        promptSampling = try c.decodeIfPresent(PromptSampling.self, forKey: .promptSampling) ?? d.promptSampling
         sftWeight = try c.decodeIfPresent(Double.self, forKey: .sftWeight) ?? d.sftWeight
         futureWindow = try c.decodeIfPresent(Int.self, forKey: .futureWindow) ?? d.futureWindow
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
@@ -155,6 +158,17 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     }
 
     public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}
+
+/// How DPO/GRPO draw their training prompts from the protocol's training examples.
+public enum PromptSampling: String, Codable, Sendable, CaseIterable {
+    /// Uniformly over training examples: a user with n training positions supplies about n times the prompts
+    /// of a user with one (what every run before the tenth session did).
+    case examples
+    /// Balanced over users: users in turn (a seeded order), each giving its next not-yet-drawn example, so every
+    /// user supplies the same number of prompts until its examples run out — the weighting of leave-one-out
+    /// evaluation, which scores each user once.
+    case users
 }
 
 /// How GRPO rollouts are produced.
@@ -191,6 +205,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public var maxPrompts: Int = 0
     /// Draw the prompts only from each user's last N training positions (0: every position).
     public var recentPositions: Int = 0
+    /// Whether the prompts are drawn uniformly over training examples or balanced over users.
+    public var promptSampling: PromptSampling = .examples
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
@@ -200,7 +216,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         case format, version, protocolName = "protocol", groupSize = "group_size", rollout, temperature, reward
         case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
         case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
-        case futureWindow = "future_window", futureDecay = "future_decay"
+        case futureWindow = "future_window", futureDecay = "future_decay", promptSampling = "prompt_sampling"
     }
 
     public init(from decoder: Decoder) throws {
@@ -222,6 +238,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
         maxPrompts = try c.decodeIfPresent(Int.self, forKey: .maxPrompts) ?? d.maxPrompts
         recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
+        promptSampling = try c.decodeIfPresent(PromptSampling.self, forKey: .promptSampling) ?? d.promptSampling
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed

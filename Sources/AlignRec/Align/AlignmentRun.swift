@@ -76,11 +76,37 @@ public final class AlignmentContext {
 
     /// Training examples of the protocol — every position, or with `recent` > 0 only each user's last `recent`
     /// training positions (the ones closest to the evaluation targets) — `max` of them drawn with `rng` (0: all),
-    /// shuffled.
-    public func trainingExamples(max n: Int, recent: Int = 0, rng: inout Rng) -> [Example] {
+    /// shuffled; `sampling` `.users` draws them balanced over users (`balancedByUser`).
+    public func trainingExamples(max n: Int, recent: Int = 0, sampling: PromptSampling = .examples, rng: inout Rng) -> [Example] {
         var all = Self.recent(trainingSet, positions: recent)
+        if sampling == .users { return Self.balancedByUser(all, count: n, rng: &rng) }
         rng.shuffle(&all)
         return n > 0 && n < all.count ? Array(all[0..<n]) : all
+    }
+
+    /// `count` of `examples` (0 or more than there are: all), drawn balanced over users and shuffled: each user's
+    /// examples in a seeded random order, then rounds over the users (in a seeded order) taking one not-yet-drawn
+    /// example from every user that has one left. So every user gives ⌊count / users⌋ or one more, or all it has.
+    public static func balancedByUser(_ examples: [Example], count n: Int, rng: inout Rng) -> [Example] {
+        var byUser: [Int: [Int]] = [:]
+        for (i, e) in examples.enumerated() { byUser[e.user, default: []].append(i) }
+        var users = byUser.keys.sorted()
+        rng.shuffle(&users)
+        let queues = users.map { u -> [Int] in var q = byUser[u]!; rng.shuffle(&q); return q }
+        let want = n > 0 ? min(n, examples.count) : examples.count
+        var picked: [Int] = []
+        picked.reserveCapacity(want)
+        var round = 0
+        while picked.count < want {
+            for k in queues.indices where round < queues[k].count {
+                picked.append(queues[k][round])
+                if picked.count == want { break }
+            }
+            round += 1
+        }
+        var out = picked.map { examples[$0] }
+        rng.shuffle(&out)
+        return out
     }
 
     /// The examples among `examples` whose target is one of its user's last `positions` (0: all), in order.

@@ -85,7 +85,7 @@ public enum DPORun {
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, say: say)
         var rng = Rng(seed: cfg.seed)
-        let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, rng: &rng)
+        let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)

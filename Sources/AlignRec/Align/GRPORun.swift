@@ -39,8 +39,10 @@ public enum GRPORun {
         var rng = Rng(seed: cfg.seed)
         var sampleRng = rng.split()
         let needed = cfg.optim.steps * cfg.optim.batchSize
-        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions, rng: &rng)
+        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions,
+                                          sampling: cfg.promptSampling, rng: &rng)
         guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        say("prompts: \(pool.count) training examples of \(Set(pool.map(\.user)).count) users (prompt_sampling \(cfg.promptSampling.rawValue)\(cfg.recentPositions > 0 ? ", each user's last \(cfg.recentPositions) positions" : ""))")
         let ahead = GRPORewards.aheadMaps(of: pool, in: ctx.trainingSet, window: cfg.reward.future > 0 ? cfg.futureWindow : 0)
         let rec = try Recommender(model: model, beam: G)
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
