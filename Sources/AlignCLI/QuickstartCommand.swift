@@ -1,7 +1,8 @@
 // `align quickstart`: the whole pipeline on MovieLens latest-small with the shipped presets —
 // data prepare → embed (text, then text + collaborative) → SID build → tokenizer → SFT → eval → DPO → GRPO → eval → report — each stage run
 // in-process through its own command (the same code path a user drives by hand), skipped when its output
-// already exists (so an interrupted run resumes), then SFT vs aligned printed side by side.
+// already exists (so an interrupted run resumes), then SFT vs aligned printed side by side. The stages and their
+// arguments come from `QuickstartPlan` (AlignRec), for either protocol.
 import AlignCore
 import AlignRec
 import ArgumentParser
@@ -10,7 +11,14 @@ import Foundation
 struct QuickstartCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quickstart",
-        abstract: "Run the whole pipeline end to end on MovieLens latest-small (fetch it first: scripts/quickstart does).")
+        abstract: "Run the whole pipeline end to end on MovieLens latest-small (fetch it first: scripts/quickstart does).",
+        discussion: """
+        --protocol loo (the default) trains and evaluates on the leave-one-out split with configs/grpo.yaml. \
+        --protocol chrono adds collaborative vectors and SIDs of the chronological training sequences \
+        (<data>/sid-cf-chrono), trains the SFT model on them with validation on 2,000 samples, aligns with \
+        configs/grpo-chrono-future.yaml and evaluates on the chronological test split; runs go to \
+        runs/quickstart-chrono-*. Data, loo SIDs and tokenizer are shared, so the second protocol skips them.
+        """)
 
     @Option(name: .long, help: "Raw MovieLens directory (ratings.csv, movies.csv).")
     var raw = "data/raw/ml-latest-small"
@@ -18,14 +26,14 @@ struct QuickstartCommand: ParsableCommand {
     var data = "data/ml-latest-small"
     @Option(name: .long, help: "Sentence encoder directory.")
     var encoder = "models/all-MiniLM-L6-v2"
-    @Option(name: .long, help: "Prefix of the run directories (<prefix>-sft, -dpo, -grpo).")
-    var runs = "runs/quickstart"
+    @Option(name: .long, help: "Prefix of the run directories (<prefix>-sft, -dpo, -grpo; default runs/quickstart, or runs/quickstart-chrono).")
+    var runs: String?
     @Option(name: .customLong("sft-config"), help: "SFT preset.")
     var sftConfig = "configs/movielens.yaml"
     @Option(name: .customLong("dpo-config"), help: "DPO preset.")
     var dpoConfig = "configs/dpo.yaml"
-    @Option(name: .customLong("grpo-config"), help: "GRPO preset.")
-    var grpoConfig = "configs/grpo.yaml"
+    @Option(name: .customLong("grpo-config"), help: "GRPO preset (default configs/grpo.yaml, or configs/grpo-chrono-future.yaml).")
+    var grpoConfig: String?
     @Option(name: .customLong("sid-method"), help: "rqkmeans | rqkmeans-balanced | rqvae")
     var sidMethod = "rqkmeans-balanced"
     @Option(name: .customLong("sid-levels"), help: "SID levels.")
@@ -40,6 +48,10 @@ struct QuickstartCommand: ParsableCommand {
     var sidSeed: UInt64 = 42
     @Option(name: .customLong("cf-weight"), help: "Share of collaborative vectors in the SID embeddings (0 = text only; see align embed --collaborative).")
     var cfWeight: Float = 0.5
+    @Option(name: .customLong("chrono-sid-seed"), help: "Seed of the chronological SID build.")
+    var chronoSidSeed: UInt64 = 1
+    @Option(name: .customLong("protocol"), help: "loo | chrono")
+    var protocolName = "loo"
     @Option(name: .long, help: "Seed of SFT, DPO and GRPO.")
     var seed: UInt64 = 0
     @Flag(name: .customLong("skip-alignment"), help: "Stop after SFT and its evaluation.")
@@ -49,85 +61,58 @@ struct QuickstartCommand: ParsableCommand {
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    /// Runs a stage unless `output` exists; prints a header and the wall time.
-    func stage(_ name: String, output: String, _ body: () throws -> Void) throws {
-        if exists(output) {
-            print("── \(name): \(output) exists, skipped")
+    /// Runs a stage unless its output exists; prints a header and the wall time.
+    func run(_ stage: QuickstartStage) throws {
+        if exists(stage.output) {
+            print("── \(stage.name): \(stage.output) exists, skipped")
             fflush(nil)
             return
         }
-        print("── \(name)")
+        print("── \(stage.name)")
         fflush(nil)   // stages also write to stderr: keep the headers in order when piped
         let t0 = Date()
-        try body()
-        print(String(format: "── %@ done in %.1f s", name, Date().timeIntervalSince(t0)))
+        let a = stage.arguments
+        switch stage.tool {
+        case .dataPrepare: try DataPrepare.parse(a).run()
+        case .embed: try EmbedCommand.parse(a).run()
+        case .sidBuild: try SidBuild.parse(a).run()
+        case .tokenizerTrain: try TokenizerTrain.parse(a).run()
+        case .sft: try SFTCommand.parse(a).run()
+        case .eval: try EvalCommand.parse(a).run()
+        case .dpo: try DPOCommand.parse(a).run()
+        case .grpo: try GRPOCommand.parse(a).run()
+        }
+        print(String(format: "── %@ done in %.1f s", stage.name, Date().timeIntervalSince(t0)))
         fflush(nil)
     }
 
     func run() throws {
+        guard let evalProtocol = EvalProtocol(rawValue: protocolName) else {
+            throw ValidationError("--protocol must be loo or chrono, not \(protocolName)")
+        }
         guard exists("\(raw)/ratings.csv") else {
             throw ValidationError("\(raw)/ratings.csv not found: run scripts/fetch-movielens (scripts/quickstart does it for you)")
         }
         guard exists("\(encoder)/model.safetensors") else {
             throw ValidationError("\(encoder)/model.safetensors not found: run scripts/fetch-minilm")
         }
-        let progress = noProgress ? ["--no-progress"] : []
-        let sft = "\(runs)-sft", dpo = "\(runs)-dpo", grpo = "\(runs)-grpo"
-        try stage("data prepare", output: "\(data)/dataset.json") {
-            let c = try DataPrepare.parse(["--format", "movielens", raw, "--out", data]); try c.run()
-        }
-        try stage("embed", output: "\(data)/embeddings.safetensors") {
-            let c = try EmbedCommand.parse(["--data", data, "--encoder", encoder]); try c.run()
-        }
-        var sidVectors = "\(data)/embeddings.safetensors"
-        if cfWeight > 0 {
-            sidVectors = "\(data)/embeddings-loo-cf.safetensors"
-            try stage("embed collaborative (loo training sequences)", output: sidVectors) {
-                let c = try EmbedCommand.parse(["--data", data, "--collaborative", "--protocol", "loo", "--cf-weight", "\(cfWeight)"])
-                try c.run()
-            }
-        }
-        try stage("sid build", output: "\(data)/sid/sid_map.json") {
-            let c = try SidBuild.parse(["--data", data, "--embeddings", sidVectors, "--method", sidMethod, "--levels", "\(sidLevels)",
-                                        "--codes", "\(sidCodes)", "--dedup", sidDedup, "--seed", "\(sidSeed)"])
-            try c.run()
-        }
-        try stage("tokenizer train", output: "\(data)/tokenizer") {
-            let c = try TokenizerTrain.parse(["--data", data, "--vocab-size", "\(vocabSize)"]); try c.run()
-        }
-        try stage("sft", output: "\(sft)/last") {
-            let c = try SFTCommand.parse(["--data", data, "--config", sftConfig, "--out", sft, "--seed", "\(seed)"] + progress)
-            try c.run()
-        }
-        try stage("eval sft (test)", output: "\(sft)/eval.json") {
-            let c = try EvalCommand.parse(["--model", sft, "--data", data, "--split", "test"] + progress); try c.run()
-        }
-        var stages = [("SFT", sft)]
-        if !skipAlignment {
-            try stage("dpo", output: "\(dpo)/last") {
-                let c = try DPOCommand.parse(["--from", sft, "--data", data, "--out", dpo, "--config", dpoConfig, "--seed", "\(seed)"] + progress)
-                try c.run()
-            }
-            try stage("eval dpo (test)", output: "\(dpo)/eval.json") {
-                let c = try EvalCommand.parse(["--model", dpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
-            }
-            try stage("grpo", output: "\(grpo)/last") {
-                let c = try GRPOCommand.parse(["--from", sft, "--data", data, "--out", grpo, "--config", grpoConfig, "--seed", "\(seed)"] + progress)
-                try c.run()
-            }
-            try stage("eval grpo (test)", output: "\(grpo)/eval.json") {
-                let c = try EvalCommand.parse(["--model", grpo, "--data", data, "--split", "test", "--no-translation"] + progress); try c.run()
-            }
-            stages += [("DPO", dpo), ("GRPO", grpo)]
-        }
+        var s = QuickstartSettings()
+        s.raw = raw; s.data = data; s.encoder = encoder; s.runs = runs
+        s.sftConfig = sftConfig; s.dpoConfig = dpoConfig; s.grpoConfig = grpoConfig
+        s.sidMethod = sidMethod; s.sidLevels = sidLevels; s.sidCodes = sidCodes; s.sidDedup = sidDedup
+        s.vocabSize = vocabSize; s.sidSeed = sidSeed; s.chronoSidSeed = chronoSidSeed; s.cfWeight = cfWeight
+        s.seed = seed; s.evalProtocol = evalProtocol; s.skipAlignment = skipAlignment; s.noProgress = noProgress
+        let plan = QuickstartPlan(s)
+        for stage in plan.stages { try run(stage) }
         print("── report")
-        let r = try ReportCommand.parse([stages.last!.1, "--runs", stages.map(\.1).joined(separator: ","), "--data", data])
+        let r = try ReportCommand.parse([plan.runs.last!.1, "--runs", plan.runs.map(\.1).joined(separator: ","), "--data", data])
         try r.run()
-        try printSummary(stages)
+        try printSummary(plan.runs, protocol: evalProtocol)
     }
 
-    /// SFT vs aligned, side by side, from each run's eval.json (leave-one-out test split).
-    func printSummary(_ stages: [(String, String)]) throws {
+    /// SFT vs aligned, side by side, from each run's eval.json (the protocol's test split), then each alignment
+    /// run's summary.json (whole validation and test splits, SFT weights against the kept ones).
+    func printSummary(_ stages: [(String, String)], protocol p: EvalProtocol) throws {
         var rows: [(String, RankingMetrics, ListStats?)] = []
         var baseline: RankingMetrics?
         for (name, dir) in stages {
@@ -138,7 +123,10 @@ struct QuickstartCommand: ParsableCommand {
             rows.append((name, rep.metrics, rep.lists))
         }
         guard let base = baseline else { return }
-        print("\nleave-one-out test, \(base.count) users (protocol.md); beam 20, items from the user's history excluded")
+        switch p {
+        case .loo: print("\nleave-one-out test, \(base.count) users (protocol.md); beam 20, items from the user's history excluded")
+        case .chrono: print("\nchronological test, \(base.count) samples (protocol.md); beam 20, items from the user's history excluded")
+        }
         print("model          HR@1    HR@5   HR@10   HR@20  NDCG@5 NDCG@10 NDCG@20  coverage@10")
         func line(_ n: String, _ m: RankingMetrics, _ cov: Double?) {
             let c = cov.map { String(format: "%11.3f", $0) } ?? "          –"
@@ -147,5 +135,12 @@ struct QuickstartCommand: ParsableCommand {
         }
         line("most-popular", base, nil)
         for (n, m, l) in rows { line(n, m, l?.coverage10) }
+        for (name, dir) in stages.dropFirst() {
+            guard let d = FileManager.default.contents(atPath: "\(dir)/summary.json") else { continue }
+            let sum = try JSONDecoder().decode(AlignmentSummary.self, from: d)
+            let kept = sum.bestStep == 0 ? "kept the SFT weights (step 0)" : "kept step \(sum.bestStep) of \(sum.steps)"
+            print(String(format: "%@ %@: NDCG@10 valid %.4f → %.4f, test %.4f → %.4f (%.1f min)", name, kept,
+                         sum.sft.validNDCG10, sum.aligned.validNDCG10, sum.sft.testNDCG10, sum.aligned.testNDCG10, sum.minutes))
+        }
     }
 }
