@@ -20,40 +20,43 @@ struct QuickstartCommand: ParsableCommand {
         runs/quickstart-chrono-*. Data, loo SIDs and tokenizer are shared, so the second protocol skips them.
         """)
 
+    /// The option defaults are the plan's own.
+    private static let defaults = QuickstartSettings()
+
     @Option(name: .long, help: "Raw MovieLens directory (ratings.csv, movies.csv).")
-    var raw = "data/raw/ml-latest-small"
+    var raw = defaults.raw
     @Option(name: .long, help: "Dataset directory to create/use.")
-    var data = "data/ml-latest-small"
+    var data = defaults.data
     @Option(name: .long, help: "Sentence encoder directory.")
-    var encoder = "models/all-MiniLM-L6-v2"
+    var encoder = defaults.encoder
     @Option(name: .long, help: "Prefix of the run directories (<prefix>-sft, -dpo, -grpo; default runs/quickstart, or runs/quickstart-chrono).")
     var runs: String?
     @Option(name: .customLong("sft-config"), help: "SFT preset.")
-    var sftConfig = "configs/movielens.yaml"
+    var sftConfig = defaults.sftConfig
     @Option(name: .customLong("dpo-config"), help: "DPO preset.")
-    var dpoConfig = "configs/dpo.yaml"
+    var dpoConfig = defaults.dpoConfig
     @Option(name: .customLong("grpo-config"), help: "GRPO preset (default configs/grpo.yaml, or configs/grpo-chrono-future.yaml).")
     var grpoConfig: String?
     @Option(name: .customLong("sid-method"), help: "rqkmeans | rqkmeans-balanced | rqvae")
-    var sidMethod = "rqkmeans-balanced"
+    var sidMethod = defaults.sidMethod
     @Option(name: .customLong("sid-levels"), help: "SID levels.")
-    var sidLevels = 3
+    var sidLevels = defaults.sidLevels
     @Option(name: .customLong("sid-codes"), help: "Codes per level.")
-    var sidCodes = 32
+    var sidCodes = defaults.sidCodes
     @Option(name: .customLong("sid-dedup"), help: "extra-level | sinkhorn")
-    var sidDedup = "sinkhorn"
+    var sidDedup = defaults.sidDedup
     @Option(name: .customLong("vocab-size"), help: "SentencePiece text vocabulary size.")
-    var vocabSize = 2000
+    var vocabSize = defaults.vocabSize
     @Option(name: .customLong("sid-seed"), help: "Seed of the SID build.")
-    var sidSeed: UInt64 = 42
+    var sidSeed = defaults.sidSeed
     @Option(name: .customLong("cf-weight"), help: "Share of collaborative vectors in the SID embeddings (0 = text only; see align embed --collaborative).")
-    var cfWeight: Float = 0.5
+    var cfWeight = defaults.cfWeight
     @Option(name: .customLong("chrono-sid-seed"), help: "Seed of the chronological SID build.")
-    var chronoSidSeed: UInt64 = 1
+    var chronoSidSeed = defaults.chronoSidSeed
     @Option(name: .customLong("protocol"), help: "loo | chrono")
-    var protocolName = "loo"
+    var protocolName = defaults.evalProtocol.rawValue
     @Option(name: .long, help: "Seed of SFT, DPO and GRPO.")
-    var seed: UInt64 = 0
+    var seed = defaults.seed
     @Flag(name: .customLong("skip-alignment"), help: "Stop after SFT and its evaluation.")
     var skipAlignment = false
     @Flag(name: .customLong("no-progress"), help: "No progress bars.")
@@ -110,6 +113,12 @@ struct QuickstartCommand: ParsableCommand {
         try printSummary(plan.runs, protocol: evalProtocol)
     }
 
+    func decode<T: Decodable>(_ type: T.Type, _ data: Data, _ path: String) throws -> T {
+        do { return try JSONDecoder().decode(type, from: data) } catch {
+            throw AlignError.format(path: path, line: nil, message: "cannot decode \(T.self): \(error)")
+        }
+    }
+
     /// SFT vs aligned, side by side, from each run's eval.json (the protocol's test split), then each alignment
     /// run's summary.json (whole validation and test splits, SFT weights against the kept ones).
     func printSummary(_ stages: [(String, String)], protocol p: EvalProtocol) throws {
@@ -118,7 +127,7 @@ struct QuickstartCommand: ParsableCommand {
         for (name, dir) in stages {
             let url = URL(fileURLWithPath: "\(dir)/eval.json")
             guard let d = FileManager.default.contents(atPath: url.path) else { continue }
-            let rep = try JSONDecoder().decode(EvalReport.self, from: d)
+            let rep = try decode(EvalReport.self, d, url.path)
             baseline = baseline ?? rep.mostPopular
             rows.append((name, rep.metrics, rep.lists))
         }
@@ -136,8 +145,9 @@ struct QuickstartCommand: ParsableCommand {
         line("most-popular", base, nil)
         for (n, m, l) in rows { line(n, m, l?.coverage10) }
         for (name, dir) in stages.dropFirst() {
-            guard let d = FileManager.default.contents(atPath: "\(dir)/summary.json") else { continue }
-            let sum = try JSONDecoder().decode(AlignmentSummary.self, from: d)
+            let path = "\(dir)/summary.json"
+            guard let d = FileManager.default.contents(atPath: path) else { continue }
+            let sum = try decode(AlignmentSummary.self, d, path)
             let kept = sum.bestStep == 0 ? "kept the SFT weights (step 0)" : "kept step \(sum.bestStep) of \(sum.steps)"
             print(String(format: "%@ %@: NDCG@10 valid %.4f → %.4f, test %.4f → %.4f (%.1f min)", name, kept,
                          sum.sft.validNDCG10, sum.aligned.validNDCG10, sum.sft.testNDCG10, sum.aligned.testNDCG10, sum.minutes))
