@@ -71,6 +71,8 @@ public struct AlignInfo: Codable, Sendable, Equatable {
     public var tasks: [String]?
     /// Free-form training state (step, epoch, RNG state, LR schedule, …) as any Codable payload.
     public var state: JSONValue?
+    /// The item memory beside the weights (nil: none; see ItemMemory.swift).
+    public var itemMemory: ItemMemoryInfo?
 
     public init(stage: String? = nil, sidMap: String? = nil, tasks: [String]? = nil, state: JSONValue? = nil) {
         format = Self.formatName; version = Self.currentVersion
@@ -90,7 +92,7 @@ public struct AlignInfo: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state }
+    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state, itemMemory = "item_memory" }
 
     /// Encoded JSON (sorted keys, pretty).
     public func jsonData() throws -> Data {
@@ -117,4 +119,21 @@ public struct AlignInfo: Codable, Sendable, Equatable {
         }
         return info
     }
+}
+
+/// `align.json`'s `item_memory`: where the per-item vectors are and how the model ranks with them.
+public struct ItemMemoryInfo: Codable, Sendable, Equatable {
+    /// The item-memory file in the checkpoint directory.
+    public var file: String
+    /// Items with a row.
+    public var items: Int
+    /// Ranking: score = item-head log-prob + `sidWeight` × the SID beam's log-prob (items outside the beam get the
+    /// beam's lowest score). 0 ranks by the item head alone.
+    public var sidWeight: Float
+
+    public init(file: String = ItemMemoryFile.fileName, items: Int, sidWeight: Float) {
+        self.file = file; self.items = items; self.sidWeight = sidWeight
+    }
+
+    enum CodingKeys: String, CodingKey { case file, items, sidWeight = "sid_weight" }
 }

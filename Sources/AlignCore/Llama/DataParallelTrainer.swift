@@ -33,13 +33,14 @@ public final class DataParallelTrainer: @unchecked Sendable {
     private var shards: [Range<Int>] = []
 
     /// Plans `workers` replicas (at most one per row; ALIGN_THREADS or the core count by default).
-    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, workers: Int = Parallel.workers) {
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil,
+                workers: Int = Parallel.workers) {
         precondition(maxBatch > 0 && maxSeq > 0 && workers > 0)
         self.params = params
         self.maxBatch = maxBatch
         let w = min(workers, maxBatch)
         let per = (maxBatch + w - 1) / w
-        replicas = (0..<w).map { _ in LlamaTrainer(params: params, maxBatch: per, maxSeq: maxSeq, dropout: dropout) }
+        replicas = (0..<w).map { _ in LlamaTrainer(params: params, maxBatch: per, maxSeq: maxSeq, dropout: dropout, items: items) }
     }
 
     /// d objective / d parameter after `backwardMeanCrossEntropy` (replica 0's buffer holds the sum).
@@ -49,6 +50,18 @@ public final class DataParallelTrainer: @unchecked Sendable {
     public var logitsForAllPositions: Bool {
         get { replicas[0].logitsForAllPositions }
         set { for r in replicas { r.logitsForAllPositions = newValue } }
+    }
+
+    /// Whether forwards run the item-scoring head (see LlamaTrainer).
+    public var itemHead: Bool {
+        get { replicas[0].itemHead }
+        set { for r in replicas { r.itemHead = newValue } }
+    }
+
+    /// Probability of leaving a completed item's residual out of a training forward (see LlamaTrainer).
+    public var itemInputDropout: Float {
+        get { replicas[0].itemInputDropout }
+        set { for r in replicas { r.itemInputDropout = newValue } }
     }
 
     /// Zeroes every replica's gradients.
@@ -109,16 +122,31 @@ public final class DataParallelTrainer: @unchecked Sendable {
         return n == 0 ? 0 : Float(s / Double(n))
     }
 
-    /// Backward of the whole batch's mean cross-entropy, ACCUMULATED into `grads` (replica 0's buffer; the
-    /// other replicas' buffers are summed into it and left holding their shard's part).
-    public func backwardMeanCrossEntropy() throws {
+    /// Item-head rows of the last forward.
+    public var itemHeadRows: Int { (0..<shards.count).reduce(0) { $0 + replicas[$1].itemHeadRows } }
+
+    /// Mean item-head cross-entropy over the last forward's head rows (0 when none).
+    public func meanItemCrossEntropy() -> Float {
+        var s = 0.0, n = 0
+        for r in 0..<shards.count {
+            let c = replicas[r].itemHeadRows
+            s += Double(replicas[r].meanItemCrossEntropy()) * Double(c); n += c
+        }
+        return n == 0 ? 0 : Float(s / Double(n))
+    }
+
+    /// Backward of the whole batch's mean cross-entropy plus `itemWeight` × its mean item-head cross-entropy,
+    /// ACCUMULATED into `grads` (replica 0's buffer; the other replicas' buffers are summed into it and left
+    /// holding their shard's part).
+    public func backwardMeanCrossEntropy(itemWeight: Float = 0) throws {
         let w = shards.count
         guard w > 0 else { throw AlignError.invalidArgument("backward needs a forward first") }
-        if w == 1 { try replicas[0].backwardMeanCrossEntropy(); return }
-        let n = trainedCount
-        let counts = (0..<w).map { replicas[$0].trainedCount }
+        if w == 1 { try replicas[0].backwardMeanCrossEntropy(itemWeight: itemWeight); return }
+        let n = trainedCount, m = itemHeadRows
+        let counts = (0..<w).map { replicas[$0].trainedCount }, heads = (0..<w).map { replicas[$0].itemHeadRows }
         try each(w) { r in
-            try self.replicas[r].backwardMeanCrossEntropy(scale: n == 0 ? 0 : Float(counts[r]) / Float(n))
+            try self.replicas[r].backwardMeanCrossEntropy(scale: n == 0 ? 0 : Float(counts[r]) / Float(n),
+                                                          itemWeight: m == 0 ? 0 : itemWeight * Float(heads[r]) / Float(m))
         }
         // Sum the replicas' gradients into replica 0's, in fixed chunks (the same order every run).
         let total = replicas[0].grads.baseAddress!, count = params.count

@@ -7,6 +7,11 @@
 // Work nobody reads is skipped: prefill runs the last layer's query, attention, o_proj and MLP only for each
 // prompt's last position (the other positions only feed the cache, i.e. that layer's keys/values), and with
 // a `logitRange` the LM head multiplies only those vocabulary rows (e.g. 256 SID codes instead of 4096).
+//
+// Item memory (`items` given; parameters with an item region): as in LlamaTrainer, the residual of every warm item
+// completed at a position is added to its embedding — in prompts and in generated continuations (each row keeps
+// its SID scan state, inherited from its parent). After prefill, `promptHidden` holds each prompt's final-norm
+// hidden state at its last position, which the item-scoring head reads (ItemScorer).
 import Foundation
 
 /// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
@@ -37,12 +42,21 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     // live-row step: compact row → row, per-group compact offsets, rows whose suffix cache is complete
     let liveRows: UnsafeMutableBufferPointer<Int32>, groupStart: UnsafeMutableBufferPointer<Int>
     let rowComplete: UnsafeMutableBufferPointer<Bool>
+    /// The items of the item memory (nil: a plain LLaMA model).
+    public let items: ItemTable?
+    /// Per-row SID scan state (and the next step's copy), item added per computed position.
+    var scan: [ItemTable.Scan], nextScan: [ItemTable.Scan]
+    let added: UnsafeMutableBufferPointer<Int32>
+    /// Final-norm hidden state of each prompt's last position [maxGroups, C], written by prefill.
+    let hiddenBuf: UnsafeMutableBufferPointer<Float>
 
     /// Plans memory for up to `maxGroups` prompts of ≤ `maxPrompt` tokens, `maxWidth` rows each, and
     /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix).
-    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int) {
+    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int, items: ItemTable? = nil) {
         precondition(maxGroups > 0 && maxWidth > 0 && maxPrompt > 0 && maxSuffix > 0)
+        precondition((items?.count ?? 0) == params.items, "item table of \(items?.count ?? 0) items for an item memory of \(params.items)")
         self.params = params
+        self.items = items
         self.maxGroups = maxGroups; self.maxWidth = maxWidth; self.maxPrompt = maxPrompt; self.maxSuffix = maxSuffix
         let c = params.config
         C = c.hiddenSize; H = c.numAttentionHeads; KV = c.numKeyValueHeads; hd = c.headDim
@@ -71,12 +85,27 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         liveRows = .allocate(capacity: R); liveRows.initialize(repeating: 0)
         groupStart = .allocate(capacity: maxGroups + 1); groupStart.initialize(repeating: 0)
         rowComplete = .allocate(capacity: R); rowComplete.initialize(repeating: true)
+        scan = [ItemTable.Scan](repeating: ItemTable.Scan(), count: items == nil ? 0 : R)
+        nextScan = scan
+        added = .allocate(capacity: items == nil ? 0 : N); added.initialize(repeating: 0)
+        hiddenBuf = .allocate(capacity: maxGroups * C); hiddenBuf.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
     }
 
     deinit {
         arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate()
-        liveRows.deallocate(); groupStart.deallocate(); rowComplete.deallocate()
+        liveRows.deallocate(); groupStart.deallocate(); rowComplete.deallocate(); added.deallocate(); hiddenBuf.deallocate()
+    }
+
+    /// Final-norm hidden state of each prompt's last position after the last prefill, [groups, C].
+    public var promptHidden: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: hiddenBuf.baseAddress!, count: groups * C) }
+
+    /// Adds the warm residual of the item completed by `token` (scan state `s`) to row `row` of x.
+    @inline(__always) func addItem(_ items: ItemTable, _ s: inout ItemTable.Scan, _ token: Int32, row: Int) {
+        let it = items.advance(&s, token)
+        guard it > 0, items.warm[Int(it) - 1] else { return }
+        let d = x + row * C, r = params.data.baseAddress! + params.layout.itemMemory!.offset + (Int(it) - 1) * C
+        for j in 0..<C { d[j] += r[j] }
     }
 
     func checkToken(_ t: Int32, _ what: String) throws {
@@ -112,6 +141,13 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         for r in 0..<(groups * width) { rowComplete[r] = true }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
+        if let items {
+            for g in 0..<groups {
+                var s = ItemTable.Scan()
+                for t in 0..<lengths[g] { addItem(items, &s, tok[starts[g] + t], row: starts[g] + t) }
+                for j in 0..<width { scan[g * width + j] = s }
+            }
+        }
         for l in 0..<(L - 1) {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
@@ -122,7 +158,9 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             mlpBlock(n: n, layer: l, attOut: att)
         }
         prefillLastLayer(n: n, starts: starts, lengths: lengths)
-        return head(rows: groups, logitRange)
+        let out = head(rows: groups, logitRange)
+        hiddenBuf.baseAddress!.update(from: ln, count: groups * C)
+        return out
     }
 
     /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache.
@@ -236,6 +274,14 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
+        if let items {   // each row continues its parent's scan; computed rows add their completed items
+            for r in 0..<R { nextScan[r] = scan[parents[r]] }
+            swap(&scan, &nextScan)
+            for i in 0..<n {
+                let r = Int(liveRows[i])
+                addItem(items, &scan[r], tokens[r], row: i)
+            }
+        }
         for l in 0..<L {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)

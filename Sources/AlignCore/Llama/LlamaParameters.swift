@@ -46,10 +46,16 @@ public struct LlamaLayout: Sendable {
     public let finalNorm: Int
     /// lm_head.weight [V, C] (equals `embed` when tied)
     public let lmHead: Int
-    /// Total float count.
+    /// Total float count (the LLaMA tensors, then the item memory when there is one).
     public let count: Int
+    /// Items with a per-item vector (0: no item memory).
+    public let items: Int
+    /// `item_memory.residual` [items, C]: align's per-item vectors after the LLaMA tensors (not part of the
+    /// Hugging Face checkpoint; see ItemMemory.swift). nil without item memory.
+    public let itemMemory: LlamaTensorInfo?
 
-    public init(_ c: LlamaConfig) {
+    /// The layout of `c`, with an item memory of `items` rows after the LLaMA tensors when `items` > 0.
+    public init(_ c: LlamaConfig, items: Int = 0) {
         config = c
         var t: [LlamaTensorInfo] = []
         var off = 0
@@ -78,13 +84,18 @@ public struct LlamaLayout: Sendable {
         finalNorm = add("model.norm.weight", [C], false)
         lmHead = c.tieWordEmbeddings ? embed : add("lm_head.weight", [c.vocabSize, C], true)
         tensors = t
-        count = off
+        self.items = max(0, items)
+        itemMemory = items > 0 ? LlamaTensorInfo(name: "item_memory.residual", shape: [items, C], offset: off, decay: true) : nil
+        count = off + (itemMemory?.count ?? 0)
     }
+
+    /// Floats of the LLaMA tensors alone (the Hugging Face part).
+    public var llamaCount: Int { itemMemory?.offset ?? count }
 
     /// AdamW groups: maximal contiguous runs of decayed / non-decayed tensors.
     public var paramGroups: [ParamGroup] {
         var g: [ParamGroup] = []
-        for t in tensors {
+        for t in tensors + (itemMemory.map { [$0] } ?? []) {
             if let last = g.last, last.decay == t.decay, last.range.upperBound == t.offset {
                 g[g.count - 1] = ParamGroup(range: last.range.lowerBound..<t.range.upperBound, decay: t.decay)
             } else {
@@ -103,9 +114,9 @@ public final class LlamaParameters: @unchecked Sendable {
     public let data: UnsafeMutableBufferPointer<Float>
     public var count: Int { layout.count }
 
-    /// Zero-filled parameters.
-    public init(config: LlamaConfig) {
-        layout = LlamaLayout(config)
+    /// Zero-filled parameters (with an item memory of `items` rows when `items` > 0).
+    public init(config: LlamaConfig, items: Int = 0) {
+        layout = LlamaLayout(config, items: items)
         data = .allocate(capacity: layout.count)
         data.initialize(repeating: 0)
     }
@@ -125,17 +136,20 @@ public final class LlamaParameters: @unchecked Sendable {
 
     deinit { data.deallocate() }
 
+    /// Items of the item memory (0: none).
+    public var items: Int { layout.items }
+
     /// An independent copy (e.g. the frozen reference model of DPO).
     public func copy() -> LlamaParameters {
-        let p = LlamaParameters(config: config)
+        let p = LlamaParameters(config: config, items: items)
         p.data.baseAddress!.update(from: data.baseAddress!, count: count)
         return p
     }
 
     /// Overwrites these weights with `other`'s (same config).
     public func assign(from other: LlamaParameters) throws {
-        guard other.config == config else {
-            throw AlignError.invalidArgument("cannot copy weights between different LLaMA configs")
+        guard other.config == config, other.items == items else {
+            throw AlignError.invalidArgument("cannot copy weights between different LLaMA configs or item memories")
         }
         data.baseAddress!.update(from: other.data.baseAddress!, count: count)
     }
@@ -199,7 +213,10 @@ public final class LlamaParameters: @unchecked Sendable {
         }
         var c2 = config
         c2.vocabSize = newVocab
-        let p = LlamaParameters(config: c2)
+        let p = LlamaParameters(config: c2, items: items)
+        if let a = layout.itemMemory, let b = p.layout.itemMemory {
+            p.data.baseAddress!.advanced(by: b.offset).update(from: data.baseAddress! + a.offset, count: a.count)
+        }
         for (a, b) in zip(layout.tensors, p.layout.tensors) {
             precondition(a.name == b.name)
             if a.count == b.count {

@@ -14,6 +14,13 @@
 // [M,C] block, instead of all N = B·T. With V = 2,097 and d 96 the head is ~45% of a step's GEMM FLOPs and a
 // nextitem batch trains ~58% of its positions. Log-probs and gradients are those of the full path (the
 // golden tests keep the full path; a test compares the two).
+//
+// Item memory (`items` set, parameters with an item region; see ItemMemory.swift): the residual of every warm item
+// whose SID completes at a position is added to that position's embedding (before embedding dropout; in a training
+// forward each addition is dropped with probability `itemInputDropout`), and with `itemHead` on, the positions
+// trained to emit an item's first SID token also score every item: logits = final-norm row · V, V = Σ code rows of
+// the LM head + residual, log-softmax over the catalogue. Its mean cross-entropy joins the token loss in
+// `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO backwards leave the head out.
 import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
@@ -74,16 +81,40 @@ public final class LlamaTrainer: @unchecked Sendable {
     let targets: UnsafeMutableBufferPointer<Int32>
     let positions: UnsafeMutableBufferPointer<Int32>
 
+    /// The items of the item memory (nil: a plain LLaMA model).
+    public let items: ItemTable?
+    /// Whether forwards run the item-scoring head (needs `items`). Set before a forward.
+    public var itemHead = false
+    /// Probability that a completed item's residual is left out of a training forward's input (`dropoutKey` set).
+    public var itemInputDropout: Float = 0
+    /// [N]: item completed at each position; item whose residual was added there (0: none).
+    let completed: UnsafeMutableBufferPointer<Int32>, added: UnsafeMutableBufferPointer<Int32>
+    /// [N] head targets by position; compact head rows: positions, targets (item − 1), log-probs, 1/Σexp, weights.
+    let headTarget: UnsafeMutableBufferPointer<Int32>, headPos: UnsafeMutableBufferPointer<Int32>
+    let headTgt: UnsafeMutableBufferPointer<Int32>
+    let itemWarm: UnsafeMutableBufferPointer<Bool>, itemCodes: UnsafeMutableBufferPointer<Int32>
+    /// Item vectors V [items, C] and their gradient; head rows [H, C]; head logits [H, items]; H = maxHeadRows.
+    var itemVec: UnsafeMutablePointer<Float>, itemVecGrad: UnsafeMutablePointer<Float>
+    var headIn: UnsafeMutablePointer<Float>, headLogits: UnsafeMutablePointer<Float>
+    var headLogp: UnsafeMutablePointer<Float>, headInvSum: UnsafeMutablePointer<Float>, headW: UnsafeMutablePointer<Float>
+    /// Most head rows a forward can have: an item needs its L SID tokens after the head position.
+    let maxHeadRows: Int
+    var headRows = 0
+    var headForward = false
+
     /// Batch and sequence length of the last forward.
     public private(set) var batch = 0
     public private(set) var seq = 0
     enum State { case empty, forwarded, backwarded }
     var state = State.empty
 
-    /// Plans all memory for batches up to [maxBatch, maxSeq]; `dropout` in [0, 1) (see the file header).
-    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0) {
+    /// Plans all memory for batches up to [maxBatch, maxSeq]; `dropout` in [0, 1) (see the file header). `items`
+    /// (same count as the parameters' item memory) turns the item memory on.
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil) {
         precondition(maxBatch > 0 && maxSeq > 0)
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
+        precondition((items?.count ?? 0) == params.items, "item table of \(items?.count ?? 0) items for an item memory of \(params.items)")
+        self.items = items
         self.dropout = dropout
         self.params = params
         self.maxBatch = maxBatch; self.maxSeq = maxSeq
@@ -91,9 +122,12 @@ public final class LlamaTrainer: @unchecked Sendable {
         let N = maxBatch * maxSeq, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
         let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize, L = c.numHiddenLayers
         let P = maxBatch * H * maxSeq * maxSeq
+        let NI = items?.count ?? 0, Lv = items?.levels ?? 1
+        maxHeadRows = items == nil ? 0 : maxBatch * max(0, (maxSeq - 1) / Lv)
+        let itemFloats = 2 * NI * C + maxHeadRows * (C + NI + 3)
         let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
         let total = perLayer * L + (L + 1) * N * C + N * C + N + N * V + 3 * N + N * C + 3 * N
-            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F
+            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F + itemFloats
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -108,6 +142,9 @@ public final class LlamaTrainer: @unchecked Sendable {
         lnfc = take(N * C); logpc = take(N); lsec = take(N); wc = take(N)
         dres = take(N * C); dln = take(N * C); dqkv = take(N * W); datt = take(N * H * hd); dprobs = take(P)
         dh = take(N * F); dgu = take(N * 2 * F); hbuf = take(N * F)
+        itemVec = take(NI * C); itemVecGrad = take(NI * C)
+        headIn = take(maxHeadRows * C); headLogits = take(maxHeadRows * NI)
+        headLogp = take(maxHeadRows); headInvSum = take(maxHeadRows); headW = take(maxHeadRows)
         precondition(cur == arena.baseAddress! + total)
         grads = .allocate(capacity: params.count)
         grads.initialize(repeating: 0)
@@ -116,6 +153,16 @@ public final class LlamaTrainer: @unchecked Sendable {
         positions = .allocate(capacity: N); positions.initialize(repeating: 0)
         rowIndex = .allocate(capacity: N); rowIndex.initialize(repeating: 0)
         targetsc = .allocate(capacity: N); targetsc.initialize(repeating: 0)
+        let NP = items == nil ? 0 : N
+        completed = .allocate(capacity: NP); completed.initialize(repeating: 0)
+        added = .allocate(capacity: NP); added.initialize(repeating: 0)
+        headTarget = .allocate(capacity: NP); headTarget.initialize(repeating: 0)
+        headPos = .allocate(capacity: maxHeadRows); headPos.initialize(repeating: 0)
+        headTgt = .allocate(capacity: maxHeadRows); headTgt.initialize(repeating: 0)
+        itemWarm = .allocate(capacity: NI); itemCodes = .allocate(capacity: NI * Lv)
+        if let items {
+            _ = itemWarm.initialize(from: items.warm); _ = itemCodes.initialize(from: items.codes)
+        }
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
@@ -124,6 +171,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     deinit {
         arena.deallocate(); grads.deallocate(); tokens.deallocate(); targets.deallocate(); positions.deallocate()
         masks.deallocate(); rowIndex.deallocate(); targetsc.deallocate()
+        completed.deallocate(); added.deallocate(); headTarget.deallocate(); headPos.deallocate(); headTgt.deallocate()
+        itemWarm.deallocate(); itemCodes.deallocate()
     }
 
     /// Sets every gradient to zero (start of an accumulation window).
@@ -175,6 +224,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             }
         }
         embeddingForward(res[0], tokens.baseAddress!, p + lay.embed, N, C)
+        if let items { itemInput(items, B, T) }
         if masked { dropoutInPlace(res[0], mask(0), N * C) }
         let branch = dln   // backward scratch, free during the forward: a dropped-out branch's output [N,C]
         for l in 0..<c.numHiddenLayers {
@@ -222,6 +272,59 @@ public final class LlamaTrainer: @unchecked Sendable {
             sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
         }
+        headForward = itemHead && items != nil
+        headRows = 0
+        if headForward, let items { itemHeadForward(items, B, T) }
+    }
+
+    /// Finds the completed items of the batch and adds the warm ones' residuals to res[0] (each left out with
+    /// probability `itemInputDropout` in a training forward).
+    func itemInput(_ items: ItemTable, _ B: Int, _ T: Int) {
+        let N = B * T, C = config.hiddenSize
+        items.completions(tokens.baseAddress!, batch: B, seq: T, into: completed.baseAddress!)
+        let drop = dropoutKey != nil && itemInputDropout > 0
+        let threshold = UInt64((Double(itemInputDropout) * 16_777_216).rounded()), base = mix64((dropoutKey ?? 0) ^ 0x17E3_3E30)
+        for i in 0..<N {
+            var it = completed[i]
+            if it > 0 && !itemWarm[Int(it) - 1] { it = 0 }
+            if it > 0 && drop && mix64(base &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03) >> 40 < threshold { it = 0 }
+            added[i] = it
+        }
+        itemInputForward(res[0], params.data.baseAddress! + params.layout.itemMemory!.offset, added.baseAddress!, N, C)
+    }
+
+    /// The item-scoring head over the rows trained to emit an item's first SID token (see the file header).
+    func itemHeadForward(_ items: ItemTable, _ B: Int, _ T: Int) {
+        let N = B * T, C = config.hiddenSize, NI = items.count, lay = params.layout, p = params.data.baseAddress!
+        items.headTargets(completions: completed.baseAddress!, tokens: tokens.baseAddress!, targets: targets.baseAddress!,
+                          batch: B, seq: T, into: headTarget.baseAddress!)
+        var m = 0
+        for i in 0..<N where headTarget[i] > 0 {
+            headPos[m] = Int32(i); headTgt[m] = headTarget[i] - 1
+            (headIn + m * C).update(from: lnf + i * C, count: C)
+            m += 1
+        }
+        headRows = m
+        itemVectorsForward(itemVec, p + lay.lmHead, p + lay.itemMemory!.offset, itemCodes.baseAddress!, NI, items.levels, C)
+        guard m > 0 else { return }
+        sgemm(false, true, m, NI, C, 1, headIn, C, itemVec, C, 0, headLogits, NI)
+        logSoftmaxTargetForwardKeepingExp(headLogp, headInvSum, headLogits, headTgt.baseAddress!, m, NI)
+    }
+
+    /// Rows the item head scored in the last forward.
+    public var itemHeadRows: Int { headForward ? headRows : 0 }
+
+    /// Mean item-head cross-entropy of the last forward (0 when it scored no rows).
+    public func meanItemCrossEntropy() -> Float {
+        guard headForward, headRows > 0 else { return 0 }
+        var s = 0.0
+        for r in 0..<headRows { s -= Double(headLogp[r]) }
+        return Float(s / Double(headRows))
+    }
+
+    /// Per-row item-head log-probs of the target item [itemHeadRows] and the positions they sit at.
+    public var itemHeadLogProbs: [(position: Int, logp: Float)] {
+        (0..<itemHeadRows).map { (Int(headPos[$0]), headLogp[$0]) }
     }
 
     /// Dropout mask of `site` (0 = embedding, 1 + 2l = layer l's attention branch, 2 + 2l = its MLP), [N,C].
@@ -269,7 +372,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("backward: \(weights.count) weights for a [\(batch), \(seq)] batch")
         }
         for i in 0..<weights.count { wbuf[i] = weights[i] }
-        try runBackward()
+        try runBackward(itemHeadWeighted: false)
     }
 
     /// Backward of Σ_b sequenceWeights[b] · (Σ_t logp[b,t]) — DPO's per-sequence gradient (weights [B] =
@@ -279,19 +382,23 @@ public final class LlamaTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("backward: \(sw.count) sequence weights for a batch of \(batch)")
         }
         for b in 0..<batch { for t in 0..<seq { wbuf[b * seq + t] = sw[b] } }
-        try runBackward()
+        try runBackward(itemHeadWeighted: false)
     }
 
-    /// Backward of `scale` × mean cross-entropy (weight −scale/N on every trained position), accumulated.
-    /// For micro-batches pass scale = (this batch's trained count) / (window's trained count).
-    public func backwardMeanCrossEntropy(scale: Float = 1) throws {
+    /// Backward of `scale` × mean cross-entropy (weight −scale/N on every trained position), accumulated, plus
+    /// `itemWeight` × the item head's mean cross-entropy (needs a forward with `itemHead`).
+    /// For micro-batches pass scale = (this batch's trained count) / (window's trained count), and likewise
+    /// `itemWeight` × (this batch's head rows) / (window's head rows).
+    public func backwardMeanCrossEntropy(scale: Float = 1, itemWeight: Float = 0) throws {
         let n = trainedCount
         let w: Float = n == 0 ? 0 : -scale / Float(n)
         for i in 0..<(batch * seq) { wbuf[i] = w }
-        try runBackward()
+        let hw: Float = itemHeadRows == 0 ? 0 : -itemWeight / Float(itemHeadRows)
+        for r in 0..<itemHeadRows { headW[r] = hw }
+        try runBackward(itemHeadWeighted: hw != 0)
     }
 
-    func runBackward() throws {
+    func runBackward(itemHeadWeighted: Bool) throws {
         guard state == .forwarded else {
             throw AlignError.invalidArgument("backward needs a fresh forward (it was \(state == .empty ? "never run" : "already used by a backward"))")
         }
@@ -316,6 +423,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             sgemm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
             sgemm(false, false, N, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, dln, C)
         }
+        if itemHeadWeighted && headRows > 0, let items { itemHeadBackward(items) }
         dres.update(repeating: 0, count: N * C)
         rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
         for l in stride(from: L - 1, through: 0, by: -1) {
@@ -342,7 +450,24 @@ public final class LlamaTrainer: @unchecked Sendable {
             sgemm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
         }
-        if masked { dropoutBackward(dln, dres, mask(0), N * C); embeddingBackward(g + lay.embed, dln, tokens.baseAddress!, N, C) }
-        else { embeddingBackward(g + lay.embed, dres, tokens.baseAddress!, N, C) }
+        let dx = masked ? dln : dres   // d embedding output (before dropout)
+        if masked { dropoutBackward(dln, dres, mask(0), N * C) }
+        embeddingBackward(g + lay.embed, dx, tokens.baseAddress!, N, C)
+        if items != nil { itemInputBackward(g + lay.itemMemory!.offset, dx, added.baseAddress!, N, C) }
+    }
+
+    /// Backward of Σ_r headW[r] · log p_item[r]: into the LM-head rows of every item's codes, the warm residuals
+    /// and dln at the head positions (after the LM head's backward has written dln).
+    func itemHeadBackward(_ items: ItemTable) {
+        let m = headRows, NI = items.count, C = config.hiddenSize, lay = params.layout, g = grads.baseAddress!
+        logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
+        sgemm(true, false, NI, C, m, 1, headLogits, NI, headIn, C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
+        sgemm(false, false, m, C, NI, 1, headLogits, NI, itemVec, C, 0, headIn, C)       // d rows = dZ · V
+        for r in 0..<m {
+            let d = dln + Int(headPos[r]) * C, s = headIn + r * C
+            for j in 0..<C { d[j] += s[j] }
+        }
+        itemVectorsBackward(g + lay.lmHead, g + lay.itemMemory!.offset, itemVecGrad, itemCodes.baseAddress!,
+                            itemWarm.baseAddress!, NI, items.levels, C)
     }
 }

@@ -111,7 +111,8 @@ public enum DPORun {
         let perPair = 1 + cfg.numNegatives
         let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
                                pairsPerMicroBatch: max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair)),
-                               maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip)
+                               maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
+                               items: ctx.model.itemTable)
         core.sftWeight = cfg.sftWeight
         let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "seq") : nil
         try core.computeReference(&pairs, progress: refBar)

@@ -50,16 +50,15 @@ public enum GRPORun {
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)
 
-        let ref = LlamaParameters(config: model.config)
-        ref.data.baseAddress!.update(from: model.params.data.baseAddress!, count: model.params.count)
+        let ref = model.params.copy()
         let core = try GRPOCore(policy: model.params, reference: ref, microBatch: cfg.optim.microBatch,
                                 maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
-                                gradClip: cfg.optim.gradClip, trie: model.trie)
+                                gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {
             decoder = LlamaDecoder(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
-                                   maxSuffix: model.trie.maxDepth + 1)
+                                   maxSuffix: model.trie.maxDepth + 1, items: model.itemTable)
         }
         let schedule = cfg.optim.schedule
         var order: [Int] = [], cursor = 0

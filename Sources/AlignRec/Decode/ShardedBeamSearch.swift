@@ -26,6 +26,8 @@ public final class ShardedBeamSearch {
     public let workers: Int
     /// Continuation tokens each decoder plans for (deepest SID + 1).
     let maxSuffix: Int
+    /// The model's item memory (nil: SID-only), given to every decoder.
+    public let items: ItemTable?
     private var decoders: [LlamaDecoder] = []
     /// Step rows computed by every search so far (see `BeamSearchStats`).
     public private(set) var stats = BeamSearchStats()
@@ -33,11 +35,13 @@ public final class ShardedBeamSearch {
     /// A search over `trie` for `params`: `workers` decoders of `usersPerWorker` prompts each (ALIGN_THREADS
     /// or the active core count by default).
     public init(params: LlamaParameters, trie: SIDTrie, beamWidth: Int, usersPerWorker: Int = 16,
-                workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized, skipRows: Bool = true) throws {
+                workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized, skipRows: Bool = true,
+                items: ItemTable? = nil) throws {
         guard beamWidth >= 1, usersPerWorker >= 1, workers >= 1 else {
             throw AlignError.invalidArgument("sharded beam search needs beam width, users per worker and workers ≥ 1 (got \(beamWidth), \(usersPerWorker), \(workers))")
         }
         self.params = params; self.beamWidth = beamWidth; self.usersPerWorker = usersPerWorker; self.workers = workers
+        self.items = items
         search = ConstrainedBeamSearch(trie: trie, scoring: scoring, skipRows: skipRows)
         maxSuffix = trie.maxDepth + 1
     }
@@ -52,7 +56,7 @@ public final class ShardedBeamSearch {
         }
         let old = w < decoders.count ? decoders[w] : nil
         let d = LlamaDecoder(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
-                             maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix)
+                             maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix, items: items)
         if w < decoders.count { decoders[w] = d } else { decoders.append(d) }
         return d
     }
@@ -60,22 +64,31 @@ public final class ShardedBeamSearch {
     /// Top-`topK` items per prompt (best first, distinct, valid, never in `exclude[i]`), in prompt order.
     /// `prompts` are token ids ([bos] + prompt). Any number of prompts: `usersPerCall` are decoded at a time.
     public func search(prompts: [[Int32]], topK: Int, exclude: [[Int]]? = nil) throws -> [[ScoredItem]] {
+        try searchWithHidden(prompts: prompts, topK: topK, exclude: exclude).items
+    }
+
+    /// `search`, also returning each prompt's final-norm hidden state at its last position ([prompts, C], what the
+    /// item head scores), in prompt order.
+    public func searchWithHidden(prompts: [[Int32]], topK: Int, exclude: [[Int]]? = nil) throws -> (items: [[ScoredItem]], hidden: [Float]) {
         if let exclude, exclude.count != prompts.count {
             throw AlignError.invalidArgument("\(exclude.count) exclusion lists for \(prompts.count) prompts")
         }
         var out: [[ScoredItem]] = []
         out.reserveCapacity(prompts.count)
+        var hidden: [Float] = []
+        hidden.reserveCapacity(prompts.count * params.config.hiddenSize)
         var start = 0
         while start < prompts.count {
             let end = min(prompts.count, start + usersPerCall)
-            out += try round(Array(prompts[start..<end]), topK: topK, exclude: exclude.map { Array($0[start..<end]) })
+            let r = try round(Array(prompts[start..<end]), topK: topK, exclude: exclude.map { Array($0[start..<end]) })
+            out += r.items; hidden += r.hidden
             start = end
         }
-        return out
+        return (out, hidden)
     }
 
     /// One round of at most `usersPerCall` prompts: balanced contiguous shards, one per worker.
-    func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?) throws -> [[ScoredItem]] {
+    func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?) throws -> (items: [[ScoredItem]], hidden: [Float]) {
         let n = prompts.count
         let w = min(workers, n)
         let maxLen = prompts.map(\.count).max() ?? 1
@@ -83,7 +96,7 @@ public final class ShardedBeamSearch {
             let d = decoder(0, groups: n, promptLength: maxLen)
             let r = try search.searchCounting(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
             stats = stats + r.stats
-            return r.items
+            return (r.items, Array(d.promptHidden))
         }
         let bounds = (0...w).map { n * $0 / w }
         let decs = (0..<w).map { decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
@@ -104,7 +117,8 @@ public final class ShardedBeamSearch {
         }
         var out: [[ScoredItem]] = []
         out.reserveCapacity(n)
-        for r in results { let v = try r.get(); out += v.items; stats = stats + v.stats }
-        return out
+        var hidden: [Float] = []
+        for (s, r) in results.enumerated() { let v = try r.get(); out += v.items; stats = stats + v.stats; hidden += decs[s].promptHidden }
+        return (out, hidden)
     }
 }

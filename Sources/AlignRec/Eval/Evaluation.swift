@@ -127,6 +127,13 @@ public enum Evaluation {
         return (lists, rec.searchStats)
     }
 
+    /// The hybrid candidates (HybridRanking.swift) of a model with item memory for the examples, from which every
+    /// SID weight of the mix ranks exactly.
+    public static func hybridCandidates(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20) throws -> [HybridCandidates] {
+        let rec = try Recommender(model: model, beam: beam)
+        return try rec.candidates(examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }, k: k)
+    }
+
     /// HR/NDCG of ranked lists against the examples' targets.
     public static func metrics(lists: [[Int]], examples: [Example]) -> RankingMetrics {
         var acc = MetricAccumulator()

@@ -1,7 +1,8 @@
 // Translation accuracy over the whole catalogue with the tasks' evaluation templates:
 // - sid2title: greedy free generation (FreeGeneration over the text tokens: SID, padding and BOS tokens masked,
 //   as no title contains them; until EOS) decoded to text must equal the item's display title exactly;
-// - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself.
+// - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself; a model
+//   with item memory answers with the top item of its ranking mix (HybridRanking.swift) at its SID weight.
 import Foundation
 
 /// Exact-match accuracies over catalogue items.
@@ -39,8 +40,10 @@ public enum TranslationEval {
             throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
         }
         let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
-                                   maxSuffix: max(maxNew, sidLen))
+                                   maxSuffix: max(maxNew, sidLen), items: model.itemTable)
         let search = ConstrainedBeamSearch(trie: model.trie)
+        let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
+        let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
         let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
         var s2tHits = 0, t2sHits = 0
         var misses: [String] = []
@@ -59,7 +62,17 @@ public enum TranslationEval {
                 }
             }
             bar?.advance(end - start)
-            let top = try search.search(decoder: decoder, prompts: Array(t2sPrompts[start..<end]), beamWidth: beam, topK: 1)
+            var top = try search.search(decoder: decoder, prompts: Array(t2sPrompts[start..<end]), beamWidth: beam, topK: 1)
+            if let scorer {
+                let logp = Array(decoder.promptHidden).withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: end - start) }
+                let n = scorer.items.count
+                top = logp.withUnsafeBufferPointer { lp in
+                    top.enumerated().map { j, list in
+                        HybridCandidates(beam: list, headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]), exclude: [], k: 1)
+                            .ranked(sidWeight: sidWeight, k: 1)
+                    }
+                }
+            }
             for (j, list) in top.enumerated() where list.first?.item == items[start + j] { t2sHits += 1 }
             bar?.advance(end - start)
             start = end

@@ -3,6 +3,7 @@
 // LLaMA checkpoint directory (config.json, model.safetensors, tokenizer.model + added-token files,
 // align.json) with align's extras inside it (sid_map.json, items.jsonl, task_config.json, prompts/), so a
 // checkpoint is self-contained for evaluation, alignment and serving, and still loads in transformers.
+// A model with item memory also carries `item_memory.safetensors` (ItemMemory.swift), recorded in align.json.
 // Training loops (SFT/DPO/GRPO) own their own state; this file only loads and saves.
 import Foundation
 
@@ -44,11 +45,15 @@ public final class RecModel: @unchecked Sendable {
     public var info: AlignInfo
     /// SID token ids per item (index item - 1), without EOS.
     public let sidIds: [[Int32]]
+    /// The item memory's items (nil: a SID-only model); its count equals `params.items`.
+    public let itemTable: ItemTable?
 
     public var config: LlamaConfig { params.config }
 
+    /// `itemWarm` (one flag per item) says which items have a per-item vector when `params` has an item memory
+    /// (default: all).
     public init(params: LlamaParameters, tokenizer: Tokenizer, sidMap: SIDMap, items: [Item],
-                prompts: PromptLibrary, taskConfig: TaskConfig, info: AlignInfo) throws {
+                prompts: PromptLibrary, taskConfig: TaskConfig, info: AlignInfo, itemWarm: [Bool]? = nil) throws {
         guard sidMap.count == items.count else {
             throw AlignError.invalidArgument("the SID map has \(sidMap.count) items but the catalogue has \(items.count): they come from different datasets")
         }
@@ -76,6 +81,14 @@ public final class RecModel: @unchecked Sendable {
             ids.append(t)
         }
         sidIds = ids
+        if params.items > 0 {
+            guard params.items == items.count else {
+                throw AlignError.invalidArgument("the item memory has \(params.items) rows but the catalogue has \(items.count) items")
+            }
+            itemTable = try ItemTable(sids: ids, vocabSize: params.config.vocabSize, warm: itemWarm)
+        } else {
+            itemTable = nil
+        }
         trie = try SIDTrie(sids: items.map { (item: $0.item, tokens: ids[$0.item - 1]) }, endToken: instructionTokenizer.eosId)
         builder = try TaskSampleBuilder(library: prompts, items: items, sids: sids, config: taskConfig)
     }
@@ -103,7 +116,17 @@ public final class RecModel: @unchecked Sendable {
         guard let tokenizer = hf.tokenizer else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
         }
-        let params = try hf.llamaParameters()
+        var params = try hf.llamaParameters()
+        var saved: (table: ItemTable, url: URL)? = nil
+        if let im = hf.alignInfo?.itemMemory {
+            let url = ck.appendingPathComponent(im.file)
+            let (table, residual) = try ItemMemoryFile.read(url, vocabSize: params.config.vocabSize, hiddenSize: params.config.hiddenSize)
+            guard table.count == im.items else {
+                throw AlignError.format(path: url.path, line: nil, message: "holds \(table.count) items, align.json says \(im.items)")
+            }
+            params = try ItemMemoryFile.attach(residual, items: table.count, to: params)
+            saved = (table, url)
+        }
         let sidURL = ck.appendingPathComponent(sidMapFile)
         guard FileManager.default.fileExists(atPath: sidURL.path) else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no \(sidMapFile): it is not an align recommender (train one with `align sft`)")
@@ -116,9 +139,16 @@ public final class RecModel: @unchecked Sendable {
         do { taskConfig = try JSONDecoder().decode(TaskConfig.self, from: Data(contentsOf: tcURL)) } catch {
             throw AlignError.format(path: tcURL.path, line: nil, message: "cannot read the task configuration: \(error)")
         }
-        return try RecModel(params: params, tokenizer: tokenizer, sidMap: sidMap, items: items, prompts: prompts,
-                            taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo())
+        let model = try RecModel(params: params, tokenizer: tokenizer, sidMap: sidMap, items: items, prompts: prompts,
+                                 taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo(), itemWarm: saved?.table.warm)
+        if let t = model.itemTable, let saved, saved.table.codes != t.codes {
+            throw AlignError.format(path: saved.url.path, line: nil, message: "its SID tokens differ from the checkpoint's SID map and tokenizer")
+        }
+        return model
     }
+
+    /// How the model ranks with its item memory (nil: SID beam only).
+    public var itemMemoryInfo: ItemMemoryInfo? { info.itemMemory }
 
     /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given, with the
     /// weights' moving average `ema` beside the moments when the run keeps one).
@@ -127,6 +157,11 @@ public final class RecModel: @unchecked Sendable {
         info.stage = stage
         info.sidMap = RecModel.sidMapFile
         info.state = state
+        if let t = itemTable {
+            info.itemMemory = ItemMemoryInfo(items: t.count, sidWeight: info.itemMemory?.sidWeight ?? 0)
+        } else {
+            info.itemMemory = nil
+        }
         self.info = info
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -141,6 +176,7 @@ public final class RecModel: @unchecked Sendable {
             try AtomicFile.write(lines, to: tmp.appendingPathComponent(RecModel.itemsFile))
             try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))
             try prompts.save(to: tmp.appendingPathComponent(RecModel.promptsDir))
+            if let t = itemTable { try ItemMemoryFile.write(params: params, items: t, to: tmp.appendingPathComponent(ItemMemoryFile.fileName)) }
         }
     }
 }

@@ -2,6 +2,7 @@
 // shared wrapper, prefills a KV-cached LlamaDecoder once per user, and runs trie-constrained beam search
 // (ConstrainedBeamSearch) over many users at a time, one decoder per core (ShardedBeamSearch). Also the
 // ranking evaluation on a dataset split (beam top-20 lists → HR/NDCG@K under the protocol's exclusion rule).
+// A model with item memory ranks by the mix of its item head and the beam (HybridRanking.swift).
 import Foundation
 
 /// One recommendation query: the history (oldest first) and the items never to return.
@@ -19,6 +20,10 @@ public final class Recommender {
     public let usersPerBatch: Int
     public let task: PromptTask
     let sharded: ShardedBeamSearch
+    /// The item head (nil: SID-only model).
+    public let scorer: ItemScorer?
+    /// SID weight of the hybrid ranking (default: the checkpoint's).
+    public var sidWeight: Float
 
     public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, task: PromptTask = .nextitem,
                 workers: Int = Parallel.workers) throws {
@@ -28,7 +33,9 @@ public final class Recommender {
         }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
         sharded = try ShardedBeamSearch(params: model.params, trie: model.trie, beamWidth: beam,
-                                        usersPerWorker: usersPerBatch, workers: workers)
+                                        usersPerWorker: usersPerBatch, workers: workers, items: model.itemTable)
+        scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
+        sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
     }
 
     /// Decoder rows computed by every recommendation so far.
@@ -46,8 +53,12 @@ public final class Recommender {
     }
 
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
+    /// With item memory: the mix of item head and beam at `sidWeight`; otherwise the beam's lists.
     public func recommend(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [[ScoredItem]] {
         guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        if scorer != nil {
+            return try candidates(requests, k: k, progress: progress).map { $0.ranked(sidWeight: sidWeight, k: k) }
+        }
         var out: [[ScoredItem]] = []
         out.reserveCapacity(requests.count)
         var start = 0
@@ -55,6 +66,33 @@ public final class Recommender {
             let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
             let prompts = try chunk.map { try promptIds(history: $0.history) }
             out.append(contentsOf: try sharded.search(prompts: prompts, topK: k, exclude: chunk.map(\.exclude)))
+            progress?.advance(chunk.count)
+            start += chunk.count
+        }
+        return out
+    }
+
+    /// The hybrid candidates of each request (beam pool of `k`, head top `k`; HybridRanking.swift), from which any
+    /// SID weight ranks exactly. Needs item memory.
+    public func candidates(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [HybridCandidates] {
+        guard let scorer else { throw AlignError.invalidArgument("this model has no item memory (no item head to rank with)") }
+        guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        let C = model.config.hiddenSize, n = scorer.items.count
+        var out: [HybridCandidates] = []
+        out.reserveCapacity(requests.count)
+        var start = 0
+        while start < requests.count {
+            let chunk = Array(requests[start..<min(requests.count, start + sharded.usersPerCall)])
+            let prompts = try chunk.map { try promptIds(history: $0.history) }
+            let (lists, hidden) = try sharded.searchWithHidden(prompts: prompts, topK: k, exclude: chunk.map(\.exclude))
+            let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: chunk.count) }
+            precondition(hidden.count == chunk.count * C)
+            logp.withUnsafeBufferPointer { lp in
+                for (j, req) in chunk.enumerated() {
+                    out.append(HybridCandidates(beam: lists[j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
+                                                exclude: Set(req.exclude), k: k))
+                }
+            }
             progress?.advance(chunk.count)
             start += chunk.count
         }

@@ -111,7 +111,8 @@ public final class RecService {
     func singleDecoder(promptLength: Int, width: Int, suffix: Int) -> LlamaDecoder {
         if let d = decoder, d.maxPrompt >= promptLength, d.maxWidth >= width, d.maxSuffix >= suffix { return d }
         let d = LlamaDecoder(params: model.params, maxGroups: 1, maxWidth: max(width, decoder?.maxWidth ?? 0),
-                             maxPrompt: max(promptLength, decoder?.maxPrompt ?? 0), maxSuffix: max(suffix, decoder?.maxSuffix ?? 0))
+                             maxPrompt: max(promptLength, decoder?.maxPrompt ?? 0), maxSuffix: max(suffix, decoder?.maxSuffix ?? 0),
+                             items: model.itemTable)
         decoder = d
         return d
     }

@@ -2,7 +2,8 @@
 // offsets or `sampling.redraw`): length-bucketed batches in a seeded per-epoch order,
 // mean cross-entropy on the trained (response / SID) tokens, global grad-norm clipping, AdamW with linear
 // warm-up + cosine decay. Memory is planned once (DataParallelTrainer: one LlamaTrainer replica per core for its
-// share of [batch_size, longest sample]).
+// share of [batch_size, longest sample]). With item memory (`items`), the item head's mean cross-entropy joins the
+// token loss at weight `item_memory.head_weight`.
 // Everything that decides the next update — step, epoch, position in the epoch's batch plan, the sampling
 // generator, the optimiser moments, the weights' moving average when `optim.ema` > 0 — is in `SFTState` +
 // `AdamW` + `WeightAverage`, so a saved run resumes bit-exactly.
@@ -55,6 +56,9 @@ public struct SFTState: Codable, Sendable, Equatable {
 public struct SFTStepStats: Sendable {
     public var step: Int
     public var loss: Float
+    /// Item-head mean cross-entropy (0 without item memory) and the rows it scored.
+    public var itemLoss: Float = 0
+    public var itemRows: Int = 0
     public var lr: Float
     public var gradNorm: Float
     /// Input tokens of the batch (pads included) and trained positions.
@@ -84,6 +88,8 @@ public final class SFTLoop {
     public let seed: UInt64
     /// Moving average of the weights (nil when `optim.ema` is 0); updated after every step.
     public let average: WeightAverage?
+    /// Item-head loss weight (0 without item memory).
+    public let itemHeadWeight: Float
     /// Resumable position.
     public private(set) var state: SFTState
     private var plan: [[Int]] = []
@@ -94,7 +100,8 @@ public final class SFTLoop {
     /// `ema` (nil on a fresh run). `samples` are epoch 0's.
     public init(params: LlamaParameters, samples: SFTSamples, optim: OptimPreset, seed: UInt64, padId: Int32,
                 state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil,
-                resample: ((Int) throws -> SFTSamples)? = nil, maxLength: Int = 0, workers: Int = Parallel.workers) throws {
+                resample: ((Int) throws -> SFTSamples)? = nil, maxLength: Int = 0, items: ItemTable? = nil,
+                itemMemory: ItemMemoryPreset = ItemMemoryPreset(), workers: Int = Parallel.workers) throws {
         guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
         let maxLen = max(samples.maxLength, maxLength)
         guard maxLen <= params.config.maxPositionEmbeddings else {
@@ -111,8 +118,11 @@ public final class SFTLoop {
         batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
                                           windowBatches: optim.windowBatches, seed: seed)
         trainer = DataParallelTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout,
-                                      workers: workers)
+                                      items: items, workers: workers)
         trainer.logitsForAllPositions = false   // SFT reads only log-probs: the LM head runs on trained rows
+        itemHeadWeight = items == nil ? 0 : itemMemory.headWeight
+        trainer.itemHead = itemHeadWeight > 0
+        trainer.itemInputDropout = items == nil ? 0 : itemMemory.inputDropout
         if let optimizer {
             guard optimizer.count == params.count else {
                 throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(params.count)")
@@ -181,14 +191,16 @@ public final class SFTLoop {
         try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
         let loss = trainer.meanCrossEntropy()
         let targets = trainer.trainedCount
-        try trainer.backwardMeanCrossEntropy()
+        let itemLoss = trainer.meanItemCrossEntropy(), itemRows = trainer.itemHeadRows
+        try trainer.backwardMeanCrossEntropy(itemWeight: itemHeadWeight)
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
         let lr = optim.schedule.lr(at: state.step)
         optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
         average?.update(from: trainer.params.data.baseAddress!)
-        let stats = SFTStepStats(step: state.step + 1, loss: loss, lr: lr, gradNorm: norm, tokens: batch.batch * batch.length,
+        var stats = SFTStepStats(step: state.step + 1, loss: loss, lr: lr, gradNorm: norm, tokens: batch.batch * batch.length,
                                  targets: targets, epoch: state.epoch)
+        stats.itemLoss = itemLoss; stats.itemRows = itemRows
         state.step += 1
         state.batchInEpoch += 1
         state.tokensSeen += batch.batch * batch.length

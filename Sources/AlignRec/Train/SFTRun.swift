@@ -113,6 +113,20 @@ public enum SFTRun {
         return (s, rng)
     }
 
+    /// `model` with an item memory: one row per catalogue item, warm for the items the training samples contain
+    /// (completed in an input or a head target), initialised from the config's seed.
+    public static func withItemMemory(_ model: RecModel, samples: SFTSamples, config cfg: TrainConfig) throws -> RecModel {
+        let all = try ItemTable(sids: model.sidIds, vocabSize: model.config.vocabSize)
+        var warm = [Bool](repeating: false, count: all.count)
+        for ex in samples.examples { for it in all.completions(ex.inputs) where it > 0 { warm[Int(it) - 1] = true } }
+        let params = try ItemMemoryFile.attach([Float](repeating: 0, count: all.count * model.config.hiddenSize), items: all.count, to: model.params)
+        ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
+        var info = model.info
+        info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
+        return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
+                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+    }
+
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
     /// function of (seed, epoch, sequence index).
     public static func epochOffsets(seed: UInt64, epoch: Int, sequences: Int, stride: Int) -> [Int] {
@@ -128,7 +142,7 @@ public enum SFTRun {
         let dataset = try Dataset.load(from: o.data)
         let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
 
-        let model: RecModel
+        var model: RecModel
         var state: SFTState
         var optimizer: AdamW? = nil
         var ema: [Float]? = nil
@@ -158,6 +172,13 @@ public enum SFTRun {
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), append: o.resume)
 
         let (samples, rngAfter) = try samples(model: model, dataset: dataset, config: cfg)
+        guard o.resume || !cfg.itemMemory.enabled || model.itemTable == nil else {
+            throw AlignError.invalidArgument("the --init checkpoint already has an item memory; start from its LLaMA weights alone")
+        }
+        if cfg.itemMemory.enabled && !o.resume { model = try withItemMemory(model, samples: samples, config: cfg) }
+        guard cfg.itemMemory.enabled == (model.itemTable != nil) else {
+            throw AlignError.invalidArgument("the run was \(model.itemTable == nil ? "started without" : "started with") item memory but the config says item_memory.enabled: \(cfg.itemMemory.enabled); resume with the run's config")
+        }
         if o.resume {
             guard rngAfter == state.sampleRng else {
                 throw AlignError.invalidArgument("the training samples differ from the saved run's (data, tasks, seed or sampling changed); cannot resume exactly")
@@ -172,17 +193,21 @@ public enum SFTRun {
         }
         log("protocol \(p.rawValue): \(samples.examples.count) samples (\(counts.joined(separator: ", "))), \(samples.targetTokens) trained tokens, longest \(samples.maxLength)")
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
+        if let t = model.itemTable {
+            log("item memory: \(t.count) items (\(t.warmCount) warm), \(model.params.layout.itemMemory!.count) parameters; head weight \(cfg.itemMemory.headWeight), input dropout \(cfg.itemMemory.inputDropout)")
+        }
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
         let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.variesPerEpoch
             ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch, epochZero: samples).0 } : nil
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
-                               maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
+                               maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
+                               items: model.itemTable, itemMemory: cfg.itemMemory)
         let total = cfg.optim.steps
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()
-        var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0
+        var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0, itemLossAvg: Double = 0
         var tokensThisRun = 0
 
         func saveLast() throws {
@@ -192,23 +217,46 @@ public enum SFTRun {
         func validate() throws {
             let v0 = Date()
             let exs = Evaluation.subsample(dataset.examples(p, .valid), max: cfg.eval.maxUsers)
+            // With item memory every SID weight of the mix is scored from one decoding; the best is the model's.
+            var mixes: [(weight: Float, metrics: RankingMetrics)] = []
+            var sidOnly: RankingMetrics? = nil
             func score() throws -> RankingMetrics {
-                let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
-                return Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
+                guard model.itemTable != nil else {
+                    let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
+                    return Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
+                }
+                let cands = try Evaluation.hybridCandidates(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam)
+                mixes = cfg.itemMemory.sidWeights.map { w in
+                    (w, Evaluation.metrics(lists: cands.map { $0.ranked(sidWeight: w, k: 20).map(\.item) }, examples: exs))
+                }
+                sidOnly = Evaluation.metrics(lists: cands.map { $0.beam.map(\.item) }, examples: exs)
+                let best = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }!
+                return best.metrics
             }
             // With a moving average, validation and best/ use the averaged weights (last/ keeps the raw ones); the
             // raw weights are scored too and logged beside, so a run shows what the average buys.
             let m = try loop.withEvaluationWeights(score)
+            let chosen = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }
+            let mixFields = mixes, sidFields = sidOnly
             let raw = loop.average == nil ? nil : try score()
             let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
             let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
             var fields: [String: Any] = ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
                                          "seconds": Date().timeIntervalSince(v0), "best": improved]
             if let raw { fields["raw_hr10"] = raw.hr(at: 10); fields["raw_ndcg10"] = raw.ndcg(at: 10) }
+            if let chosen {
+                fields["sid_weight"] = Double(chosen.weight)
+                for (w, mm) in mixFields { fields[String(format: "ndcg10_w%g", w)] = mm.ndcg(at: 10) }
+                if let sidFields { fields["ndcg10_sid"] = sidFields.ndcg(at: 10); fields["hr10_sid"] = sidFields.hr(at: 10) }
+                model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: chosen.weight)
+            }
             run.metrics.log("sft_valid", fields)
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
-            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@ [%.0fs]", loop.state.step, p.rawValue,
-                       m.count, hr, ndcg, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
+            let mixText = chosen.map { c in
+                String(format: " (mix sid weight %g; SID beam alone NDCG@10 %.4f)", c.weight, sidFields?.ndcg(at: 10) ?? 0)
+            } ?? ""
+            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@%@ [%.0fs]", loop.state.step, p.rawValue,
+                       m.count, hr, ndcg, mixText, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
             if improved {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
@@ -218,15 +266,18 @@ public enum SFTRun {
         while loop.state.step < total && !loop.state.stoppedEarly {
             let s = try loop.step()
             windowTokens += s.tokens; tokensThisRun += s.tokens
-            lossAvg += Double(s.loss); lossN += 1
+            lossAvg += Double(s.loss); lossN += 1; itemLossAvg += Double(s.itemLoss)
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
-                run.metrics.log("sft_train", ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
-                                              "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
-                                              "tokens": loop.state.tokensSeen])
-                bar?.advance(0, info: String(format: "loss %.3f  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), tps, s.epoch))
-                windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0
+                var fields: [String: Any] = ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
+                                             "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
+                                             "tokens": loop.state.tokensSeen]
+                if model.itemTable != nil { fields["item_loss"] = itemLossAvg / Double(max(lossN, 1)) }
+                run.metrics.log("sft_train", fields)
+                let itemText = model.itemTable == nil ? "" : String(format: "  item %.3f", itemLossAvg / Double(max(lossN, 1)))
+                bar?.advance(0, info: String(format: "loss %.3f%@  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), itemText, tps, s.epoch))
+                windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0; itemLossAvg = 0
             }
             bar?.advance(1)
             if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }

@@ -190,12 +190,14 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var eval = EvalPreset()
     /// How sequence samples are drawn and masked.
     public var sampling = SamplingPreset()
+    /// Per-item vectors and the item head (off by default).
+    public var itemMemory = ItemMemoryPreset()
     public var seed: UInt64 = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, textVocabSize = "text_vocab_size", protocolName = "protocol"
-        case maxHistory = "max_history", tasks, optim, eval, sampling, seed
+        case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory"
     }
 
     public init(from decoder: Decoder) throws {
@@ -211,6 +213,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         optim = try c.decodeIfPresent(OptimPreset.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(EvalPreset.self, forKey: .eval) ?? d.eval
         sampling = try c.decodeIfPresent(SamplingPreset.self, forKey: .sampling) ?? d.sampling
+        itemMemory = try c.decodeIfPresent(ItemMemoryPreset.self, forKey: .itemMemory) ?? d.itemMemory
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -256,6 +259,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
             throw bad("eval.every, max_users and patience must be ≥ 0 and eval.beam ≥ 1")
         }
         guard sampling.stride >= 1 else { throw bad("sampling.stride must be ≥ 1 (got \(sampling.stride))") }
+        try itemMemory.validate(path: path)
     }
 
     /// The sample-building config: history length and per-task weights.

@@ -1,0 +1,49 @@
+// `item_memory:` in an SFT config: per-item vectors beside the SID tokens and the item-scoring head trained with a
+// full-catalogue softmax beside the token loss (Sources/AlignCore/Llama/ItemMemory.swift), and the ranking mix
+// tried on validation (Sources/AlignRec/Model/HybridRanking.swift).
+import AlignCore
+import Foundation
+
+/// Item-memory settings of a training preset.
+public struct ItemMemoryPreset: Codable, Sendable, Equatable {
+    /// Per-item vectors and the item head (false: the SID-only model).
+    public var enabled = false
+    /// Weight of the item head's mean cross-entropy beside the token loss's.
+    public var headWeight: Float = 1
+    /// Probability that a history item's vector is left out of a training input, so the model also learns to read
+    /// items by their SID tokens alone (what it does for cold items, which have no vector).
+    public var inputDropout: Float = 0.1
+    /// Standard deviation of the initial vectors.
+    public var initStd: Float = 0.02
+    /// SID weights of the ranking mix scored at every validation; the best one is saved with `best/`.
+    public var sidWeights: [Float] = [0, 0.25, 0.5, 1]
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights"
+    }
+
+    /// Missing keys take the defaults.
+    public init(from decoder: Decoder) throws {
+        let d = ItemMemoryPreset()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
+        headWeight = try c.decodeIfPresent(Float.self, forKey: .headWeight) ?? d.headWeight
+        inputDropout = try c.decodeIfPresent(Float.self, forKey: .inputDropout) ?? d.inputDropout
+        initStd = try c.decodeIfPresent(Float.self, forKey: .initStd) ?? d.initStd
+        sidWeights = try c.decodeIfPresent([Float].self, forKey: .sidWeights) ?? d.sidWeights
+    }
+
+    /// Range checks (`path` names the config in errors).
+    public func validate(path: String) throws {
+        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
+        guard headWeight.isFinite, headWeight >= 0 else { throw bad("item_memory.head_weight must be a finite value ≥ 0 (got \(headWeight))") }
+        guard inputDropout.isFinite, inputDropout >= 0, inputDropout < 1 else {
+            throw bad("item_memory.input_dropout must be in [0, 1) (got \(inputDropout))")
+        }
+        guard initStd.isFinite, initStd >= 0, initStd <= 1 else { throw bad("item_memory.init_std must be in [0, 1] (got \(initStd))") }
+        guard !sidWeights.isEmpty, sidWeights.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 100 }) else {
+            throw bad("item_memory.sid_weights must be a non-empty list of values in [0, 100] (got \(sidWeights))")
+        }
+    }
+}

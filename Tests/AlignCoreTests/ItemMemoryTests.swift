@@ -1,0 +1,182 @@
+// Item memory: the SID scan finds items exactly where their SIDs complete; the SFT objective with the item head
+// (token CE + λ · item CE) matches central finite differences in every tensor, the residuals included; cold items'
+// residuals are never added nor trained; the data-parallel trainer equals the plain one; the KV-cached decoder adds
+// the same residuals (prompt and generated) as the trainer, and its prompt hidden state scores items as the head does.
+import AlignCore
+import Foundation
+import TestSupport
+import Testing
+
+/// A small model over 30 tokens: 0–9 text, 10–17 level-0 codes, 18–25 level-1 codes, 26–29 spare; 12 items.
+struct ItemWorld {
+    static let sids: [[Int32]] = (0..<12).map { (k: Int) -> [Int32] in
+        let a: Int = 10 + k % 8, b: Int = 18 + (k / 8 + k * 3) % 8
+        return [Int32(a), Int32(b)]
+    }
+    let config = LlamaConfig(vocabSize: 30, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 2, numAttentionHeads: 2,
+                             numKeyValueHeads: 1, maxPositionEmbeddings: 64, tieWordEmbeddings: true)
+    let table: ItemTable
+    let params: LlamaParameters
+
+    init(warm: [Bool]? = nil, seed: UInt64 = 3) throws {
+        table = try ItemTable(sids: ItemWorld.sids, vocabSize: 30, warm: warm)
+        let base = LlamaParameters(config: config, seed: seed, std: 0.3)
+        params = try ItemMemoryFile.attach([Float](repeating: 0, count: 12 * 8), items: 12, to: base)
+        ItemMemoryFile.initialise(params, items: table, seed: seed, std: 0.3)
+    }
+
+    /// Text, then items as consecutive SIDs; inputs/targets shifted, every SID token after the first text trained.
+    static func sequence(_ items: [Int], text: [Int32] = [1, 4, 2]) -> (tokens: [Int32], targets: [Int32]) {
+        var ids = text
+        for i in items { ids += sids[i - 1] }
+        ids.append(3)
+        let inputs = Array(ids.dropLast())
+        let targets = (0..<inputs.count).map { t -> Int32 in t + 1 >= text.count ? ids[t + 1] : ignoreIndex }
+        return (inputs, targets)
+    }
+}
+
+@Suite struct ItemMemoryTests {
+    @Test func scanFindsItemsWhereTheirSIDsComplete() throws {
+        let w = try ItemWorld()
+        #expect(w.table.sid(1) == [10, 18] && w.table.sid(2) == [11, 21] && w.table.sid(3) == [12, 24])
+        let tokens: [Int32] = [1, 10, 18, 11, 21, 5, 21, 11, 11, 21, 12]
+        #expect(w.table.completions(tokens) == [0, 0, 1, 0, 2, 0, 0, 0, 0, 2, 0])
+        var tgt = [Int32](repeating: ignoreIndex, count: tokens.count)
+        for t in 0..<(tokens.count - 1) { tgt[t] = tokens[t + 1] }
+        tgt[2] = ignoreIndex   // position 2 is not trained: no head row for item 2 there
+        let comp = w.table.completions(tokens)
+        var head = [Int32](repeating: -1, count: tokens.count)
+        comp.withUnsafeBufferPointer { c in tokens.withUnsafeBufferPointer { tk in tgt.withUnsafeBufferPointer { tg in
+            head.withUnsafeMutableBufferPointer { h in
+                w.table.headTargets(completions: c.baseAddress!, tokens: tk.baseAddress!, targets: tg.baseAddress!,
+                                    batch: 1, seq: tokens.count, into: h.baseAddress!)
+            }
+        } } }
+        #expect(head == [1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0])
+        #expect(throws: AlignError.self) { try ItemTable(sids: [[10, 18], [10, 18]], vocabSize: 30) }
+        #expect(throws: AlignError.self) { try ItemTable(sids: [[10, 18], [18, 10]], vocabSize: 30) }
+    }
+
+    /// Central differences of token CE + λ · item CE against the backward, in every LLaMA tensor and in the rows of
+    /// the items the batch uses.
+    @Test func sftObjectiveMatchesFiniteDifferences() throws {
+        let w = try ItemWorld(warm: (0..<12).map { $0 != 4 })   // item 5 cold
+        let a = ItemWorld.sequence([1, 2, 5, 3]), b = ItemWorld.sequence([6, 5, 7], text: [2, 2, 9])
+        let T = a.tokens.count
+        let tok = a.tokens + b.tokens + [Int32](repeating: 0, count: T - b.tokens.count)
+        let tgt = a.targets + b.targets + [Int32](repeating: ignoreIndex, count: T - b.targets.count)
+        let tr = LlamaTrainer(params: w.params, maxBatch: 2, maxSeq: T, items: w.table)
+        tr.itemHead = true
+        let lambda: Float = 0.7
+        func objective() throws -> Double {
+            try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+            return Double(tr.meanCrossEntropy()) + Double(lambda) * Double(tr.meanItemCrossEntropy())
+        }
+        _ = try objective()
+        #expect(tr.itemHeadRows == 7)   // one per item occurrence (all trained)
+        tr.zeroGrads()
+        try tr.backwardMeanCrossEntropy(itemWeight: lambda)
+        let g = Array(tr.grads)
+        var rng = Rng(seed: 9)
+        let h: Float = 1e-2
+        var probes: [(String, Int)] = []
+        for t in w.params.layout.tensors { for _ in 0..<3 { probes.append((t.name, t.offset + rng.int(below: t.count))) } }
+        let im = w.params.layout.itemMemory!
+        for item in [1, 2, 3, 6, 7, 9] { for j in [0, 5] { probes.append(("residual[\(item)]", im.offset + (item - 1) * 8 + j)) } }
+        for (name, i) in probes {
+            let saved = w.params.data[i]
+            w.params.data[i] = saved + h; let up = try objective()
+            w.params.data[i] = saved - h; let down = try objective()
+            w.params.data[i] = saved
+            let fd = (up - down) / Double(2 * h)
+            #expect(abs(fd - Double(g[i])) <= 1e-3 + 2e-2 * abs(fd), "\(name) @\(i): fd \(fd) vs \(g[i])")
+        }
+        // Item 9 appears nowhere, but is a head negative: its warm residual gets a gradient; cold item 5 gets none.
+        #expect(g[im.offset + 8 * 8] != 0)
+        #expect(g[(im.offset + 4 * 8)..<(im.offset + 5 * 8)].allSatisfy { $0 == 0 })
+    }
+
+    @Test func coldItemsAreNeverAdded() throws {
+        let warm = try ItemWorld(), cold = try ItemWorld(warm: [Bool](repeating: false, count: 12))
+        // A cold table leaves the input as the plain LLaMA's: same log-probs as a trainer without item memory.
+        let s = ItemWorld.sequence([1, 2, 3])
+        let plain = LlamaParameters(config: warm.config)
+        plain.data.baseAddress!.update(from: warm.params.data.baseAddress!, count: warm.params.layout.llamaCount)
+        let t0 = LlamaTrainer(params: plain, maxBatch: 1, maxSeq: s.tokens.count)
+        try t0.forward(tokens: s.tokens, targets: s.targets, batch: 1, seq: s.tokens.count)
+        let t1 = LlamaTrainer(params: cold.params, maxBatch: 1, maxSeq: s.tokens.count, items: cold.table)
+        try t1.forward(tokens: s.tokens, targets: s.targets, batch: 1, seq: s.tokens.count)
+        let t2 = LlamaTrainer(params: warm.params, maxBatch: 1, maxSeq: s.tokens.count, items: warm.table)
+        try t2.forward(tokens: s.tokens, targets: s.targets, batch: 1, seq: s.tokens.count)
+        #expect(Array(t0.tokenLogProbs) == Array(t1.tokenLogProbs))
+        #expect(maxAbsDiff(Array(t0.tokenLogProbs), Array(t2.tokenLogProbs)) > 1e-4)
+    }
+
+    @Test func dataParallelEqualsThePlainTrainer() throws {
+        let w = try ItemWorld()
+        let seqs = [ItemWorld.sequence([1, 2, 3, 4]), ItemWorld.sequence([5, 6]), ItemWorld.sequence([7, 8, 9]), ItemWorld.sequence([10])]
+        let T = seqs.map(\.tokens.count).max()!
+        var tok: [Int32] = [], tgt: [Int32] = []
+        for s in seqs {
+            tok += s.tokens + [Int32](repeating: 0, count: T - s.tokens.count)
+            tgt += s.targets + [Int32](repeating: ignoreIndex, count: T - s.targets.count)
+        }
+        let plain = LlamaTrainer(params: w.params, maxBatch: 4, maxSeq: T, items: w.table)
+        plain.itemHead = true; plain.logitsForAllPositions = false
+        try plain.forward(tokens: tok, targets: tgt, batch: 4, seq: T)
+        plain.zeroGrads()
+        try plain.backwardMeanCrossEntropy(itemWeight: 0.5)
+        let dp = DataParallelTrainer(params: w.params, maxBatch: 4, maxSeq: T, items: w.table, workers: 2)
+        dp.itemHead = true; dp.logitsForAllPositions = false
+        dp.zeroGrads()
+        try dp.forward(tokens: tok, targets: tgt, batch: 4, seq: T)
+        #expect(dp.itemHeadRows == plain.itemHeadRows && dp.itemHeadRows == 10)
+        #expect(abs(dp.meanItemCrossEntropy() - plain.meanItemCrossEntropy()) < 1e-5)
+        try dp.backwardMeanCrossEntropy(itemWeight: 0.5)
+        #expect(maxAbsDiff(Array(dp.grads), Array(plain.grads)) < 1e-5)
+    }
+
+    /// Prefill + steps through the KV cache give the trainer's logits, with items completing in the prompt and in the
+    /// generated continuation; the prompt hidden state scores items as the trainer's head does.
+    @Test func decoderAddsTheSameResidualsAsTheTrainer() throws {
+        let w = try ItemWorld()
+        let full = ItemWorld.sequence([3, 1, 2]).tokens   // [1,4,2, 12,24, 10,18, 11,21]
+        let tr = LlamaTrainer(params: w.params, maxBatch: 1, maxSeq: full.count, items: w.table)
+        try tr.forward(tokens: full, targets: [Int32](repeating: ignoreIndex, count: full.count), batch: 1, seq: full.count)
+        let want = Array(tr.logits)
+        let V = w.config.vocabSize, P = 6   // prompt ends inside item 1's SID: the scan state must carry over
+        let dec = LlamaDecoder(params: w.params, maxGroups: 1, maxWidth: 2, maxPrompt: P, maxSuffix: 4, items: w.table)
+        let first = Array(try dec.prefill([Array(full[0..<P])], width: 2))
+        #expect(maxAbsDiff(first, Array(want[((P - 1) * V)..<(P * V)])) < 1e-4)
+        for (k, t) in full[P...].enumerated() {
+            let out = Array(try dec.step(parents: [0, 0], tokens: [t, 5]))
+            #expect(maxAbsDiff(Array(out[0..<V]), Array(want[((P + k) * V)..<((P + k + 1) * V)])) < 1e-4, "step \(k)")
+        }
+        // The head at position 4 (before item 1's first token) against a decoder prefilled with full[0...4].
+        let h = ItemWorld.sequence([3, 1])
+        let tr2 = LlamaTrainer(params: w.params, maxBatch: 1, maxSeq: h.tokens.count, items: w.table)
+        tr2.itemHead = true
+        try tr2.forward(tokens: h.tokens, targets: h.targets, batch: 1, seq: h.tokens.count)
+        let row = tr2.itemHeadLogProbs.first { $0.position == 4 }!
+        _ = try dec.prefill([Array(h.tokens[0...4])], width: 1)
+        let scorer = try ItemScorer(params: w.params, items: w.table)
+        let lp = Array(dec.promptHidden).withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: 1) }
+        #expect(abs(lp[0] - row.logp) < 1e-4)   // item 1 is the target there
+    }
+
+    @Test func itemMemoryFileRoundTrips() throws {
+        let w = try ItemWorld(warm: (0..<12).map { $0 % 3 != 0 })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-im-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent(ItemMemoryFile.fileName)
+        try ItemMemoryFile.write(params: w.params, items: w.table, to: url)
+        let (t, r) = try ItemMemoryFile.read(url, vocabSize: 30, hiddenSize: 8)
+        #expect(t == w.table)
+        let im = w.params.layout.itemMemory!
+        #expect(r == Array(w.params.data[im.range]))
+        #expect(throws: AlignError.self) { _ = try ItemMemoryFile.read(url, vocabSize: 30, hiddenSize: 16) }
+        #expect(throws: AlignError.self) { _ = try ItemMemoryFile.read(url, vocabSize: 20, hiddenSize: 8) }
+    }
+}
