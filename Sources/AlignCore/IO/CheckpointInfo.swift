@@ -71,6 +71,9 @@ public struct AlignInfo: Codable, Sendable, Equatable {
     public var tasks: [String]?
     /// Free-form training state (step, epoch, RNG state, LR schedule, …) as any Codable payload.
     public var state: JSONValue?
+    /// Digests (`FileDigest`) of the files the weights depend on, by path relative to the checkpoint; checked
+    /// on load (absent in checkpoints of earlier align versions).
+    public var files: [String: String]?
 
     public init(stage: String? = nil, sidMap: String? = nil, tasks: [String]? = nil, state: JSONValue? = nil) {
         format = Self.formatName; version = Self.currentVersion
@@ -90,7 +93,7 @@ public struct AlignInfo: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state }
+    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state, files }
 
     /// Encoded JSON (sorted keys, pretty).
     public func jsonData() throws -> Data {

@@ -91,9 +91,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         let N = maxBatch * maxSeq, C = c.hiddenSize, H = c.numAttentionHeads, hd = c.headDim
         let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize, L = c.numHiddenLayers
         let P = maxBatch * H * maxSeq * maxSeq
-        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
-        let total = perLayer * L + (L + 1) * N * C + N * C + N + N * V + 3 * N + N * C + 3 * N
-            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F
+        let total = Self.arenaCount(c, maxBatch: maxBatch, maxSeq: maxSeq, as: Int.self)
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -119,6 +117,27 @@ public final class LlamaTrainer: @unchecked Sendable {
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+    }
+
+    /// Floats of the activation arena for [maxBatch, maxSeq]: Int to allocate it, Double to size it before
+    /// allocating (MemoryEstimate). One formula for both.
+    static func arenaCount<T: Numeric & Comparable>(_ c: LlamaConfig, maxBatch: Int, maxSeq: Int, as: T.Type) -> T {
+        func t(_ x: Int) -> T { T(exactly: x)! }
+        let B = t(maxBatch), S = t(maxSeq), N = B * S, C = t(c.hiddenSize), H = t(c.numAttentionHeads), hd = t(c.headDim)
+        let W = (H + 2 * t(c.numKeyValueHeads)) * hd, F = t(c.intermediateSize), V = t(c.vocabSize), L = t(c.numHiddenLayers)
+        let P = B * H * S * S
+        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
+        let rest = (L + 1) * N * C + N * C + N + N * V + 3 * N + N * C + 3 * N
+            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F
+        return perLayer * L + rest
+    }
+
+    /// Every float (and 32-bit index) a trainer planned for [maxBatch, maxSeq] holds: arena, gradients, dropout
+    /// masks, token buffers and the rope table.
+    public static func plannedFloats(_ c: LlamaConfig, maxBatch: Int, maxSeq: Int, dropout: Bool) -> Double {
+        let N = Double(maxBatch) * Double(maxSeq), C = Double(c.hiddenSize), L = Double(c.numHiddenLayers)
+        return arenaCount(c, maxBatch: maxBatch, maxSeq: maxSeq, as: Double.self) + c.parameterFloats
+            + (dropout ? (1 + 2 * L) * N * C : 0) + 5 * N + Double(maxSeq) * Double(c.headDim)
     }
 
     deinit {

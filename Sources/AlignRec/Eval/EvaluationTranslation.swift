@@ -38,8 +38,8 @@ public enum TranslationEval {
         guard maxPrompt + maxNew <= model.params.config.maxPositionEmbeddings else {
             throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
         }
-        let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
-                                   maxSuffix: max(maxNew, sidLen))
+        let decoder = try LlamaDecoder.planned(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
+                                               maxSuffix: max(maxNew, sidLen), purpose: "translation evaluation with beam \(beam)")
         let search = ConstrainedBeamSearch(trie: model.trie)
         let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
         var s2tHits = 0, t2sHits = 0

@@ -78,6 +78,31 @@ public final class RecModel: @unchecked Sendable {
         sidIds = ids
         trie = try SIDTrie(sids: items.map { (item: $0.item, tokens: ids[$0.item - 1]) }, endToken: instructionTokenizer.eosId)
         builder = try TaskSampleBuilder(library: prompts, items: items, sids: sids, config: taskConfig)
+        try checkTemplatesFit()
+    }
+
+    /// Positions a prompt of this model may use: max_position_embeddings less the longest answer (SID + EOS).
+    public var maxPromptTokens: Int { params.config.maxPositionEmbeddings - trie.maxDepth }
+
+    /// Every template, wrapped, with its slots empty, must leave room for an answer within the model's positions
+    /// (a template longer than the model's context could only be truncated silently or overflow memory).
+    func checkTemplatesFit() throws {
+        for task in PromptTask.allCases {
+            for t in prompts.templates[task] ?? [] {
+                let literal = t.pieces.map { if case let .text(s) = $0 { return s } else { return "" } }.joined()
+                let n = 1 + (try tokenizer.encode(prompts.wrap(literal))).count
+                guard n <= maxPromptTokens else {
+                    throw AlignError.format(path: t.path, line: nil, message: "the template alone is \(n) tokens, but the model has \(params.config.maxPositionEmbeddings) positions (max_position_embeddings) and answers take up to \(trie.maxDepth): shorten the template or train a model with more positions")
+                }
+            }
+        }
+    }
+
+    /// An error unless a prompt of `count` tokens leaves room for an answer within the model's positions.
+    public func checkPromptFits(_ count: Int, what: String) throws {
+        guard count <= maxPromptTokens else {
+            throw AlignError.invalidArgument("\(what) is \(count) tokens, but the model has \(params.config.maxPositionEmbeddings) positions (max_position_embeddings) and answers take up to \(trie.maxDepth); shorten the history")
+        }
     }
 
     /// SID token ids of an item (without EOS).
@@ -103,6 +128,9 @@ public final class RecModel: @unchecked Sendable {
         guard let tokenizer = hf.tokenizer else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
         }
+        if let recorded = hf.alignInfo?.files {
+            try FileDigest.verify(recorded, in: ck, recordedIn: AlignInfo.fileName)
+        }
         let params = try hf.llamaParameters()
         let sidURL = ck.appendingPathComponent(sidMapFile)
         guard FileManager.default.fileExists(atPath: sidURL.path) else {
@@ -121,13 +149,18 @@ public final class RecModel: @unchecked Sendable {
     }
 
     /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given, with the
-    /// weights' moving average `ema` beside the moments when the run keeps one).
+    /// weights' moving average `ema` beside the moments when the run keeps one). Weights holding NaN or ±inf
+    /// are refused (the error names the tensor), so a checkpoint on disk is always usable. align.json, written
+    /// last, records the digests of the files the weights depend on.
     public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
+        if let bad = params.firstNonFinite() {
+            throw AlignError.tensor(path: dir.path, name: bad.tensor,
+                                    message: "holds a non-finite value (\(bad.value) at index \(bad.index)); the weights are not saved")
+        }
         var info = self.info
         info.stage = stage
         info.sidMap = RecModel.sidMapFile
         info.state = state
-        self.info = info
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var lines = ""
@@ -135,12 +168,21 @@ public final class RecModel: @unchecked Sendable {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let taskJSON = try enc.encode(taskConfig)
         try AtomicFile.writeDirectory(dir) { tmp in
-            try HFCheckpoint.write(dir: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
-                                   alignInfo: info, optimizer: optimizer.map { OptimizerState($0, ema: ema) })
+            try HFCheckpoint.writeContents(into: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
+                                           alignInfo: nil, optimizer: optimizer.map { OptimizerState($0, ema: ema) })
             try sidMap.write(tmp.appendingPathComponent(RecModel.sidMapFile))
             try AtomicFile.write(lines, to: tmp.appendingPathComponent(RecModel.itemsFile))
             try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))
             try prompts.save(to: tmp.appendingPathComponent(RecModel.promptsDir))
+            info.files = try FileDigest.files(in: tmp, include: RecModel.isFingerprinted)
+            try AtomicFile.write(info.jsonData(), to: tmp.appendingPathComponent(AlignInfo.fileName))
         }
+        self.info = info
+    }
+
+    /// The files whose digests align.json records: what the weights' token ids and prompts mean.
+    static func isFingerprinted(_ rel: String) -> Bool {
+        [Tokenizer.modelFileName, AddedTokensFile.fileName, sidMapFile, itemsFile, taskConfigFile].contains(rel)
+            || (rel.hasPrefix(promptsDir + "/") && !rel.split(separator: "/").contains { $0.hasPrefix(".") })
     }
 }

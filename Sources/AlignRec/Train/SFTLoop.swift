@@ -180,10 +180,13 @@ public final class SFTLoop {
         defer { trainer.dropoutKey = nil; trainer.dropoutRows = nil }
         try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
         let loss = trainer.meanCrossEntropy()
+        // Divergence guard: nothing is updated (weights, moments, state) when the step is not finite.
+        try TrainingDiverged.check(Double(loss), "loss", step: state.step + 1)
         let targets = trainer.trainedCount
         try trainer.backwardMeanCrossEntropy()
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
+        try TrainingDiverged.check(Double(norm), "gradient norm", step: state.step + 1)
         let lr = optim.schedule.lr(at: state.step)
         optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
         average?.update(from: trainer.params.data.baseAddress!)
