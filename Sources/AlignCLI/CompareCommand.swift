@@ -44,6 +44,7 @@ struct CompareCommand: ParsableCommand {
             var ranks: [[Int?]] = []
             for url in [urlA, urlB] {
                 let model = try RecModel.load(url)
+                try CLIErrors.option.beam("--beam", beam, items: model.items.count)
                 try model.sidMap.checkProtocol(p.rawValue, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
                                                           progress: !ranking.noProgress)

@@ -25,7 +25,7 @@ struct DPOCommand: ParsableCommand {
     @Option(name: .customLong("future-window"), help: "Override future_window: never a negative among the user's next N training items (0 = off).") var futureWindow: Int?
     @OptionGroup var common: AlignmentOptions
 
-    func resolved() throws -> DPOConfig {
+    func resolved() throws -> (DPOConfig, String) {
         var c = try common.config.map { try DPOConfig.load(URL(fileURLWithPath: $0)) } ?? DPOConfig()
         var flags: [String] = []
         if let v = negatives {
@@ -45,12 +45,14 @@ struct DPOCommand: ParsableCommand {
         flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
         try c.validate(path: common.configLabel(flags))
-        return c
+        return (c, common.configLabel(flags))
     }
 
     func run() throws {
-        let o = DPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
-                           config: try resolved(), progress: !common.noProgress, overwrite: common.overwrite)
+        let (cfg, label) = try resolved()
+        var o = DPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
+                           config: cfg, progress: !common.noProgress, overwrite: common.overwrite)
+        o.configLabel = label
         _ = try DPORun.run(o, say: common.say)
     }
 }

@@ -37,6 +37,8 @@ struct EvalCommand: ParsableCommand {
             try CLIErrors.option.int("--translation-beam", translationBeam, 1...FieldCheck.maxCount)
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
+            try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
+            try CLIErrors.option.beam("--translation-beam", translationBeam, items: rec.items.count)
             let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,

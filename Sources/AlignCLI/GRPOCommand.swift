@@ -32,7 +32,7 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .long, help: "Override iterations (updates per rollout batch).") var iterations: Int?
     @OptionGroup var common: AlignmentOptions
 
-    func resolved() throws -> GRPOConfig {
+    func resolved() throws -> (GRPOConfig, String) {
         var c = try common.config.map { try GRPOConfig.load(URL(fileURLWithPath: $0)) } ?? GRPOConfig()
         var flags: [String] = []
         func note<T>(_ v: T?, _ flag: String) -> T? { if v != nil { flags.append(flag) }; return v }
@@ -61,12 +61,14 @@ struct GRPOCommand: ParsableCommand {
         flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
         try c.validate(path: common.configLabel(flags))
-        return c
+        return (c, common.configLabel(flags))
     }
 
     func run() throws {
-        let o = GRPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
-                            config: try resolved(), progress: !common.noProgress, overwrite: common.overwrite)
+        let (cfg, label) = try resolved()
+        var o = GRPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
+                            config: cfg, progress: !common.noProgress, overwrite: common.overwrite)
+        o.configLabel = label
         _ = try GRPORun.run(o, say: common.say)
     }
 }

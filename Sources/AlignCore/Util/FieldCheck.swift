@@ -79,6 +79,12 @@ public struct FieldCheck: Sendable {
         return "an integer in \(r.lowerBound)...\(r.upperBound)"
     }
 
+    /// A beam width over a catalogue of `items`: a beam never holds more than `items` live prefixes, so a wider
+    /// one ranks exactly as the catalogue-wide one and only costs memory (20, the evaluation default, always passes).
+    public func beam(_ field: String, _ value: Int, items: Int) throws {
+        try int(field, value, 1...max(items, 20), "a wider beam than the catalogue's \(items) items ranks the same")
+    }
+
     // MARK: ceilings
 
     /// Ceiling of a count that multiplies into memory plans (batch sizes, beams, users per batch, ...).

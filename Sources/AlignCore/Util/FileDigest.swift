@@ -33,7 +33,8 @@ public enum FileDigest {
 
     /// Checks `recorded` (relative path → digest) against the files in `dir`; the error names the first file
     /// that is missing or differs, and what it belongs with.
-    public static func verify(_ recorded: [String: String], in dir: URL, recordedIn: String) throws {
+    public static func verify(_ recorded: [String: String], in dir: URL, recordedIn: String,
+                              what: (String) -> String = { _ in "a file" }) throws {
         for (rel, want) in recorded.sorted(by: { $0.key < $1.key }) {
             let url = dir.appendingPathComponent(rel)
             guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -42,7 +43,7 @@ public enum FileDigest {
             let got = of(data)
             guard got == want else {
                 throw AlignError.format(path: url.path, line: nil,
-                                        message: "is not the file these weights were saved with (\(recordedIn) records \(want), the file is \(got)); restore the checkpoint's own copy")
+                                        message: "\(what(rel)) that is not the one these weights were saved with (\(recordedIn) records \(want), the file is \(got)); restore the checkpoint's own copy")
             }
         }
     }

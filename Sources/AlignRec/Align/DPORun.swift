@@ -14,6 +14,8 @@ public struct DPOOptions {
     public var progress: Bool
     /// Replace a run already in `out` (without it, an existing run is an error).
     public var overwrite: Bool
+    /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
+    public var configLabel = "<resolved config>"
     public init(from: URL, data: URL, out: URL, config: DPOConfig, progress: Bool, overwrite: Bool = false) {
         self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress; self.overwrite = overwrite
     }
@@ -89,6 +91,10 @@ public enum DPORun {
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        let check = FieldCheck(file: o.configLabel), items = ctx.model.items.count
+        try check.beam("eval.beam", cfg.eval.beam, items: items)
+        try check.beam("negative_beam", cfg.negativeBeam, items: items)
+        try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
         // Memory, before anything is written: the trainer for micro-batches of pairs, the mining beam search and
         // validation, over the longest prompt among the examples.
         let probe = try Recommender(model: ctx.model, beam: 1)

@@ -14,6 +14,8 @@ public struct GRPOOptions {
     public var progress: Bool
     /// Replace a run already in `out` (without it, an existing run is an error).
     public var overwrite: Bool
+    /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
+    public var configLabel = "<resolved config>"
     public init(from: URL, data: URL, out: URL, config: GRPOConfig, progress: Bool, overwrite: Bool = false) {
         self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress; self.overwrite = overwrite
     }
@@ -29,6 +31,9 @@ public enum GRPORun {
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, overwrite: o.overwrite, say: say)
         let model = ctx.model, G = cfg.groupSize
+        let check = FieldCheck(file: o.configLabel)
+        try check.beam("eval.beam", cfg.eval.beam, items: model.items.count)
+        try check.int("group_size", G, 2...max(2, model.items.count), "at most the catalogue's \(model.items.count) items")
         var embeddings: ItemEmbeddings? = nil
         if cfg.reward.needsEmbeddings {
             let url = cfg.embeddings.map { URL(fileURLWithPath: $0) } ?? o.data.appendingPathComponent("embeddings.safetensors")

@@ -124,12 +124,14 @@ public final class RecModel: @unchecked Sendable {
     /// Loads a bundle from a checkpoint or run directory (every tensor name and shape checked).
     public static func load(_ dir: URL) throws -> RecModel {
         let ck = try resolveCheckpoint(dir)
+        // The files the weights depend on are checked first: a swapped tokenizer is named as such.
+        let infoURL = ck.appendingPathComponent(AlignInfo.fileName)
+        if FileManager.default.fileExists(atPath: infoURL.path), let recorded = try AlignInfo.load(infoURL).files {
+            try FileDigest.verify(recorded, in: ck, recordedIn: AlignInfo.fileName, what: describeFile)
+        }
         let hf = try HFCheckpoint.readLlama(dir: ck)
         guard let tokenizer = hf.tokenizer else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
-        }
-        if let recorded = hf.alignInfo?.files {
-            try FileDigest.verify(recorded, in: ck, recordedIn: AlignInfo.fileName)
         }
         let params = try hf.llamaParameters()
         let sidURL = ck.appendingPathComponent(sidMapFile)
@@ -178,6 +180,17 @@ public final class RecModel: @unchecked Sendable {
             try AtomicFile.write(info.jsonData(), to: tmp.appendingPathComponent(AlignInfo.fileName))
         }
         self.info = info
+    }
+
+    /// What a fingerprinted file is, for messages.
+    static func describeFile(_ rel: String) -> String {
+        switch rel {
+        case Tokenizer.modelFileName, AddedTokensFile.fileName: return "the tokenizer"
+        case sidMapFile: return "the SID map"
+        case itemsFile: return "the catalogue"
+        case taskConfigFile: return "the task configuration"
+        default: return "a prompt template file"
+        }
     }
 
     /// The files whose digests align.json records: what the weights' token ids and prompts mean.

@@ -33,6 +33,10 @@ public struct SFTState: Codable, Sendable, Equatable {
     public var badValidations = 0
     /// Whether early stopping ended the run.
     public var stoppedEarly = false
+    /// Losses of the steps since the last metrics line (their mean is logged), kept so that a resumed run logs
+    /// what the uninterrupted one did (absent in checkpoints of earlier align versions).
+    public var loggedLossSum: Double?
+    public var loggedSteps: Int?
 
     /// A fresh state.
     public init(sampleRng: Rng) { self.sampleRng = sampleRng }
@@ -41,6 +45,7 @@ public struct SFTState: Codable, Sendable, Equatable {
         case format, version, step, epoch, batchInEpoch = "batch_in_epoch", sampleRng = "sample_rng"
         case tokensSeen = "tokens_seen", bestScore = "best_score", bestStep = "best_step"
         case badValidations = "bad_validations", stoppedEarly = "stopped_early"
+        case loggedLossSum = "logged_loss_sum", loggedSteps = "logged_steps"
     }
 
     /// Checks the format tag.
@@ -194,8 +199,17 @@ public final class SFTLoop {
                                  targets: targets, epoch: state.epoch)
         state.step += 1
         state.batchInEpoch += 1
+        state.loggedLossSum = (state.loggedLossSum ?? 0) + Double(loss)
+        state.loggedSteps = (state.loggedSteps ?? 0) + 1
         state.tokensSeen += batch.batch * batch.length
         return stats
+    }
+
+    /// The mean loss of the steps since the last call (what a metrics line reports), restarting the window.
+    public func takeLoggedLoss() -> Double {
+        let mean = (state.loggedLossSum ?? 0) / Double(max(state.loggedSteps ?? 0, 1))
+        state.loggedLossSum = 0; state.loggedSteps = 0
+        return mean
     }
 
     /// Records a validation score (higher is better); returns whether it is a new best. Counts

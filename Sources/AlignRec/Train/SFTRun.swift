@@ -202,6 +202,7 @@ public enum SFTRun {
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
         let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.variesPerEpoch
             ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch, epochZero: samples).0 } : nil
+        try FieldCheck(file: o.configLabel).beam("eval.beam", cfg.eval.beam, items: model.items.count)
         let planned = max(samples.maxLength, resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
         try memoryEstimate(model.config, config: cfg, maxLength: planned, sidDepth: model.trie.maxDepth)
             .check("optim.batch_size \(cfg.optim.batchSize) with samples of up to \(planned) tokens, eval.beam \(cfg.eval.beam)", file: o.configLabel)
@@ -210,10 +211,10 @@ public enum SFTRun {
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
                                    resumeStep: state.step)
-        let total = cfg.optim.steps
+        let total = cfg.optim.steps, startStep = loop.state.step
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()
-        var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0
+        var windowTokens = 0, windowStart = Date()
         var tokensThisRun = 0
 
         func saveLast() throws {
@@ -264,21 +265,22 @@ public enum SFTRun {
                 throw d.error(lastGood: lastGood(), lr: loop.nextLR)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
-            lossAvg += Double(s.loss); lossN += 1
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
-                run.metrics.log("sft_train", ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
+                let loss = loop.takeLoggedLoss()
+                run.metrics.log("sft_train", ["step": s.step, "loss": loss, "lr": Double(s.lr),
                                               "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
                                               "tokens": loop.state.tokensSeen])
-                bar?.advance(0, info: String(format: "loss %.3f  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), tps, s.epoch))
-                windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0
+                bar?.advance(0, info: String(format: "loss %.3f  %.0f tok/s  epoch %d", loss, tps, s.epoch))
+                windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)
             if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }
         }
         bar?.finish()
-        if loop.state.step == total && !loop.state.stoppedEarly { try validate() }
+        // A checkpoint is written only by a validation, so a run resumed at `total` has had its final one.
+        if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate() }
         if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }
         let secs = Date().timeIntervalSince(t0)
         if loop.state.stoppedEarly { log("early stop at step \(loop.state.step): no improvement in \(cfg.eval.patience) validations") }
