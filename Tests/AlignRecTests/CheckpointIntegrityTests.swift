@@ -10,10 +10,6 @@ private func tempDir() -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("align-integrity-\(UUID().uuidString)")
 }
 
-/// The error of `body` as text ("" when it succeeds).
-private func failure(_ body: () throws -> Void) -> String {
-    do { try body(); return "" } catch { return "\(error)" }
-}
 
 @Test func aNonFiniteTensorInACheckpointIsAnErrorNamingIt() throws {
     let m = try tinyRecModel()

@@ -8,10 +8,6 @@ import AlignRec
 import Foundation
 import Testing
 
-/// The error `body` throws, as text ("" when it succeeds).
-private func failure(_ body: () throws -> Void) -> String {
-    do { try body(); return "" } catch { return "\(error)" }
-}
 
 /// A file system that dies at rename number `killAt` (counting only `counts(from, to)` renames): that rename and
 /// every call after it fail without touching the disk, as after a SIGKILL.
@@ -69,7 +65,7 @@ private final class KillingFileSystem: AtomicFileSystem, @unchecked Sendable {
         let w = try TinyRunWorld.make()
         defer { try? FileManager.default.removeItem(at: w.root) }
         // Each fails after the config was accepted: memory, data, prompts.
-        var huge = try TinyRunWorld.config(); huge.optim.batchSize = 1_000_000; huge.eval.beam = 100_000
+        var huge = try TinyRunWorld.config(); huge.optim.batchSize = 1_000_000
         let e = failure { try w.sft(huge, out: "huge") }
         #expect(e.contains("needs about") && e.contains("this machine has"), "\(e)")
         #expect(!FileManager.default.fileExists(atPath: w.root.appendingPathComponent("huge").path))
@@ -184,4 +180,61 @@ private final class KillingFileSystem: AtomicFileSystem, @unchecked Sendable {
         // run.json, config.yaml, then 3 or 4 per checkpoint write (2 best/, 3 last/ in this run).
         #expect(kills >= 16, "\(kills) kill points")
     }
+}
+
+@Test func recoverPutsTheNewestCompleteVersionBackAndCleansOnlyDeadLeftovers() throws {
+    let fm = FileManager.default
+    let dir = fm.temporaryDirectory.appendingPathComponent("align-recover-\(UUID().uuidString)")
+    defer { try? fm.removeItem(at: dir) }
+    func make(_ name: String, _ content: String) throws {
+        try fm.createDirectory(at: dir.appendingPathComponent(name), withIntermediateDirectories: true)
+        try content.write(to: dir.appendingPathComponent(name).appendingPathComponent("step"), atomically: true, encoding: .utf8)
+    }
+    func read(_ name: String) -> String? { try? String(contentsOf: dir.appendingPathComponent(name).appendingPathComponent("step"), encoding: .utf8) }
+    let dead: Int32 = 99_999_999, alive: Int32 = 1   // above pid_max; init
+    // Killed between "last → .old" and ".ready → last": the new complete version wins.
+    try make(".last.\(dead).old", "old"); try make(".last.\(dead).ready", "new"); try make(".last.\(dead).tmpdir", "partial")
+    #expect(try AtomicFile.recover(dir.appendingPathComponent("last")))
+    #expect(read("last") == "new")
+    // Killed after "last → .old" of a writer from an earlier align (".last.old.PID"), no ready: the old one returns.
+    try make(".best.old.\(dead)", "old")
+    #expect(try AtomicFile.recover(dir.appendingPathComponent("best")))
+    #expect(read("best") == "old")
+    // With the target in place, a stale ready/old/tmp of a dead process goes; a running process's stays.
+    try make(".last.\(dead).ready", "stale"); try make(".last.\(alive).tmpdir", "in progress")
+    try "x".write(to: dir.appendingPathComponent(".run.json.\(dead).tmp"), atomically: true, encoding: .utf8)
+    try AtomicFile.recoverAll(in: dir)
+    #expect(read("last") == "new")
+    let left = try fm.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }.sorted()
+    #expect(left == [".last.\(alive).tmpdir"], "\(left)")
+    // `data prepare`'s dataset directory: a dead writer's temp directory is removed by the next write.
+    try make(".ds.\(dead).tmpdir", "partial")
+    try AtomicFile.writeDirectory(dir.appendingPathComponent("ds")) { tmp in
+        try "ok".write(to: tmp.appendingPathComponent("step"), atomically: true, encoding: .utf8)
+    }
+    #expect(read("ds") == "ok" && !fm.fileExists(atPath: dir.appendingPathComponent(".ds.\(dead).tmpdir").path))
+}
+
+@Test func dpoAndGRPOStopWhenTheyDivergeAndKeepLoadableBestWeights() throws {
+    Blas.setThreads(1)
+    let w = try TinyRunWorld.make()
+    defer { try? FileManager.default.removeItem(at: w.root) }
+    try w.sft(try TinyRunWorld.config(), out: "sft")
+    let sft = w.root.appendingPathComponent("sft")
+    var dpo = DPOConfig()
+    dpo.negatives = .random; dpo.maxPairs = 8; dpo.optim.steps = 20; dpo.optim.batchSize = 4; dpo.optim.microBatch = 8
+    dpo.optim.lr = 1e20; dpo.optim.warmup = 0; dpo.optim.gradClip = 0; dpo.eval.every = 1; dpo.eval.beam = 6; dpo.eval.maxUsers = 4
+    let out = w.root.appendingPathComponent("dpo")
+    let e = failure { try DPORun.run(DPOOptions(from: sft, data: w.data, out: out, config: dpo, progress: false)) { _ in } }
+    #expect(e.contains("training diverged at step") && e.contains("last good checkpoint") && e.contains("/best"), "\(e)")
+    let best = try RecModel.load(out.appendingPathComponent("best"))
+    #expect(best.params.firstNonFinite() == nil)
+    var grpo = GRPOConfig()
+    grpo.groupSize = 4; grpo.reward = RewardMix(ranking: 1); grpo.optim.steps = 20; grpo.optim.batchSize = 6
+    grpo.optim.microBatch = 8; grpo.optim.lr = 1e20; grpo.optim.warmup = 0; grpo.optim.gradClip = 0
+    grpo.eval.every = 1; grpo.eval.beam = 6; grpo.eval.maxUsers = 4
+    let gout = w.root.appendingPathComponent("grpo")
+    let g = failure { try GRPORun.run(GRPOOptions(from: sft, data: w.data, out: gout, config: grpo, progress: false)) { _ in } }
+    #expect(g.contains("training diverged at step") && g.contains("last good checkpoint"), "\(g)")
+    #expect(try RecModel.load(gout.appendingPathComponent("best")).params.firstNonFinite() == nil)
 }

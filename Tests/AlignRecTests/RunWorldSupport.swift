@@ -73,3 +73,8 @@ struct TinyRunWorld {
         }
     }
 }
+
+/// The error `body` throws, as text ("" when it succeeds).
+func failure(_ body: () throws -> Void) -> String {
+    do { try body(); return "" } catch { return "\(error)" }
+}

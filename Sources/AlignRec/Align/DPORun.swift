@@ -92,9 +92,9 @@ public enum DPORun {
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
         let check = FieldCheck(file: o.configLabel), items = ctx.model.items.count
+        try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
         try check.beam("eval.beam", cfg.eval.beam, items: items)
         try check.beam("negative_beam", cfg.negativeBeam, items: items)
-        try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
         // Memory, before anything is written: the trainer for micro-batches of pairs, the mining beam search and
         // validation, over the longest prompt among the examples.
         let probe = try Recommender(model: ctx.model, beam: 1)
