@@ -39,6 +39,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         try createDirectory(dir)
+        try? recover(url)   // best effort: a temp file a killed writer of `url` left
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(pid).tmp")
         do {
             try data.write(to: tmp)
@@ -59,7 +60,7 @@ public enum AtomicFile {
     public static func writeDirectory(_ url: URL, _ body: (URL) throws -> Void) throws {
         let parent = url.deletingLastPathComponent(), name = url.lastPathComponent
         try createDirectory(parent)
-        try recover(url)
+        try? recover(url)   // best effort: what a killed writer of `url` left (RunDirectory.prepare reports failures)
         let fm = FileManager.default
         let tmp = parent.appendingPathComponent(".\(name).\(pid).tmpdir")
         let ready = parent.appendingPathComponent(".\(name).\(pid).ready")
