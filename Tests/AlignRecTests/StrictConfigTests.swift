@@ -127,6 +127,7 @@ private func sftError(_ yaml: String) -> String? {
         ("loss_normalization: tokens", "did you mean 'token'"),
         ("epsilon: .nan", "epsilon = nan"),
         ("optim: {steps: 1000000, batch_size: 100000}", "steps × batch_size"),
+        ("embeddings: ''", "embeddings = ''"),
     ]
     for (yaml, needle) in grpo {
         let e = try #require(err(GRPOConfig.self, "format: align-grpo-config\n" + yaml) { try $0.validate(path: "a.yaml") }, "accepted: \(yaml)")
@@ -151,6 +152,12 @@ private func sftError(_ yaml: String) -> String? {
     let gtext = try g.yaml()
     #expect(gtext.contains("future_decay: 0.7") && gtext.contains("lr: 0.0003"), "\(gtext)")
     #expect(try ConfigYAML.decode(GRPOConfig.self, from: gtext, path: "g") == g)
+    // Strings that would read back as another type are quoted (found by the config fuzz test: '' became null).
+    for s in ["", "null", "true", "12", "1e5", "~", "no", "a: b", "- x"] {
+        var d = DPOConfig(); d.format = s
+        let back = try ConfigYAML.decode(DPOConfig.self, from: try d.yaml(), path: "d")
+        #expect(back.format == s, "\(s) → \(back.format)")
+    }
 }
 
 @Test func configJSONIsRangeCheckedBeforeAnyDivision() throws {

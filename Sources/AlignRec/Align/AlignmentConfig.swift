@@ -279,6 +279,9 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
             try check.section("reward").number(name, w, .closed(0, 1e6))
         }
         do { try reward.validate() } catch let e as AlignError { throw check.failure("reward", e.description) }
+        if let e = embeddings, e.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw check.failure("embeddings", "'\(e)'", allowed: "a file path (or no key: <data>/embeddings.safetensors)")
+        }
         try check.int("future_window", futureWindow, 1...FieldCheck.maxCount)
         try check.number("future_decay", futureDecay, .openClosed(0, 1))
         try check.number("beta", beta, .nonNegative)

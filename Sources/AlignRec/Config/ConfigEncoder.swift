@@ -62,7 +62,10 @@ struct NodeEncoder: Encoder {
         case let v as Float: return Node(v.description, Tag(.float))
         case let v as Double: return Node(v.description, Tag(.float))
         case let v as Bool: return Node(v ? "true" : "false", Tag(.bool))
-        case let v as String: return Node(v, Tag(.str))
+        case let v as String:
+            // Quoted when it would otherwise read back as something else ("", "null", "true", "12", "1e5").
+            let plain = Node(v)
+            return plain.tag.description == Tag.Name.str.rawValue ? Node(v, Tag(.str)) : Node(v, Tag(.str), .doubleQuoted)
         case let v as any BinaryInteger: return Node("\(v)", Tag(.int))
         default: return nil
         }
