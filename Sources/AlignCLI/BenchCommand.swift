@@ -43,7 +43,7 @@ struct BenchPreset: Codable {
         need.add("trainer", floats: LlamaTrainer.plannedFloats(p.model, maxBatch: p.batch, maxSeq: p.seq, dropout: false))
         need.add("decoder", floats: LlamaDecoder.plannedFloats(p.model, maxGroups: p.decode.groups, maxWidth: p.decode.width,
                                                               maxPrompt: p.decode.prompt, maxSuffix: p.decode.steps))
-        try need.check("preset \(p.name) (batch \(p.batch) × seq \(p.seq), \(p.model.summary))", file: url.path)
+        try need.check("preset \(p.name), batch \(p.batch) × seq \(p.seq), \(p.model.summary),", file: url.path)
         return p
     }
 }

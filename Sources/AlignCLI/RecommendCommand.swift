@@ -78,7 +78,7 @@ enum ServeCLI {
         try o.int("--beam", beam, 1...FieldCheck.maxCount)
         try o.int("--users-per-batch", usersPerBatch, 1...FieldCheck.maxCount)
         let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch)
-        try o.int("--k", k, 1...service.model.items.count, "at most the catalogue's \(service.model.items.count) items")
+        try o.int("--k", k, 1...max(1, service.model.items.count), "at most the catalogue's \(service.model.items.count) items")
         try o.beam("--beam", beam, items: service.model.items.count)
         return service
     }

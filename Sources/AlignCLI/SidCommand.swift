@@ -123,7 +123,7 @@ struct SidBench: ParsableCommand {
             try o.int("--iterations", iterations, 1...FieldCheck.maxSteps)
             var need = MemoryEstimate()
             need.add("vectors and residuals", floats: 3 * Double(n) * Double(dim))
-            try need.check("--n \(n) × --dim \(dim)")
+            try need.check("--n \(n) × --dim \(dim) vectors")
             let r = try SIDBench.measure(n: n, dim: dim, levels: levels, codes: codes, method: m, iterations: iterations)
             print(r.report.table(), terminator: "")
             print(String(format: "sid bench: %@ %d × %d, %d × %d codes: %.2f s (%d workers, iterations per level %@)",

@@ -68,7 +68,7 @@ private func sftError(_ yaml: String) -> String? {
         ("model: {rms_norm_eps: -1}", "model.rms_norm_eps = -1; allowed: a number in (0, 1]"),
         ("model: {rms_norm_eps: .nan}", "model.rms_norm_eps = nan"),
         ("model: {max_position_embeddings: 0}", "model.max_position_embeddings = 0"),
-        ("optim: {lr: .inf}", "optim.lr = inf; allowed: a finite number > 0"),
+        ("optim: {lr: .inf}", "optim.lr = inf; allowed: a number in (0, 10000000000]"),
         ("optim: {lr: -.inf}", "optim.lr = -inf"),
         ("optim: {lr: 0}", "optim.lr = 0"),
         ("optim: {weight_decay: .nan}", "optim.weight_decay = nan"),
@@ -108,6 +108,7 @@ private func sftError(_ yaml: String) -> String? {
     }
     let dpo: [(String, String)] = [
         ("num_negatives: 1000000000", "num_negatives = 1000000000"),
+        ("num_negatives: 16777216", "num_negatives = 16777216"),   // at the ceiling: negative_beam's range would be empty
         ("num_negatives: 4\nnegative_beam: 3", "negative_beam = 3; allowed: an integer in 5...16777216"),
         ("beta: .nan", "beta = nan"),
         ("negatives: beams", "did you mean 'beam'"),

@@ -15,7 +15,7 @@ extension HFCheckpoint {
     public func llamaParameters() throws -> LlamaParameters {
         var need = MemoryEstimate()
         need.add("weights", floats: config.parameterFloats)
-        try need.check("the model (\(config.summary))", file: directory.appendingPathComponent(Self.configFileName).path)
+        try need.check("the model with \(config.summary)", file: directory.appendingPathComponent(Self.configFileName).path)
         let params = LlamaParameters(config: config)
         for t in params.layout.tensors {
             let dst = UnsafeMutableBufferPointer(rebasing: params.data[t.range])

@@ -84,7 +84,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         var need = MemoryEstimate()
         need.add("decoder caches and scratch", floats: plannedFloats(params.config, maxGroups: maxGroups, maxWidth: maxWidth,
                                                                      maxPrompt: maxPrompt, maxSuffix: maxSuffix))
-        try need.check("\(purpose) (\(maxGroups) prompts × width \(maxWidth), prompts up to \(maxPrompt) tokens)")
+        try need.check("\(purpose) over \(maxGroups) prompts × width \(maxWidth), prompts up to \(maxPrompt) tokens,")
         return LlamaDecoder(params: params, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix)
     }
 

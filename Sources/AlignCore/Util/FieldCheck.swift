@@ -58,20 +58,20 @@ public struct FieldCheck: Sendable {
 
     /// `value` finite and inside `domain`.
     @discardableResult
-    public func number<F: BinaryFloatingPoint>(_ field: String, _ value: F, _ domain: NumberDomain) throws -> F {
+    public func number<F: BinaryFloatingPoint & CustomStringConvertible>(_ field: String, _ value: F, _ domain: NumberDomain) throws -> F {
         let d = Double(value)
         guard d.isFinite, domain.contains(d) else {
-            throw failure(field, Self.describe(d), allowed: domain.description)
+            throw failure(field, Self.describe(value), allowed: domain.description)
         }
         return value
     }
 
-    /// Shortest text that reads back as `d` (nan, inf, 0.001, 1e+30).
-    public static func describe(_ d: Double) -> String {
-        if d.isNaN { return "nan" }
-        if d.isInfinite { return d < 0 ? "-inf" : "inf" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        return "\(d)"
+    /// Shortest text that reads back as `v` in its own type (nan, inf, 0.001, 1e+30, 100000).
+    public static func describe<F: BinaryFloatingPoint & CustomStringConvertible>(_ v: F) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return v.description
     }
 
     static func describe(_ r: ClosedRange<Int>) -> String {

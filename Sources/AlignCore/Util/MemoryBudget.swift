@@ -17,11 +17,11 @@ public struct MemoryEstimate: Sendable {
 
     public var bytes: Double { parts.reduce(0) { $0 + $1.bytes } }
 
-    /// "about 928 GB (trainer activations 920 GB, weights 1.2 MB)".
+    /// "about 928 GB of memory (trainer activations: 920 GB; weights: 1.2 MB)", parts of 1 MB or more, largest first.
     public var summary: String {
         let shown = parts.filter { $0.bytes >= 1e6 || parts.count == 1 }.sorted { $0.bytes > $1.bytes }
-        let list = shown.map { "\($0.label) \(MemoryBudget.format($0.bytes))" }.joined(separator: ", ")
-        return "about \(MemoryBudget.format(bytes))" + (list.isEmpty ? "" : " (\(list))")
+        let list = shown.map { "\($0.label): \(MemoryBudget.format($0.bytes))" }.joined(separator: "; ")
+        return "about \(MemoryBudget.format(bytes)) of memory" + (list.isEmpty ? "" : " (\(list))")
     }
 
     /// Throws when the estimate exceeds `available` bytes (default: what this machine has available now).
@@ -29,7 +29,7 @@ public struct MemoryEstimate: Sendable {
     /// it came from (nil: the command line).
     public func check(_ setting: String, file: String? = nil, available: Double = MemoryBudget.availableBytes()) throws {
         guard bytes.isFinite, bytes <= available else {
-            let message = "\(setting) needs \(summary) of memory; this machine has \(MemoryBudget.format(available)) available"
+            let message = "\(setting) needs \(summary); this machine has \(MemoryBudget.format(available)) available"
             if let file { throw AlignError.format(path: file, line: nil, message: message) }
             throw AlignError.invalidArgument(message)
         }

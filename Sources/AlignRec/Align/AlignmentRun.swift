@@ -84,7 +84,7 @@ public final class AlignmentContext {
         var e = MemoryEstimate()
         let p = model.config.parameterFloats
         e.add("weights, AdamW moments, best weights and checkpoint copy", floats: 5 * p + (ema ? 2 * p : 0))
-        e.add("validation beam search (eval.beam \(eval.beam))",
+        e.add("validation beam search with eval.beam \(eval.beam)",
               floats: Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: max(eval.beam, 20),
                                                                             maxPrompt: maxPrompt, maxSuffix: model.trie.maxDepth + 1))
         return e

@@ -102,7 +102,7 @@ public enum DPORun {
         let perPair = 1 + cfg.numNegatives
         let pairsPerMicroBatch = max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair))
         var need = ctx.memoryEstimate(ema: cfg.optim.ema > 0, maxPrompt: maxPrompt)
-        need.add("trainer (\(pairsPerMicroBatch) pairs × \(perPair) sequences per micro-batch)",
+        need.add("trainer for \(pairsPerMicroBatch) pairs × \(perPair) sequences per micro-batch",
                  floats: LlamaTrainer.plannedFloats(ctx.model.config, maxBatch: pairsPerMicroBatch * perPair,
                                                     maxSeq: maxPrompt + ctx.model.trie.maxDepth, dropout: false))
         if cfg.negatives == .beam {
@@ -110,7 +110,7 @@ public enum DPORun {
                 ctx.model.config, maxGroups: 16, maxWidth: max(cfg.negativeBeam, cfg.numNegatives + 1 + cfg.futureWindow),
                 maxPrompt: maxPrompt, maxSuffix: ctx.model.trie.maxDepth + 1))
         }
-        try need.check("num_negatives \(cfg.numNegatives), optim.micro_batch \(cfg.optim.microBatch), negative_beam \(cfg.negativeBeam)")
+        try need.check("num_negatives \(cfg.numNegatives), optim.micro_batch \(cfg.optim.microBatch), negative_beam \(cfg.negativeBeam)", file: o.configLabel)
         try ctx.open()
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)
@@ -163,7 +163,7 @@ public enum DPORun {
                 bar?.finish()
                 d.step = step
                 ctx.run.metrics.log("dpo", ["event": "diverged", "step": step])
-                throw d.error(lastGood: ctx.lastGood, lr: lr)
+                throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
             }
             ctx.updateAverage()
             ctx.run.metrics.log("dpo", ["event": "train", "step": step, "loss": st.loss, "rewards_chosen": st.chosenReward,

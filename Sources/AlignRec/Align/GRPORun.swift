@@ -57,15 +57,15 @@ public enum GRPORun {
         // Memory, before anything is written: policy and reference trainers, the frozen copy, rollouts, validation.
         var need = ctx.memoryEstimate(ema: cfg.optim.ema > 0, maxPrompt: maxPrompt)
         need.add("reference weights", floats: model.config.parameterFloats)
-        need.add("policy and reference trainers (optim.micro_batch \(cfg.optim.microBatch))",
+        need.add("policy and reference trainers for optim.micro_batch \(cfg.optim.microBatch)",
                  floats: 2 * LlamaTrainer.plannedFloats(model.config, maxBatch: cfg.optim.microBatch,
                                                         maxSeq: maxPrompt + model.trie.maxDepth, dropout: false))
-        need.add("rollouts (group_size \(G))", floats: cfg.rollout == .beam
+        need.add("rollouts of group_size \(G)", floats: cfg.rollout == .beam
                     ? Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: G, maxPrompt: maxPrompt,
                                                                             maxSuffix: model.trie.maxDepth + 1)
                     : LlamaDecoder.plannedFloats(model.config, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
                                                  maxSuffix: model.trie.maxDepth + 1))
-        try need.check("group_size \(G), optim.batch_size \(cfg.optim.batchSize), optim.micro_batch \(cfg.optim.microBatch)")
+        try need.check("group_size \(G), optim.batch_size \(cfg.optim.batchSize), optim.micro_batch \(cfg.optim.microBatch)", file: o.configLabel)
         try ctx.open()
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)
@@ -119,7 +119,7 @@ public enum GRPORun {
                 bar?.finish()
                 d.step = step
                 ctx.run.metrics.log("grpo", ["event": "diverged", "step": step])
-                throw d.error(lastGood: ctx.lastGood, lr: lr)
+                throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
             }
             ctx.updateAverage()
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds

@@ -53,7 +53,7 @@ public final class ShardedBeamSearch {
         let old = w < decoders.count ? decoders[w] : nil
         let d = try LlamaDecoder.planned(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
                                          maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix,
-                                         purpose: "beam search with beam \(beamWidth) (worker \(w + 1) of \(workers))")
+                                         purpose: "beam search with beam \(beamWidth) on worker \(w + 1) of \(workers)")
         if w < decoders.count { decoders[w] = d } else { decoders.append(d) }
         return d
     }

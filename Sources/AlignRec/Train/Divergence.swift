@@ -22,11 +22,11 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
     }
 
     public var description: String {
-        "training diverged at step \(step): the \(quantity) is \(value) (the update was not applied)"
+        "training diverged at step \(step): the \(quantity) is \(FieldCheck.describe(value)) (the update was not applied)"
     }
 
     /// The stage's error: what happened, where the last good weights are, and what to change.
     public func error(lastGood: String, lr: Float) -> AlignError {
-        .invalidArgument("\(description); last good checkpoint: \(lastGood). Lower optim.lr (now \(lr)) or raise optim.warmup, then start again")
+        .invalidArgument("\(description); last good checkpoint: \(lastGood). Lower optim.lr (now \(FieldCheck.describe(lr))) or raise optim.warmup, then start again")
     }
 }

@@ -76,7 +76,7 @@ public enum SFTRun {
             let lc = cfg.model.llamaConfig(vocabSize: tokenizer.vocabSize, bos: tokenizer.bosId!, eos: tokenizer.eosId!, pad: tokenizer.padId)
             var need = MemoryEstimate()
             need.add("weights", floats: lc.parameterFloats)
-            try need.check("model (\(lc.summary))", file: o.configLabel)
+            try need.check("the model with \(lc.summary)", file: o.configLabel)
             params = LlamaParameters(config: lc, seed: cfg.seed)
         }
         let info = AlignInfo(stage: "sft", sidMap: "sid_map.json", tasks: cfg.activeTasks.map(\.rawValue))
@@ -135,9 +135,9 @@ public enum SFTRun {
         let p = c.parameterFloats
         e.add("weights, AdamW moments and checkpoint copy", floats: 4 * p + (cfg.optim.ema > 0 ? 2 * p : 0))
         let w = max(1, min(workers, cfg.optim.batchSize)), per = (cfg.optim.batchSize + w - 1) / w
-        e.add("trainer activations and gradients (batch_size \(cfg.optim.batchSize) × \(maxLength) tokens)",
+        e.add("trainer activations and gradients for batch_size \(cfg.optim.batchSize) × \(maxLength) tokens",
               floats: Double(w) * LlamaTrainer.plannedFloats(c, maxBatch: per, maxSeq: maxLength, dropout: cfg.optim.dropout > 0))
-        e.add("validation beam search (eval.beam \(cfg.eval.beam))",
+        e.add("validation beam search with eval.beam \(cfg.eval.beam)",
               floats: Double(workers) * LlamaDecoder.plannedFloats(c, maxGroups: 16, maxWidth: max(cfg.eval.beam, 20),
                                                                    maxPrompt: maxLength, maxSuffix: sidDepth + 1))
         return e
@@ -262,7 +262,7 @@ public enum SFTRun {
             do { s = try loop.step() } catch let d as TrainingDiverged {
                 bar?.finish()
                 run.metrics.log("sft_diverged", ["step": d.step, d.quantity == "loss" ? "loss" : "grad_norm": d.value])
-                throw d.error(lastGood: lastGood(), lr: loop.nextLR)
+                throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
             if s.step % 10 == 0 || s.step == total {

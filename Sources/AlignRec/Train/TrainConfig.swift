@@ -118,7 +118,7 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     func validate(_ check: FieldCheck) throws {
         try check.int("steps", steps, 1...FieldCheck.maxSteps)
         try check.int("batch_size", batchSize, 1...FieldCheck.maxCount)
-        try check.number("lr", lr, .positive)
+        try check.number("lr", lr, .openClosed(0, 1e10))
         try check.int("warmup", warmup, 0...FieldCheck.maxSteps)
         try check.number("min_lr_ratio", minLrRatio, .closed(0, 1))
         try check.number("weight_decay", weightDecay, .nonNegative)
@@ -135,8 +135,8 @@ public struct OptimPreset: Codable, Sendable, Equatable {
 /// AdamW shrinks every decayed weight by lr × weight_decay per step: at 1 or more it flips or zeroes them.
 func checkDecayStep(_ check: FieldCheck, lr: Float, weightDecay: Float) throws {
     guard Double(lr) * Double(weightDecay) < 1 else {
-        throw check.failure("weight_decay", FieldCheck.describe(Double(weightDecay)),
-                            allowed: "lr × weight_decay < 1 (lr is \(FieldCheck.describe(Double(lr))))")
+        throw check.failure("weight_decay", FieldCheck.describe(weightDecay),
+                            allowed: "lr × weight_decay < 1 (lr is \(FieldCheck.describe(lr)))")
     }
 }
 
