@@ -3,12 +3,15 @@ import AlignCore
 import AlignRec
 import ArgumentParser
 
-/// Entry point: picks OpenBLAS's fast kernels where its CPU detection fell back (BlasCore), then parses.
+/// Entry point: picks OpenBLAS's fast kernels where its CPU detection fell back (BlasCore), parses, and runs
+/// the command; any error it throws is reported by CLIErrors (one `error:` line, exit 1).
 @main
 enum AlignMain {
     static func main() {
         BlasCore.reexecWithFasterKernelsIfNeeded()
-        Align.main()
+        var command: ParsableCommand
+        do { command = try Align.parseAsRoot() } catch { Align.exit(withError: error) }
+        do { try command.run() } catch { CLIErrors.exit(error) }
     }
 }
 

@@ -21,37 +21,40 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("recent-positions"), help: "Override recent_positions: draw prompts only from each user's last N training positions (0 = every position).") var recentPositions: Int?
     @Option(name: .customLong("prompt-sampling"), help: "Override prompt_sampling: examples (uniform over training examples) | users (balanced over users).") var promptSampling: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
+    @Flag(name: .long, help: "Replace the run already in --out (without it, an existing run is an error).") var overwrite = false
 
-    /// Applies the shared overrides to a preference config's common fields.
+    /// Applies the shared overrides to a preference config's common fields; returns the flags given.
     func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64,
-               recentPositions r: inout Int, promptSampling ps: inout PromptSampling) throws {
-        if let v = recentPositions { r = v }
-        if let v = promptSampling {
-            guard let p = PromptSampling(rawValue: v) else { throw AlignError.invalidArgument("--prompt-sampling must be examples or users (got '\(v)')") }
+               recentPositions r: inout Int, promptSampling ps: inout PromptSampling) throws -> [String] {
+        var flags: [String] = []
+        func note<T>(_ v: T?, _ flag: String) -> T? { if v != nil { flags.append(flag) }; return v }
+        if let v = note(recentPositions, "--recent-positions") { r = v }
+        if let v = note(promptSampling, "--prompt-sampling") {
+            guard let p = PromptSampling(rawValue: v) else {
+                throw CLIErrors.option.failure("--prompt-sampling", "'\(v)'", allowed: PromptSampling.choices.joined(separator: ", "))
+            }
             ps = p
         }
-        if let v = steps { optim.steps = v }
-        if let v = lr { optim.lr = v }
-        if let v = ema { optim.ema = v }
-        if let v = batchSize { optim.batchSize = v }
-        if let v = evalEvery { eval.every = v }
-        if let v = maxUsers { eval.maxUsers = v }
-        if let v = `protocol` { protocolName = v }
-        if let v = seed { s = v }
+        if let v = note(steps, "--steps") { optim.steps = v }
+        if let v = note(lr, "--lr") { optim.lr = v }
+        if let v = note(ema, "--ema") { optim.ema = v }
+        if let v = note(batchSize, "--batch-size") { optim.batchSize = v }
+        if let v = note(evalEvery, "--eval-every") { eval.every = v }
+        if let v = note(maxUsers, "--max-users") { eval.maxUsers = v }
+        if let v = note(`protocol`, "--protocol") { protocolName = v }
+        if let v = note(seed, "--seed") { s = v }
+        return flags
     }
 
-    var configLabel: String { config ?? "<defaults + flags>" }
+    /// Names the config and the flags that changed it, for validation errors.
+    func configLabel(_ flags: [String]) -> String {
+        let base = config ?? "<defaults>"
+        return flags.isEmpty ? base : "\(base) with \(flags.joined(separator: ", "))"
+    }
     var fromURL: URL { URL(fileURLWithPath: from) }
     var dataURL: URL { URL(fileURLWithPath: data) }
     var outURL: URL { URL(fileURLWithPath: out) }
 
-    /// Runs a stage, printing its lines; a user error becomes one `error:` line and exit 1.
-    func run(_ body: (@escaping (String) -> Void) throws -> Void) throws {
-        do {
-            try body { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
-        }
-    }
+    /// Prints a stage's lines.
+    func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 }

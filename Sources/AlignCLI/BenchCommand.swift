@@ -31,9 +31,19 @@ struct BenchPreset: Codable {
         guard p.format == "align-bench", p.version == 1 else {
             throw AlignError.format(path: url.path, line: nil, message: "expected format \"align-bench\" version 1, got \"\(p.format)\" version \(p.version)")
         }
-        guard p.batch > 0, p.seq > 0, p.decode.groups > 0, p.decode.width > 0, p.decode.prompt > 0, p.decode.steps > 0 else {
-            throw AlignError.format(path: url.path, line: nil, message: "batch, seq and decode sizes must be positive")
-        }
+        let check = FieldCheck(file: url.path)
+        try check.int("batch", p.batch, 1...FieldCheck.maxCount)
+        try check.int("seq", p.seq, 1...p.model.maxPositionEmbeddings, "≤ model.max_position_embeddings")
+        try check.int("decode.groups", p.decode.groups, 1...FieldCheck.maxCount)
+        try check.int("decode.width", p.decode.width, 1...FieldCheck.maxCount)
+        try check.int("decode.prompt", p.decode.prompt, 1...FieldCheck.maxCount)
+        try check.int("decode.steps", p.decode.steps, 1...FieldCheck.maxCount)
+        var need = MemoryEstimate()
+        need.add("weights and AdamW moments", floats: 3 * p.model.parameterFloats)
+        need.add("trainer", floats: LlamaTrainer.plannedFloats(p.model, maxBatch: p.batch, maxSeq: p.seq, dropout: false))
+        need.add("decoder", floats: LlamaDecoder.plannedFloats(p.model, maxGroups: p.decode.groups, maxWidth: p.decode.width,
+                                                              maxPrompt: p.decode.prompt, maxSuffix: p.decode.steps))
+        try need.check("preset \(p.name), batch \(p.batch) × seq \(p.seq), \(p.model.summary),", file: url.path)
         return p
     }
 }
@@ -203,7 +213,13 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if kernels { print(BlasCore.name); return }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        let o = CLIErrors.option
+        try o.int("--steps", steps, 1...FieldCheck.maxSteps)
+        try o.int("--decode-reps", decodeReps, 1...FieldCheck.maxSteps)
+        try o.int("--beam-users", beamUsers, 1...FieldCheck.maxCount)
+        try o.int("--beam-batch", beamBatch, 1...FieldCheck.maxCount)
+        try o.int("--beam-workers", beamWorkers, 1...1024)
+        try o.int("--sid-items", sidItems, 256...FieldCheck.maxCount)
         Blas.setThreads(Parallel.workers)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
         print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads) (kernels \(BlasCore.name)), 1-min load average \(load) (numbers are only meaningful on an idle machine)")

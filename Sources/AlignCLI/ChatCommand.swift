@@ -29,8 +29,8 @@ struct ChatCommand: ParsableCommand {
     var beam: Int = 20
 
     func run() throws {
-        try ServeCLI.reportingErrors {
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k))
+        do {
+            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 16)
             let engine = try ChatEngine(service: service, k: k)
             func answer(_ text: String) throws -> ChatReply {
                 let r = try engine.respond(text)
@@ -52,8 +52,8 @@ struct ChatCommand: ParsableCommand {
                 let t = line.trimmingCharacters(in: .whitespaces)
                 if t.isEmpty { continue }
                 if ["quit", "exit", "bye"].contains(t.lowercased()) { break }
-                do { _ = try answer(t) } catch let e as AlignError {
-                    FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+                do { _ = try answer(t) } catch {
+                    FileHandle.standardError.write(Data("error: \(CLIErrors.message(error))\n".utf8))
                 }
             }
         }

@@ -34,7 +34,8 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         do {
-            guard k >= 1, k <= 20 else { throw AlignError.invalidArgument("--k must be in 1...20 (got \(k))") }
+            try CLIErrors.option.int("--k", k, 1...20)
+            try CLIErrors.option.int("--bootstrap", bootstrap, 0...10_000_000)
             let urlA = URL(fileURLWithPath: a), urlB = URL(fileURLWithPath: b)
             let (sp, p) = try ranking.resolve(run: urlA)   // protocol default: run A's config
             let beam = ranking.beam
@@ -43,6 +44,7 @@ struct CompareCommand: ParsableCommand {
             var ranks: [[Int?]] = []
             for url in [urlA, urlB] {
                 let model = try RecModel.load(url)
+                try CLIErrors.option.beam("--beam", beam, items: model.items.count)
                 try model.sidMap.checkProtocol(p.rawValue, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
                                                           progress: !ranking.noProgress)
@@ -63,9 +65,6 @@ struct CompareCommand: ParsableCommand {
                 try AtomicFile.write(try enc.encode(results), to: URL(fileURLWithPath: out))
                 print("wrote \(out)")
             }
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

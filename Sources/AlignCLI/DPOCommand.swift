@@ -25,28 +25,34 @@ struct DPOCommand: ParsableCommand {
     @Option(name: .customLong("future-window"), help: "Override future_window: never a negative among the user's next N training items (0 = off).") var futureWindow: Int?
     @OptionGroup var common: AlignmentOptions
 
-    func resolved() throws -> DPOConfig {
+    func resolved() throws -> (DPOConfig, String) {
         var c = try common.config.map { try DPOConfig.load(URL(fileURLWithPath: $0)) } ?? DPOConfig()
+        var flags: [String] = []
         if let v = negatives {
-            guard let n = NegativeSource(rawValue: v) else { throw AlignError.invalidArgument("--negatives must be beam, random or popular (got '\(v)')") }
-            c.negatives = n
+            guard let n = NegativeSource(rawValue: v) else {
+                throw CLIErrors.option.failure("--negatives", "'\(v)'", allowed: NegativeSource.choices.joined(separator: ", "))
+            }
+            c.negatives = n; flags.append("--negatives")
         }
-        if let v = numNegatives { c.numNegatives = v; c.negativeBeam = max(c.negativeBeam, v + 1) }
-        if let v = beta { c.beta = v }
-        if let v = maxPairs { c.maxPairs = v }
-        if let v = sftWeight { c.sftWeight = v }
-        if let v = futureWindow { c.futureWindow = v }
-        try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
-        try c.validate(path: common.configLabel)
-        return c
+        if let v = numNegatives {
+            c.numNegatives = v; flags.append("--num-negatives")
+            if v >= 1, v < FieldCheck.maxCount { c.negativeBeam = max(c.negativeBeam, v + 1) }
+        }
+        if let v = beta { c.beta = v; flags.append("--beta") }
+        if let v = maxPairs { c.maxPairs = v; flags.append("--max-pairs") }
+        if let v = sftWeight { c.sftWeight = v; flags.append("--sft-weight") }
+        if let v = futureWindow { c.futureWindow = v; flags.append("--future-window") }
+        flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                                  recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
+        try c.validate(path: common.configLabel(flags))
+        return (c, common.configLabel(flags))
     }
 
     func run() throws {
-        try common.run { log in
-            let o = DPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
-                                config: try resolved(), progress: !common.noProgress)
-            _ = try DPORun.run(o, say: log)
-        }
+        let (cfg, label) = try resolved()
+        var o = DPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
+                           config: cfg, progress: !common.noProgress, overwrite: common.overwrite)
+        o.configLabel = label
+        _ = try DPORun.run(o, say: common.say)
     }
 }

@@ -68,10 +68,10 @@ struct DataPrepare: ParsableCommand {
     var textCols: String?
 
     func run() throws {
-        do { try prepare() } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
-        }
+        try CLIErrors.option.int("--min-count", minCount, 1...FieldCheck.maxCount)
+        try CLIErrors.option.int("--max-history", maxHistory, 1...FieldCheck.maxCount)
+        try CLIErrors.option.int("--chrono-history", chronoHistory, 1...FieldCheck.maxCount)
+        try prepare()
     }
 
     func columns() throws -> GenericColumns {
@@ -159,9 +159,6 @@ struct DataStats: ParsableCommand {
                 }
             }
             print(String(format: "time: load %.2fs, total %.2fs", tLoad, Date().timeIntervalSince(t0)))
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

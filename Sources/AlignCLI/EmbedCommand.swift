@@ -54,10 +54,15 @@ struct EmbedCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     func run() throws {
+        let o = CLIErrors.option
+        try o.int("--batch", batch, 1...65_536)
         if collaborative {
             guard let p = EvalProtocol(rawValue: protocolName) else {
-                throw ValidationError("--protocol must be loo or chrono (got '\(protocolName)')")
+                throw o.failure("--protocol", "'\(protocolName)'", allowed: "loo or chrono")
             }
+            try o.number("--cf-weight", cfWeight, .closed(0, 1))
+            try o.int("--cf-dim", cfDim, 1...65_536)
+            try o.int("--cf-window", cfWindow, 1...FieldCheck.maxCount)
             var o = CollaborativeOptions()
             o.dim = cfDim; o.window = cfWindow; o.seed = seed
             let dir = URL(fileURLWithPath: data)
@@ -71,7 +76,6 @@ struct EmbedCommand: ParsableCommand {
         let options = EmbedOptions(
             dataDir: URL(fileURLWithPath: data), encoderDir: URL(fileURLWithPath: encoder), batch: batch,
             out: out.map { URL(fileURLWithPath: $0) }, importFile: importFile.map { URL(fileURLWithPath: $0) }, tensor: tensor)
-        // AlignError is a LocalizedError: ArgumentParser prints its one-line message and exits non-zero.
         try EmbeddingPipeline.run(options) { print($0) }
     }
 }

@@ -33,9 +33,12 @@ struct EvalCommand: ParsableCommand {
         do {
             let modelURL = URL(fileURLWithPath: model)
             let (sp, p) = try ranking.resolve(run: modelURL)
-            guard maxExamples >= 0 else { throw AlignError.invalidArgument("--max-examples must be ≥ 0") }
+            try CLIErrors.option.int("--max-examples", maxExamples, 0...Int.max, "0 = all")
+            try CLIErrors.option.int("--translation-beam", translationBeam, 1...FieldCheck.maxCount)
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
+            try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
+            try CLIErrors.option.beam("--translation-beam", translationBeam, items: rec.items.count)
             let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,
@@ -45,9 +48,6 @@ struct EvalCommand: ParsableCommand {
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
             try report.write(to: outURL)
             print("wrote \(outURL.path)")
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

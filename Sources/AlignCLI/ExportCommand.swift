@@ -37,15 +37,14 @@ struct ExportCommand: ParsableCommand {
     var noProgress = false
 
     func run() throws {
-        try ServeCLI.reportingErrors {
+        do {
             guard let fmt = ExportFormat(rawValue: format) else {
                 throw AlignError.invalidArgument("--format must be jsonl or csv (got \(format))")
             }
             guard let t = PromptTask(rawValue: task), t == .nextitem || t == .titlehist2sid else {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
-            guard k >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("--k and --users-per-batch must be ≥ 1") }
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch)
+            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: usersPerBatch)
             let ds = try Dataset.load(from: URL(fileURLWithPath: data))
             try ServeInputs.checkCatalogue(model: service.model, dataset: ds, dataPath: data)
             let sel = try ServeInputs.selection(users, dataset: ds)

@@ -32,37 +32,43 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .long, help: "Override iterations (updates per rollout batch).") var iterations: Int?
     @OptionGroup var common: AlignmentOptions
 
-    func resolved() throws -> GRPOConfig {
+    func resolved() throws -> (GRPOConfig, String) {
         var c = try common.config.map { try GRPOConfig.load(URL(fileURLWithPath: $0)) } ?? GRPOConfig()
-        if let v = groupSize { c.groupSize = v }
-        if let v = beta { c.beta = v }
-        if let v = epsilon { c.epsilon = v }
-        if let v = epsilonHigh { c.epsilonHigh = v }
-        if let v = temperature { c.temperature = v }
-        if let v = rollout {
-            guard let r = RolloutMode(rawValue: v) else { throw AlignError.invalidArgument("--rollout must be beam or sample (got '\(v)')") }
+        var flags: [String] = []
+        func note<T>(_ v: T?, _ flag: String) -> T? { if v != nil { flags.append(flag) }; return v }
+        if let v = note(groupSize, "--group-size") { c.groupSize = v }
+        if let v = note(beta, "--beta") { c.beta = v }
+        if let v = note(epsilon, "--epsilon") { c.epsilon = v }
+        if let v = note(epsilonHigh, "--epsilon-high") { c.epsilonHigh = v }
+        if let v = note(temperature, "--temperature") { c.temperature = v }
+        if let v = note(rollout, "--rollout") {
+            guard let r = RolloutMode(rawValue: v) else {
+                throw CLIErrors.option.failure("--rollout", "'\(v)'", allowed: RolloutMode.choices.joined(separator: ", "))
+            }
             c.rollout = r
         }
-        if let v = reward { c.reward = try RewardMix.parse(v) }
-        if let v = embeddings { c.embeddings = v }
-        if let v = futureWindow { c.futureWindow = v }
-        if let v = futureDecay { c.futureDecay = v }
-        if let v = lossNormalization {
-            guard let n = LossNormalization(rawValue: v) else { throw AlignError.invalidArgument("--loss-normalization must be sequence or token (got '\(v)')") }
+        if let v = note(reward, "--reward") { c.reward = try RewardMix.parse(v) }
+        if let v = note(embeddings, "--embeddings") { c.embeddings = v }
+        if let v = note(futureWindow, "--future-window") { c.futureWindow = v }
+        if let v = note(futureDecay, "--future-decay") { c.futureDecay = v }
+        if let v = note(lossNormalization, "--loss-normalization") {
+            guard let n = LossNormalization(rawValue: v) else {
+                throw CLIErrors.option.failure("--loss-normalization", "'\(v)'", allowed: LossNormalization.choices.joined(separator: ", "))
+            }
             c.lossNormalization = n
         }
-        if let v = iterations { c.iterations = v }
-        try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
-        try c.validate(path: common.configLabel)
-        return c
+        if let v = note(iterations, "--iterations") { c.iterations = v }
+        flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+                                  recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
+        try c.validate(path: common.configLabel(flags))
+        return (c, common.configLabel(flags))
     }
 
     func run() throws {
-        try common.run { log in
-            let o = GRPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
-                                config: try resolved(), progress: !common.noProgress)
-            _ = try GRPORun.run(o, say: log)
-        }
+        let (cfg, label) = try resolved()
+        var o = GRPOOptions(from: common.fromURL, data: common.dataURL, out: common.outURL,
+                            config: cfg, progress: !common.noProgress, overwrite: common.overwrite)
+        o.configLabel = label
+        _ = try GRPORun.run(o, say: common.say)
     }
 }

@@ -47,10 +47,14 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         if greedy && temperature != nil { throw ValidationError("use either --greedy or --temperature, not both") }
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be ≥ 1") }
     }
 
     func run() throws {
+        let o = CLIErrors.option
+        try o.int("--max-new-tokens", maxNewTokens, 1...LlamaConfig.maxPositions)
+        if let temperature { try o.number("--temperature", temperature, .closed(1e-3, 1e3)) }
+        try o.number("--top-p", topP, .openClosed(0, 1))
+        try o.int("--top-k", topK, 0...LlamaConfig.maxVocabSize, "0 = all")
         let dir = try RecModel.resolveCheckpoint(URL(fileURLWithPath: model))
         let ck = try HFCheckpoint.readLlama(dir: dir)
         let params = try ck.llamaParameters()
@@ -75,7 +79,8 @@ struct GenerateCommand: ParsableCommand {
         }
         let mode: SamplingMode = temperature.map { .sample(temperature: $0, topK: topK, topP: topP) } ?? .greedy
         let sampler = try TokenSampler(mode: mode, vocabSize: ck.config.vocabSize)
-        let decoder = LlamaDecoder(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens)
+        let decoder = try LlamaDecoder.planned(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens,
+                                               purpose: "generation of --max-new-tokens \(maxNewTokens)")
         var rng = Rng(seed: seed)
         let eos = (ck.tokenizer?.eosId ?? ck.config.eosTokenId).map { Int32($0) }
         let start = Date()

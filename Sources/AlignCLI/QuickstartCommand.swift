@@ -74,7 +74,13 @@ struct QuickstartCommand: ParsableCommand {
         print("── \(stage.name)")
         fflush(nil)   // stages also write to stderr: keep the headers in order when piped
         let t0 = Date()
-        let a = stage.arguments
+        var a = stage.arguments
+        // A training stage whose output is missing but whose run directory holds an interrupted run starts it over.
+        if [.sft, .dpo, .grpo].contains(stage.tool), let i = a.firstIndex(of: "--out"), i + 1 < a.count,
+           RunDirectory.existingRun(URL(fileURLWithPath: a[i + 1])) != nil {
+            print("── \(stage.name): \(a[i + 1]) holds an unfinished run; starting it over")
+            a.append("--overwrite")
+        }
         switch stage.tool {
         case .dataPrepare: try DataPrepare.parse(a).run()
         case .embed: try EmbedCommand.parse(a).run()

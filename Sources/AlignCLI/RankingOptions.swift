@@ -21,7 +21,7 @@ struct RankingOptions: ParsableArguments {
         guard let sp = Split(rawValue: split), sp != .train else {
             throw AlignError.invalidArgument("--split must be valid or test (got \(split))")
         }
-        guard beam >= 1 else { throw AlignError.invalidArgument("--beam must be ≥ 1 (got \(beam))") }
+        try CLIErrors.option.int("--beam", beam, 1...FieldCheck.maxCount)
         let name = try `protocol` ?? RunDirectory.configuredProtocol(run) ?? "loo"
         guard let p = EvalProtocol(rawValue: name) else {
             throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(name))")

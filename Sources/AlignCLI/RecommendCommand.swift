@@ -41,15 +41,14 @@ struct RecommendCommand: ParsableCommand {
         let given = [user != nil, history != nil, historyIds != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --user, --history, --history-ids") }
         if user != nil && data == nil { throw ValidationError("--user needs --data (the dataset the user is in)") }
-        guard k >= 1 else { throw ValidationError("--k must be ≥ 1") }
     }
 
     func run() throws {
-        try ServeCLI.reportingErrors {
+        do {
             guard let t = PromptTask(rawValue: task), t == .nextitem || t == .titlehist2sid else {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: 1)
+            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 1)
             let target = try ServeCLI.resolveUser(user: user, history: history, historyIds: historyIds, data: data,
                                                   service: service, excludeHistory: excludeHistory)
             let list = try service.recommend([RecommendRequest(history: target.history, exclude: target.exclude)], k: k, task: t)[0]
@@ -69,7 +68,21 @@ struct RecommendCommand: ParsableCommand {
     }
 }
 
-extension ServeCLI {
+/// What the serving commands share: loading a model with checked --k / --beam, and resolving a user.
+enum ServeCLI {
+    /// Loads the model at `model` for lists of `k` items with beam width max(beam, k): --k must lie within the
+    /// catalogue and --beam be ≥ 1 (its memory is checked when the decoder is planned).
+    static func load(model: String, k: Int, beam: Int, usersPerBatch: Int) throws -> RecService {
+        let o = CLIErrors.option
+        try o.int("--k", k, 1...FieldCheck.maxCount)
+        try o.int("--beam", beam, 1...FieldCheck.maxCount)
+        try o.int("--users-per-batch", usersPerBatch, 1...FieldCheck.maxCount)
+        let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch)
+        try o.int("--k", k, 1...max(1, service.model.items.count), "at most the catalogue's \(service.model.items.count) items")
+        try o.beam("--beam", beam, items: service.model.items.count)
+        return service
+    }
+
     /// The history and exclusions for --user / --history / --history-ids.
     static func resolveUser(user: String?, history: String?, historyIds: String?, data: String?,
                             service: RecService, excludeHistory: Bool) throws -> ServeUser {

@@ -28,7 +28,7 @@ struct ReportCommand: ParsableCommand {
     var title: String?
 
     func run() throws {
-        try ServeCLI.reportingErrors {
+        do {
             let runURL = URL(fileURLWithPath: runDirectory)
             let stages = runs.map { $0.split(separator: ",").map { URL(fileURLWithPath: $0.trimmingCharacters(in: .whitespaces)) } }
             if let s = stages, s.isEmpty { throw AlignError.invalidArgument("--runs is empty") }
@@ -40,26 +40,6 @@ struct ReportCommand: ParsableCommand {
             for r in report.runs { for n in r.notes { print("note: \(r.name): \(n)") } }
             for n in report.sidNotes { print("note: \(n)") }
             print("wrote \(outURL.path) (\(html.utf8.count / 1024) KiB)")
-        }
-    }
-}
-
-/// Shared error handling of the serving commands: AlignError and other errors become one "error: …" line on
-/// stderr and exit status 1 (never a trace).
-enum ServeCLI {
-    static func reportingErrors(_ body: () throws -> Void) throws {
-        do { try body() } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
-        } catch let e as ExitCode {
-            throw e
-        } catch let e as CleanExit {
-            throw e
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error.localizedDescription)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

@@ -36,6 +36,8 @@ struct SFTCommand: ParsableCommand {
     var sidMap: String?
     @Flag(name: .long, help: "Continue <out>/last exactly.")
     var resume = false
+    @Flag(name: .long, help: "Replace the run already in <out> (without it, or --resume, an existing run is an error).")
+    var overwrite = false
     @Option(name: .long, help: "Override optim.steps.") var steps: Int?
     @Option(name: .long, help: "Override optim.lr.") var lr: Float?
     @Option(name: .long, help: "Override optim.warmup.") var warmup: Int?
@@ -56,60 +58,72 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
 
-    func resolvedConfig() throws -> TrainConfig {
+    func resolvedConfig() throws -> (TrainConfig, String) {
         var cfg: TrainConfig
+        let source: String
         if let c = config {
+            source = c
             cfg = try TrainConfig.load(URL(fileURLWithPath: c))
         } else if resume {
-            cfg = try TrainConfig.load(URL(fileURLWithPath: out).appendingPathComponent("config.yaml"))
+            let url = URL(fileURLWithPath: out).appendingPathComponent("config.yaml")
+            source = url.path
+            cfg = try TrainConfig.load(url)
         } else {
             throw AlignError.invalidArgument("--config is required (e.g. configs/movielens.yaml)")
         }
-        if let t = tasks {
+        var flags: [String] = []
+        func set<T>(_ value: T?, _ flag: String, _ apply: (T) throws -> Void) rethrows {
+            guard let value else { return }
+            flags.append(flag)
+            try apply(value)
+        }
+        try set(tasks, "--tasks") { t in
             let list = try PromptTask.parseList(t)
             var w: [String: Double] = [:]
             for task in list { w[task.rawValue] = cfg.tasks[task.rawValue] ?? 1 }
             cfg.tasks = w
         }
-        if let v = steps { cfg.optim.steps = v }
-        if let v = lr { cfg.optim.lr = v }
-        if let v = warmup { cfg.optim.warmup = v }
-        if let v = batchSize { cfg.optim.batchSize = v }
-        if let v = seed { cfg.seed = v }
-        if let v = `protocol` { cfg.protocolName = v }
-        if let v = maxHistory { cfg.maxHistory = v }
-        if let v = evalEvery { cfg.eval.every = v }
-        if let v = beam { cfg.eval.beam = v }
-        if let v = maxUsers { cfg.eval.maxUsers = v }
-        if let v = patience { cfg.eval.patience = v }
-        if let v = stride { cfg.sampling.stride = v }
-        if let v = dropout { cfg.optim.dropout = v }
-        if let v = ema { cfg.optim.ema = v }
-        if let v = dropoutTasks { cfg.optim.dropoutTasks = v == "all" ? nil : try PromptTask.parseList(v) }
-        if let v = dense { cfg.sampling.denseHistoryLoss = v }
-        if let v = offsets {
-            guard let o = WindowOffsets(rawValue: v) else { throw ValidationError("--offsets must be fixed or random (got '\(v)')") }
+        set(steps, "--steps") { cfg.optim.steps = $0 }
+        set(lr, "--lr") { cfg.optim.lr = $0 }
+        set(warmup, "--warmup") { cfg.optim.warmup = $0 }
+        set(batchSize, "--batch-size") { cfg.optim.batchSize = $0 }
+        set(seed, "--seed") { cfg.seed = $0 }
+        set(`protocol`, "--protocol") { cfg.protocolName = $0 }
+        set(maxHistory, "--max-history") { cfg.maxHistory = $0 }
+        set(evalEvery, "--eval-every") { cfg.eval.every = $0 }
+        set(beam, "--beam") { cfg.eval.beam = $0 }
+        set(maxUsers, "--max-users") { cfg.eval.maxUsers = $0 }
+        set(patience, "--patience") { cfg.eval.patience = $0 }
+        set(stride, "--stride") { cfg.sampling.stride = $0 }
+        set(dropout, "--dropout") { cfg.optim.dropout = $0 }
+        set(ema, "--ema") { cfg.optim.ema = $0 }
+        try set(dropoutTasks, "--dropout-tasks") { cfg.optim.dropoutTasks = $0 == "all" ? nil : try PromptTask.parseList($0) }
+        set(dense, "--dense-history-loss") { cfg.sampling.denseHistoryLoss = $0 }
+        try set(offsets, "--offsets") { v in
+            guard let o = WindowOffsets(rawValue: v) else {
+                throw CLIErrors.option.failure("--offsets", "'\(v)'", allowed: WindowOffsets.choices.joined(separator: ", "))
+            }
             cfg.sampling.offsets = o
         }
-        if let v = redraw {
-            guard let r = SampleRedraw(rawValue: v) else { throw ValidationError("--redraw must be none, translation or all (got '\(v)')") }
+        try set(redraw, "--redraw") { v in
+            guard let r = SampleRedraw(rawValue: v) else {
+                throw CLIErrors.option.failure("--redraw", "'\(v)'", allowed: SampleRedraw.choices.joined(separator: ", "))
+            }
             cfg.sampling.redraw = r
         }
-        try cfg.validate(path: config ?? "<config + flags>")
-        return cfg
+        let label = flags.isEmpty ? source : "\(source) with \(flags.joined(separator: ", "))"
+        try cfg.validate(path: label)
+        return (cfg, label)
     }
 
     func run() throws {
-        do {
-            let cfg = try resolvedConfig()
-            let o = SFTOptions(data: URL(fileURLWithPath: data), config: cfg, out: URL(fileURLWithPath: out),
-                               prompts: URL(fileURLWithPath: prompts), initFrom: initFrom.map { URL(fileURLWithPath: $0) },
-                               tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, sidMap: sidMap.map { URL(fileURLWithPath: $0) },
-                               resume: resume, progress: !noProgress)
-            _ = try SFTRun.run(o) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
-        }
+        guard !(resume && overwrite) else { throw AlignError.invalidArgument("--resume and --overwrite exclude each other") }
+        let (cfg, label) = try resolvedConfig()
+        var o = SFTOptions(data: URL(fileURLWithPath: data), config: cfg, out: URL(fileURLWithPath: out),
+                           prompts: URL(fileURLWithPath: prompts), initFrom: initFrom.map { URL(fileURLWithPath: $0) },
+                           tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, sidMap: sidMap.map { URL(fileURLWithPath: $0) },
+                           resume: resume, overwrite: overwrite, progress: !noProgress)
+        o.configLabel = label
+        _ = try SFTRun.run(o) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
     }
 }

@@ -67,12 +67,22 @@ struct SidBuild: ParsableCommand {
                 throw AlignError.invalidArgument("--dedup must be one of \(SIDDedup.allCases.map(\.rawValue).joined(separator: ", ")) (got \(dedup))")
             }
             let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard widths.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw AlignError.invalidArgument("--hidden must be positive integers separated by commas (got \(hidden))")
+            guard !widths.isEmpty, widths.allSatisfy({ (1...FieldCheck.maxCount).contains($0 ?? 0) }) else {
+                throw CLIErrors.option.failure("--hidden", "'\(hidden)'", allowed: "positive integers separated by commas")
             }
-            guard iterations >= 1, levels >= 1, levels <= 25, codes >= 2, sinkhornIters >= 1, sinkhornRounds >= 0, sinkhornEpsilon > 0 else {
-                throw AlignError.invalidArgument("need --iterations ≥ 1, 1 ≤ --levels ≤ 25, --codes ≥ 2, --sinkhorn-iters ≥ 1, --sinkhorn-rounds ≥ 0, --sinkhorn-epsilon > 0")
-            }
+            let o = CLIErrors.option
+            try o.int("--levels", levels, 1...25)
+            try o.int("--codes", codes, 2...65_536)
+            try o.int("--iterations", iterations, 1...FieldCheck.maxSteps)
+            try o.int("--init-sample", initSample, 0...FieldCheck.maxCount, "0 = 32 × codes")
+            try o.number("--sinkhorn-epsilon", sinkhornEpsilon, .positive)
+            try o.int("--sinkhorn-iters", sinkhornIters, 1...FieldCheck.maxSteps)
+            try o.int("--sinkhorn-rounds", sinkhornRounds, 0...FieldCheck.maxSteps)
+            try o.int("--epochs", epochs, 1...FieldCheck.maxSteps)
+            try o.number("--lr", lr, .positive)
+            try o.int("--latent", latent, 1...FieldCheck.maxCount)
+            try o.int("--batch", batch, 1...FieldCheck.maxCount)
+            try o.number("--beta", beta, .nonNegative)
             let cfg = SIDBuildConfig(
                 method: m, levels: levels, codes: codes, seed: seed,
                 kmeans: KMeansConfig(iterations: iterations, initSample: initSample),
@@ -84,9 +94,6 @@ struct SidBuild: ParsableCommand {
             let b = try SIDBuilder.run(dataset: dir, embeddings: embeddings.map { URL(fileURLWithPath: $0) }, out: outDir, config: cfg)
             print(b.report.table(), terminator: "")
             print("wrote \(outDir.appendingPathComponent("sid_map.json").path), report.json, lcrec.index.json")
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }
@@ -105,17 +112,22 @@ struct SidBench: ParsableCommand {
 
     func run() throws {
         guard let m = SIDMethod(rawValue: method) else {
-            FileHandle.standardError.write(Data("error: unknown --method \(method)\n".utf8))
-            throw ExitCode.failure
+            throw CLIErrors.option.failure("--method", "'\(method)'", allowed: SIDMethod.allCases.map(\.rawValue).joined(separator: ", "))
         }
         do {
+            let o = CLIErrors.option
+            try o.int("--n", n, 1...FieldCheck.maxCount)
+            try o.int("--dim", dim, 1...65_536)
+            try o.int("--levels", levels, 1...25)
+            try o.int("--codes", codes, 2...65_536)
+            try o.int("--iterations", iterations, 1...FieldCheck.maxSteps)
+            var need = MemoryEstimate()
+            need.add("vectors and residuals", floats: 3 * Double(n) * Double(dim))
+            try need.check("--n \(n) × --dim \(dim) vectors")
             let r = try SIDBench.measure(n: n, dim: dim, levels: levels, codes: codes, method: m, iterations: iterations)
             print(r.report.table(), terminator: "")
             print(String(format: "sid bench: %@ %d × %d, %d × %d codes: %.2f s (%d workers, iterations per level %@)",
                          method, n, dim, levels, codes, r.seconds, Parallel.workers, r.report.iterations.description))
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

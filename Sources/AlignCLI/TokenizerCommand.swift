@@ -41,6 +41,7 @@ struct TokenizerTrain: ParsableCommand {
 
     func run() throws {
         do {
+            try CLIErrors.option.int("--vocab-size", vocabSize, 16...LlamaConfig.maxVocabSize)
             guard let mt = SentencePieceTrainOptions.ModelType(rawValue: modelType) else {
                 throw AlignError.invalidArgument("--model-type must be bpe or unigram (got \(modelType))")
             }
@@ -63,9 +64,6 @@ struct TokenizerTrain: ParsableCommand {
             print("SentencePiece \(mt.rawValue): \(tok.sentencePiece.vocabSize) pieces + \(tok.vocabSize - tok.sentencePiece.vocabSize) added (\(map.vocabulary.count) SID tokens, \(map.levels) levels) = \(tok.vocabSize)")
             print("example: \"\(sample)\" → \(pieces.joined(separator: " "))")
             print("wrote \(outDir.path)")
-        } catch let e as AlignError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }

@@ -73,7 +73,7 @@ private struct TrainState: Codable, Equatable { var step: Int; var rng: Rng; var
         let expected = llamaExpected(cfg)
         var tensors = randomTensors(expected, seed: 7)
         tensors[0] = SafetensorsTensor(name: tensors[0].name, shape: tensors[0].shape,
-                                       floats: [Float.nan, -0.0, .infinity, Float(bitPattern: 1)] + Array(repeating: 0.5, count: cfg.vocabSize * 8 - 4))
+                                       floats: [-Float.greatestFiniteMagnitude, -0.0, .greatestFiniteMagnitude, Float(bitPattern: 1)] + Array(repeating: 0.5, count: cfg.vocabSize * 8 - 4))
         let state = TrainState(step: 1234, rng: Rng(seed: 0xFFFF_FFFF_FFFF_FFF1), lr: 3e-4)
         let info = try AlignInfo(stage: "sft", sidMap: "sids/items.json", tasks: ["nextitem", "sid2title"], payload: state)
         let opt = OptimizerState(step: 1234, m: (0..<50).map { Float($0) * 0.25 }, v: (0..<50).map { Float($0) * 1e-3 },

@@ -22,7 +22,7 @@ import Testing
     func decode(_ json: String) throws -> LlamaConfig {
         try JSONDecoder().decode(LlamaConfig.self, from: Data(json.utf8))
     }
-    let base = #""vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2"#
+    let base = #""vocab_size": 128256, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2"#
 
     @Test func bothRopeSpellingsAndTokenIdForms() throws {
         #expect(try decode("{\(base), \"rope_theta\": 500000}").ropeTheta == 500000)

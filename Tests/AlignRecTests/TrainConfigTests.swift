@@ -49,7 +49,7 @@ private func repoConfig(_ name: String) -> URL {
         ("eval: {beam: 0}", "eval.beam"),
         ("sampling: {stride: 0}", "sampling.stride"),
         ("max_history: 0", "max_history"),
-        ("optim: {steps: many}", "not a valid align config"),
+        ("optim: {steps: many}", "optim.steps: expected an integer"),
     ]
     for (yaml, needle) in cases {
         do {

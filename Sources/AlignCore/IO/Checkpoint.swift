@@ -182,36 +182,51 @@ public struct HFCheckpoint: @unchecked Sendable {
     public static func write(dir: URL, config: LlamaConfig, tensors: [SafetensorsTensor], tokenizer: Tokenizer?,
                              alignInfo: AlignInfo?, optimizer: OptimizerState? = nil,
                              maxShardBytes: Int = defaultMaxShardBytes) throws {
+        try AtomicFile.writeDirectory(dir) { tmp in
+            try writeContents(into: tmp, config: config, tensors: tensors, tokenizer: tokenizer, alignInfo: alignInfo,
+                              optimizer: optimizer, maxShardBytes: maxShardBytes)
+        }
+    }
+
+    /// The files of `write` into `dir`, an existing directory the caller renames into place (AtomicFile
+    /// .writeDirectory's body). Refuses tensors holding NaN or ±inf: a checkpoint never carries them.
+    public static func writeContents(into dir: URL, config: LlamaConfig, tensors: [SafetensorsTensor], tokenizer: Tokenizer?,
+                                     alignInfo: AlignInfo?, optimizer: OptimizerState? = nil,
+                                     maxShardBytes: Int = defaultMaxShardBytes) throws {
         guard maxShardBytes > 0 else { throw AlignError.invalidArgument("maxShardBytes must be positive") }
         var seen = Set<String>()
         for t in tensors where !seen.insert(t.name).inserted {
             throw AlignError.tensor(path: dir.path, name: t.name, message: "given twice")
         }
+        for t in tensors {
+            guard case .f32(let v) = t.values else { continue }
+            if let bad = v.withUnsafeBufferPointer({ NonFinite.first(in: $0) }) {
+                throw AlignError.tensor(path: dir.path, name: t.name, message: NonFinite.describe(bad, in: v.count) + "; not saved")
+            }
+        }
         if let tokenizer, tokenizer.vocabSize > config.vocabSize {
             throw AlignError.invalidArgument("config vocab_size \(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabSize) tokens")
         }
         let shards = plan(tensors, maxShardBytes: maxShardBytes)
-        try AtomicFile.writeDirectory(dir) { tmp in
-            try AtomicFile.write(config.jsonData(), to: tmp.appendingPathComponent(configFileName))
-            let meta = ["format": "pt"]
-            if shards.count == 1 {
-                try SafetensorsWriter.write(shards[0], metadata: meta, to: tmp.appendingPathComponent(singleFileName))
-            } else {
-                var weightMap: [String: String] = [:]
-                var total = 0
-                for (i, shard) in shards.enumerated() {
-                    let name = String(format: "model-%05d-of-%05d.safetensors", i + 1, shards.count)
-                    try SafetensorsWriter.write(shard, metadata: meta, to: tmp.appendingPathComponent(name))
-                    for t in shard { weightMap[t.name] = name; total += byteCount(t) }
-                }
-                let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
-                let data = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
-                try AtomicFile.write(data, to: tmp.appendingPathComponent(indexFileName))
+        try AtomicFile.write(config.jsonData(), to: dir.appendingPathComponent(configFileName))
+        let meta = ["format": "pt"]
+        if shards.count == 1 {
+            try SafetensorsWriter.write(shards[0], metadata: meta, to: dir.appendingPathComponent(singleFileName))
+        } else {
+            var weightMap: [String: String] = [:]
+            var total = 0
+            for (i, shard) in shards.enumerated() {
+                let name = String(format: "model-%05d-of-%05d.safetensors", i + 1, shards.count)
+                try SafetensorsWriter.write(shard, metadata: meta, to: dir.appendingPathComponent(name))
+                for t in shard { weightMap[t.name] = name; total += byteCount(t) }
             }
-            try tokenizer?.write(to: tmp)
-            if let alignInfo { try AtomicFile.write(alignInfo.jsonData(), to: tmp.appendingPathComponent(AlignInfo.fileName)) }
-            if let optimizer { try optimizer.write(to: tmp.appendingPathComponent(OptimizerState.fileName)) }
+            let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
+            let data = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
+            try AtomicFile.write(data, to: dir.appendingPathComponent(indexFileName))
         }
+        try tokenizer?.write(to: dir)
+        if let alignInfo { try AtomicFile.write(alignInfo.jsonData(), to: dir.appendingPathComponent(AlignInfo.fileName)) }
+        if let optimizer { try optimizer.write(to: dir.appendingPathComponent(OptimizerState.fileName)) }
     }
 
     static func byteCount(_ t: SafetensorsTensor) -> Int {

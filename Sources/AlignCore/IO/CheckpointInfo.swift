@@ -73,6 +73,9 @@ public struct AlignInfo: Codable, Sendable, Equatable {
     public var state: JSONValue?
     /// The item memory beside the weights (nil: none; see ItemMemory.swift).
     public var itemMemory: ItemMemoryInfo?
+    /// Digests (`FileDigest`) of the files the weights depend on, by path relative to the checkpoint; checked
+    /// on load (absent in checkpoints of earlier align versions).
+    public var files: [String: String]?
 
     public init(stage: String? = nil, sidMap: String? = nil, tasks: [String]? = nil, state: JSONValue? = nil) {
         format = Self.formatName; version = Self.currentVersion
@@ -92,7 +95,7 @@ public struct AlignInfo: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state, itemMemory = "item_memory" }
+    enum CodingKeys: String, CodingKey { case format, version, stage, sidMap = "sid_map", tasks, state, files, itemMemory = "item_memory" }
 
     /// Encoded JSON (sorted keys, pretty).
     public func jsonData() throws -> Data {

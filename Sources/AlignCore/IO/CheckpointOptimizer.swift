@@ -46,6 +46,11 @@ public struct OptimizerState: Sendable, Equatable {
         if let ema, ema.count != m.count {
             throw AlignError.invalidArgument("optimizer state: ema has \(ema.count) values, m has \(m.count)")
         }
+        for (name, values) in [("m", m), ("v", v), ("ema", ema ?? [])] {
+            if let bad = values.withUnsafeBufferPointer({ NonFinite.first(in: $0) }) {
+                throw AlignError.tensor(path: Self.fileName, name: name, message: NonFinite.describe(bad, in: values.count) + "; not saved")
+            }
+        }
         let cfg = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         var tensors = [SafetensorsTensor(name: "m", shape: [m.count], floats: m),
                        SafetensorsTensor(name: "v", shape: [v.count], floats: v)]
@@ -94,6 +99,12 @@ public struct OptimizerState: Sendable, Equatable {
             }
             ema = try f.floats("ema")
         }
-        return OptimizerState(step: step, m: try f.floats("m"), v: try f.floats("v"), config: config, ema: ema)
+        let state = OptimizerState(step: step, m: try f.floats("m"), v: try f.floats("v"), config: config, ema: ema)
+        for (name, values) in [("m", state.m), ("v", state.v), ("ema", state.ema ?? [])] {
+            if let bad = values.withUnsafeBufferPointer({ NonFinite.first(in: $0) }) {
+                throw AlignError.tensor(path: f.path, name: name, message: NonFinite.describe(bad, in: values.count))
+            }
+        }
+        return state
     }
 }

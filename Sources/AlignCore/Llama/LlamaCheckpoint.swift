@@ -9,11 +9,21 @@ extension HFCheckpoint {
         return try read(dir: dir, expected: LlamaLayout(config).tensors.map { ($0.name, $0.shape) })
     }
 
-    /// The weights as one flat LlamaParameters buffer (converted to F32).
+    /// The weights as one flat LlamaParameters buffer (converted to F32). Refuses, before allocating, weights
+    /// that cannot fit in memory, and after reading, a tensor holding NaN or ±inf (a corrupt file or a diverged
+    /// run): the error names the tensor.
     public func llamaParameters() throws -> LlamaParameters {
+        var need = MemoryEstimate()
+        need.add("weights", floats: config.parameterFloats)
+        try need.check("the model with \(config.summary)", file: directory.appendingPathComponent(Self.configFileName).path)
         let params = LlamaParameters(config: config)
         for t in params.layout.tensors {
-            try read(t.name, into: UnsafeMutableBufferPointer(rebasing: params.data[t.range]))
+            let dst = UnsafeMutableBufferPointer(rebasing: params.data[t.range])
+            try read(t.name, into: dst)
+            if let bad = NonFinite.first(in: UnsafeBufferPointer(dst)) {
+                throw AlignError.tensor(path: directory.appendingPathComponent(tensors[t.name]?.file ?? Self.singleFileName).path,
+                                        name: t.name, message: NonFinite.describe(bad, in: dst.count))
+            }
         }
         return params
     }

@@ -26,7 +26,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         self.vocabSize = vocabSize; self.hiddenSize = hiddenSize; self.intermediateSize = intermediateSize
         self.numHiddenLayers = numHiddenLayers; self.numAttentionHeads = numAttentionHeads
         self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads
-        self.headDim = headDim ?? hiddenSize / numAttentionHeads
+        self.headDim = headDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0)
         self.rmsNormEps = rmsNormEps; self.ropeTheta = ropeTheta; self.maxPositionEmbeddings = maxPositionEmbeddings
         self.tieWordEmbeddings = tieWordEmbeddings
         self.bosTokenId = bosTokenId; self.eosTokenId = eosTokenId; self.padTokenId = padTokenId
@@ -44,6 +44,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
 
     struct RopeParameters: Codable { var rope_theta: Float?; var rope_type: String? }
 
+    /// Decodes every field, then checks them all (`validate`) before anything divides by a count: a bad value
+    /// is an error naming the field, the value and the allowed range.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
@@ -52,7 +54,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
         numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
-        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / numAttentionHeads
+        let explicitHeadDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
         let rp = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         let rs = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
@@ -64,7 +66,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         bosTokenId = try Self.tokenId(c, .bosTokenId)
         eosTokenId = try Self.tokenId(c, .eosTokenId)
-        padTokenId = try Self.tokenId(c, .padTokenId)
+        // transformers treats a negative pad id (old LLaMA configs carry -1) as "no padding token".
+        padTokenId = try Self.tokenId(c, .padTokenId).flatMap { $0 < 0 ? nil : $0 }
         if try c.decodeIfPresent(Bool.self, forKey: .attentionBias) == true {
             throw AlignError.invalidArgument("config.json: attention_bias=true is not supported")
         }
@@ -74,10 +77,50 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         if let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct), act != "silu" {
             throw AlignError.invalidArgument("config.json: hidden_act '\(act)' is not supported (LLaMA uses silu)")
         }
-        guard numAttentionHeads > 0, numKeyValueHeads > 0, numAttentionHeads % numKeyValueHeads == 0 else {
-            throw AlignError.invalidArgument("config.json: num_attention_heads (\(numAttentionHeads)) must be a multiple of num_key_value_heads (\(numKeyValueHeads))")
+        headDim = explicitHeadDim ?? 0
+        try validate(FieldCheck(file: "config.json"), headDimGiven: explicitHeadDim != nil)
+        if explicitHeadDim == nil { headDim = hiddenSize / numAttentionHeads }
+    }
+
+    /// Ceilings of the sizes (far above any LLaMA-family model; they keep every memory plan inside an Int).
+    public static let maxVocabSize = 1 << 22, maxHiddenSize = 1 << 16, maxIntermediateSize = 1 << 20
+    public static let maxLayers = 1 << 12, maxHeads = 1 << 12, maxPositions = 1 << 24
+
+    /// Checks every field: counts positive and under their ceilings (before any division), divisibility, finite
+    /// floats in their domains, special-token ids inside the vocabulary. With `headDimGiven` false, head_dim is
+    /// derived (hidden_size / num_attention_heads) and checked as such.
+    public func validate(_ check: FieldCheck, headDimGiven: Bool = true) throws {
+        try check.int("vocab_size", vocabSize, 1...Self.maxVocabSize)
+        try check.int("hidden_size", hiddenSize, 1...Self.maxHiddenSize)
+        try check.int("intermediate_size", intermediateSize, 1...Self.maxIntermediateSize)
+        try check.int("num_hidden_layers", numHiddenLayers, 1...Self.maxLayers)
+        try check.int("num_attention_heads", numAttentionHeads, 1...Self.maxHeads)
+        try check.int("num_key_value_heads", numKeyValueHeads, 1...numAttentionHeads)
+        try check.multiple("num_attention_heads", numAttentionHeads, of: numKeyValueHeads, "num_key_value_heads")
+        if headDimGiven {
+            try check.int("head_dim", headDim, 2...Self.maxHiddenSize)
+        } else {
+            try check.multiple("hidden_size", hiddenSize, of: numAttentionHeads, "num_attention_heads, when head_dim is not given")
         }
-        guard headDim % 2 == 0 else { throw AlignError.invalidArgument("config.json: head_dim must be even for rotary embeddings") }
+        let hd = headDimGiven ? headDim : hiddenSize / numAttentionHeads
+        guard hd % 2 == 0 else {
+            throw check.failure("head_dim", "\(hd)", allowed: "an even number (rotary embeddings rotate pairs)" + (headDimGiven ? "" : "; head_dim = hidden_size / num_attention_heads"))
+        }
+        try check.number("rms_norm_eps", rmsNormEps, .openClosed(0, 1))
+        try check.number("rope_theta", ropeTheta, .closed(1, 1e30))
+        try check.int("max_position_embeddings", maxPositionEmbeddings, 1...Self.maxPositions)
+        try check.int("bos_token_id", bosTokenId, 0...(vocabSize - 1), "a token of the vocabulary")
+        try check.int("eos_token_id", eosTokenId, 0...(vocabSize - 1), "a token of the vocabulary")
+        try check.int("pad_token_id", padTokenId, 0...(vocabSize - 1), "a token of the vocabulary")
+    }
+
+    /// Float count of the weights (`LlamaLayout(self).count`, computed in Double so that any validated config
+    /// can be sized before it is allocated).
+    public var parameterFloats: Double {
+        let V = Double(vocabSize), C = Double(hiddenSize), F = Double(intermediateSize), L = Double(numHiddenLayers)
+        let q = Double(numAttentionHeads * headDim), kv = Double(numKeyValueHeads * headDim)
+        let layer = 2 * C + (q + 2 * kv) * C + C * q + 3 * F * C
+        return V * C * (tieWordEmbeddings ? 1 : 2) + L * layer + C
     }
 
     /// A special-token id: absent/null → nil; an integer; or a list of integers (LLaMA 3 lists several EOS
@@ -117,7 +160,14 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw AlignError.io(path: url.path, message: "cannot read: \(error.localizedDescription)") }
         do { return try JSONDecoder().decode(LlamaConfig.self, from: data) } catch let e as AlignError {
+            // Field errors are worded for "config.json"; name the file actually read.
+            if case let .format(_, line, message) = e { throw AlignError.format(path: url.path, line: line, message: message) }
+            if case let .invalidArgument(message) = e, message.hasPrefix("config.json: ") {
+                throw AlignError.format(path: url.path, line: nil, message: String(message.dropFirst("config.json: ".count)))
+            }
             throw e
+        } catch let e as DecodingError {
+            throw AlignError.format(path: url.path, line: nil, message: "not a LLaMA config: \(DecodingErrorText.describe(e))")
         } catch {
             throw AlignError.format(path: url.path, line: nil, message: "not a LLaMA config: \(error)")
         }
@@ -135,6 +185,11 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         obj["pretraining_tp"] = 1
         obj["use_cache"] = true
         return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// "d 96, 2 layers, vocabulary 2,101" for messages.
+    public var summary: String {
+        "hidden_size \(hiddenSize), \(numHiddenLayers) layers, intermediate_size \(intermediateSize), vocab_size \(vocabSize)"
     }
 
     /// Number of query heads per key/value head.

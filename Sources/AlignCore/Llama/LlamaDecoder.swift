@@ -64,8 +64,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         let R = maxGroups * maxWidth, N = max(maxGroups * maxPrompt, R)
         let promptCache = maxGroups * maxPrompt * kvW, suffixCache = R * maxSuffix * kvW
         let scratchN = max(maxGroups * H * maxPrompt * maxPrompt, maxGroups * H * maxWidth * (maxPrompt + maxSuffix))
-        let total = L * 2 * (promptCache + suffixCache) + 2 * suffixCache
-            + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + N + R * V
+        let total = Self.arenaCount(c, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix, as: Int.self)
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -90,6 +89,43 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         added = .allocate(capacity: items == nil ? 0 : N); added.initialize(repeating: 0)
         hiddenBuf = .allocate(capacity: maxGroups * C); hiddenBuf.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
+    }
+
+    /// A decoder planned for these sizes, after checking that it fits in the memory available: a beam or batch
+    /// too large for this machine is an error with the estimate, not an allocator crash. `purpose` names the
+    /// setting for the message (e.g. "beam search with beam 20 over 16 prompts").
+    public static func planned(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int,
+                               purpose: String, items: ItemTable? = nil) throws -> LlamaDecoder {
+        guard maxGroups > 0, maxWidth > 0, maxPrompt > 0, maxSuffix > 0 else {
+            throw AlignError.invalidArgument("\(purpose): a decoder needs ≥ 1 prompt, width, prompt token and step (got \(maxGroups), \(maxWidth), \(maxPrompt), \(maxSuffix))")
+        }
+        var need = MemoryEstimate()
+        need.add("decoder caches and scratch", floats: plannedFloats(params.config, maxGroups: maxGroups, maxWidth: maxWidth,
+                                                                     maxPrompt: maxPrompt, maxSuffix: maxSuffix))
+        try need.check("\(purpose) over \(maxGroups) prompts × width \(maxWidth), prompts up to \(maxPrompt) tokens,")
+        return LlamaDecoder(params: params, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix,
+                            items: items)
+    }
+
+    /// Floats of the arena (caches and scratch): Int to allocate, Double to size it first. One formula for both.
+    static func arenaCount<T: Numeric & Comparable>(_ c: LlamaConfig, maxGroups: Int, maxWidth: Int, maxPrompt: Int,
+                                                    maxSuffix: Int, as: T.Type) -> T {
+        func t(_ x: Int) -> T { T(exactly: x)! }
+        let G = t(maxGroups), Wd = t(maxWidth), P = t(maxPrompt), S = t(maxSuffix)
+        let C = t(c.hiddenSize), H = t(c.numAttentionHeads), hd = t(c.headDim), KV = t(c.numKeyValueHeads)
+        let W = (H + 2 * KV) * hd, F = t(c.intermediateSize), V = t(c.vocabSize), L = t(c.numHiddenLayers), kvW = KV * hd
+        let R = G * Wd, N = max(G * P, R)
+        let promptCache = G * P * kvW, suffixCache = R * S * kvW
+        let scratchN = max(G * H * P * P, G * H * Wd * (P + S))
+        return L * 2 * (promptCache + suffixCache) + 2 * suffixCache
+            + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + N + R * V
+    }
+
+    /// Every float (and index) a decoder planned for these sizes holds: arena, token buffers, rope table.
+    public static func plannedFloats(_ c: LlamaConfig, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int) -> Double {
+        let R = Double(maxGroups) * Double(maxWidth), N = max(Double(maxGroups) * Double(maxPrompt), R)
+        return arenaCount(c, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix, as: Double.self)
+            + 2 * N + 4 * R + Double(maxPrompt + maxSuffix) * Double(c.headDim)
     }
 
     deinit {

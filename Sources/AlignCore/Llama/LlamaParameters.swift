@@ -191,9 +191,21 @@ public final class LlamaParameters: @unchecked Sendable {
             guard let f = owner[t.name] else {
                 throw AlignError.tensor(path: files.first?.path ?? "<none>", name: t.name, message: "missing from the checkpoint")
             }
-            try f.read(t.name, into: UnsafeMutableBufferPointer(rebasing: p.data[t.range]), expectShape: t.shape)
+            let dst = UnsafeMutableBufferPointer(rebasing: p.data[t.range])
+            try f.read(t.name, into: dst, expectShape: t.shape)
+            if let bad = NonFinite.first(in: UnsafeBufferPointer(dst)) {
+                throw AlignError.tensor(path: f.path, name: t.name, message: NonFinite.describe(bad, in: dst.count))
+            }
         }
         return p
+    }
+
+    /// The first tensor holding NaN or ±inf, with the first bad value, or nil when every weight is finite.
+    public func firstNonFinite() -> (tensor: String, index: Int, value: Float)? {
+        for t in layout.tensors {
+            if let bad = NonFinite.first(in: UnsafeBufferPointer(rebasing: data[t.range])) { return (t.name, bad.index, bad.value) }
+        }
+        return nil
     }
 
     /// All tensors under their HF names and shapes (F32), ready for `SafetensorsWriter`.

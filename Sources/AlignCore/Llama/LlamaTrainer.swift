@@ -123,11 +123,8 @@ public final class LlamaTrainer: @unchecked Sendable {
         let W = (H + 2 * c.numKeyValueHeads) * hd, F = c.intermediateSize, V = c.vocabSize, L = c.numHiddenLayers
         let P = maxBatch * H * maxSeq * maxSeq
         let NI = items?.count ?? 0, Lv = items?.levels ?? 1
-        maxHeadRows = items == nil ? 0 : maxBatch * max(0, (maxSeq - 1) / Lv)
-        let itemFloats = 2 * NI * C + maxHeadRows * (C + NI + 3)
-        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
-        let total = perLayer * L + (L + 1) * N * C + N * C + N + N * V + 3 * N + N * C + 3 * N
-            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F + itemFloats
+        maxHeadRows = Self.maxHeadRows(maxBatch: maxBatch, maxSeq: maxSeq, items: items)
+        let total = Self.arenaCount(c, maxBatch: maxBatch, maxSeq: maxSeq, items: NI, levels: Lv, as: Int.self)
         arena = .allocate(capacity: total)
         arena.initialize(repeating: 0)
         var cur = arena.baseAddress!
@@ -166,6 +163,38 @@ public final class LlamaTrainer: @unchecked Sendable {
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+    }
+
+    /// Floats of the activation arena for [maxBatch, maxSeq]: Int to allocate it, Double to size it before
+    /// allocating (MemoryEstimate). One formula for both.
+    /// Most item-head rows of a [maxBatch, maxSeq] forward: each needs the L SID tokens of its item after it.
+    static func maxHeadRows(maxBatch: Int, maxSeq: Int, items: ItemTable?) -> Int {
+        guard let items else { return 0 }
+        return maxBatch * max(0, (maxSeq - 1) / items.levels)
+    }
+
+    static func arenaCount<T: Numeric & Comparable>(_ c: LlamaConfig, maxBatch: Int, maxSeq: Int, items: Int = 0, levels: Int = 1,
+                                                    as: T.Type) -> T {
+        func t(_ x: Int) -> T { T(exactly: x)! }
+        let B = t(maxBatch), S = t(maxSeq), N = B * S, C = t(c.hiddenSize), H = t(c.numAttentionHeads), hd = t(c.headDim)
+        let W = (H + 2 * t(c.numKeyValueHeads)) * hd, F = t(c.intermediateSize), V = t(c.vocabSize), L = t(c.numHiddenLayers)
+        let P = B * H * S * S
+        let perLayer = N * C + N + N * W + P + N * H * hd + N * C + N * C + N + N * 2 * F
+        let rest = (L + 1) * N * C + N * C + N + N * V + 3 * N + N * C + 3 * N
+            + N * C + N * C + N * W + N * H * hd + P + N * F + N * 2 * F + N * F
+        let heads = items > 0 ? t(maxBatch * max(0, (maxSeq - 1) / levels)) : 0, NI = t(items)
+        let itemFloats = 2 * NI * C + heads * (C + NI + 3)   // V, dV; head rows, logits, log-probs, 1/Σ, weights
+        return perLayer * L + rest + itemFloats
+    }
+
+    /// Every float (and 32-bit index) a trainer planned for [maxBatch, maxSeq] holds: arena, gradients, dropout
+    /// masks, token buffers and the rope table.
+    /// With item memory of `items` items and `levels` SID tokens each, its parameters and buffers are included.
+    public static func plannedFloats(_ c: LlamaConfig, maxBatch: Int, maxSeq: Int, dropout: Bool, items: Int = 0, levels: Int = 1) -> Double {
+        let N = Double(maxBatch) * Double(maxSeq), C = Double(c.hiddenSize), L = Double(c.numHiddenLayers)
+        return arenaCount(c, maxBatch: maxBatch, maxSeq: maxSeq, items: items, levels: levels, as: Double.self) + c.parameterFloats
+            + Double(items) * C + (items > 0 ? 3 * N + Double(items * (levels + 1)) : 0)
+            + (dropout ? (1 + 2 * L) * N * C : 0) + 5 * N + Double(maxSeq) * Double(c.headDim)
     }
 
     deinit {

@@ -43,12 +43,17 @@ public struct AlignOptim: Codable, Sendable, Equatable {
     var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay) }
     var schedule: LRSchedule { LRSchedule(peak: lr, warmup: warmup, total: steps, minRatio: minLrRatio) }
 
-    func validate(_ bad: (String) -> AlignError) throws {
-        guard steps > 0, batchSize > 0, microBatch > 0 else { throw bad("optim.steps, batch_size and micro_batch must be positive") }
-        guard lr > 0, lr.isFinite, warmup >= 0, minLrRatio >= 0, weightDecay >= 0, gradClip >= 0 else {
-            throw bad("optim: lr must be > 0; warmup, min_lr_ratio, weight_decay, grad_clip ≥ 0")
-        }
-        guard ema >= 0, ema < 1 else { throw bad("optim.ema must be in [0, 1) (0 = no moving average), got \(ema)") }
+    func validate(_ check: FieldCheck) throws {
+        try check.int("steps", steps, 1...FieldCheck.maxSteps)
+        try check.int("batch_size", batchSize, 1...FieldCheck.maxCount)
+        try check.int("micro_batch", microBatch, 1...FieldCheck.maxCount)
+        try check.number("lr", lr, .openClosed(0, 1e10))
+        try check.int("warmup", warmup, 0...FieldCheck.maxSteps)
+        try check.number("min_lr_ratio", minLrRatio, .closed(0, 1))
+        try check.number("weight_decay", weightDecay, .nonNegative)
+        try checkDecayStep(check, lr: lr, weightDecay: weightDecay)
+        try check.number("grad_clip", gradClip, .nonNegative)
+        try check.number("ema", ema, .closedOpen(0, 1))
     }
 }
 
@@ -68,10 +73,16 @@ public struct AlignEval: Codable, Sendable, Equatable {
         beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
         maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
     }
+
+    func validate(_ check: FieldCheck) throws {
+        try check.int("every", every, 0...FieldCheck.maxSteps)
+        try check.int("beam", beam, 1...FieldCheck.maxCount)
+        try check.int("max_users", maxUsers, 0...Int.max)
+    }
 }
 
 /// Where DPO's rejected items come from.
-public enum NegativeSource: String, Codable, Sendable, CaseIterable {
+public enum NegativeSource: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// The SFT model's highest-ranked wrong items (constrained beam search, history excluded).
     case beam
     /// Uniform over the catalogue minus the history and the target.
@@ -133,35 +144,35 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
-    /// Loads and validates a YAML config.
+    /// Loads and validates a YAML config (strictly: unknown or repeated keys and wrong types are errors).
     public static func load(_ url: URL) throws -> DPOConfig {
-        let cfg: DPOConfig = try loadYAML(url)
+        let cfg = try ConfigYAML.load(DPOConfig.self, from: url)
         try cfg.validate(path: url.path)
         return cfg
     }
 
-    /// Checks ranges; errors name the field.
+    /// Checks every field (FieldCheck): errors name the file, the field, the value and the allowed range.
     public func validate(path: String) throws {
-        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
-        guard format == "align-dpo-config" else { throw bad("format must be 'align-dpo-config', found '\(format)'") }
-        guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
-        guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
-        guard beta > 0, beta.isFinite else { throw bad("beta must be > 0") }
-        guard sftWeight >= 0, sftWeight.isFinite else { throw bad("sft_weight must be ≥ 0") }
-        guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }
-        guard futureWindow >= 0 else { throw bad("future_window must be ≥ 0 (0 = off)") }
-        guard numNegatives >= 1, negativeBeam >= numNegatives + 1, maxPairs >= 0 else {
-            throw bad("num_negatives must be ≥ 1, negative_beam ≥ num_negatives + 1, max_pairs ≥ 0")
-        }
-        try optim.validate(bad)
-        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0 else { throw bad("eval.every ≥ 0, eval.beam ≥ 1, eval.max_users ≥ 0") }
+        let check = FieldCheck(file: path)
+        guard format == "align-dpo-config" else { throw check.failure("format", "'\(format)'", allowed: "align-dpo-config") }
+        guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
+        guard EvalProtocol(rawValue: protocolName) != nil else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
+        try check.number("beta", beta, .positive)
+        try check.number("sft_weight", sftWeight, .nonNegative)
+        try check.int("recent_positions", recentPositions, 0...Int.max, "0 = every training position")
+        try check.int("future_window", futureWindow, 0...FieldCheck.maxCount, "0 = off")
+        try check.int("num_negatives", numNegatives, 1...(FieldCheck.maxCount - 1))
+        try check.int("negative_beam", negativeBeam, (numNegatives + 1)...FieldCheck.maxCount, "at least num_negatives + 1")
+        try check.int("max_pairs", maxPairs, 0...Int.max, "0 = every training example")
+        try optim.validate(check.section("optim"))
+        try eval.validate(check.section("eval"))
     }
 
-    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+    public func yaml() throws -> String { try ConfigYAML.encode(self) }
 }
 
 /// How DPO/GRPO draw their training prompts from the protocol's training examples.
-public enum PromptSampling: String, Codable, Sendable, CaseIterable {
+public enum PromptSampling: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// Uniformly over training examples: a user with n training positions supplies about n times the prompts
     /// of a user with one (what every run before the tenth session did).
     case examples
@@ -172,7 +183,7 @@ public enum PromptSampling: String, Codable, Sendable, CaseIterable {
 }
 
 /// How GRPO rollouts are produced.
-public enum RolloutMode: String, Codable, Sendable, CaseIterable {
+public enum RolloutMode: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// Constrained beam search: G distinct valid items (MiniOneRec).
     case beam
     /// Constrained temperature sampling: G independent valid items (may repeat).
@@ -244,9 +255,9 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
-    /// Loads and validates a YAML config.
+    /// Loads and validates a YAML config (strictly: unknown or repeated keys and wrong types are errors).
     public static func load(_ url: URL) throws -> GRPOConfig {
-        let cfg: GRPOConfig = try loadYAML(url)
+        let cfg = try ConfigYAML.load(GRPOConfig.self, from: url)
         try cfg.validate(path: url.path)
         return cfg
     }
@@ -256,35 +267,38 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         GRPOHyper(beta: beta, epsilon: epsilon, epsilonHigh: epsilonHigh, normalization: lossNormalization, iterations: iterations)
     }
 
-    /// Checks ranges; errors name the field.
+    /// Checks every field (FieldCheck): errors name the file, the field, the value and the allowed range.
     public func validate(path: String) throws {
-        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
-        guard format == "align-grpo-config" else { throw bad("format must be 'align-grpo-config', found '\(format)'") }
-        guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
-        guard EvalProtocol(rawValue: protocolName) != nil else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
-        guard groupSize >= 2 else { throw bad("group_size must be ≥ 2") }
-        guard temperature > 0, temperature.isFinite else { throw bad("temperature must be > 0") }
-        do { try reward.validate() } catch let e as AlignError { throw bad("reward: \(e.description)") }
-        guard futureWindow >= 1, futureDecay > 0, futureDecay <= 1 else {
-            throw bad("future_window must be ≥ 1 and future_decay in (0, 1] (got \(futureWindow), \(futureDecay))")
+        let check = FieldCheck(file: path)
+        guard format == "align-grpo-config" else { throw check.failure("format", "'\(format)'", allowed: "align-grpo-config") }
+        guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
+        guard EvalProtocol(rawValue: protocolName) != nil else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
+        try check.int("group_size", groupSize, 2...FieldCheck.maxCount)
+        try check.number("temperature", temperature, .closed(1e-3, 1e3))
+        for (name, w) in [("rule", reward.rule), ("ranking", reward.ranking), ("semantic", reward.semantic), ("future", reward.future)] {
+            try check.section("reward").number(name, w, .closed(0, 1e6))
         }
-        guard beta >= 0, epsilon >= 0, epsilon < 1, epsilonHigh >= 0 else { throw bad("need beta ≥ 0, 0 ≤ epsilon < 1, epsilon_high ≥ 0") }
-        guard iterations >= 1, maxPrompts >= 0 else { throw bad("iterations must be ≥ 1 and max_prompts ≥ 0") }
-        guard recentPositions >= 0 else { throw bad("recent_positions must be ≥ 0 (0 = every training position)") }
-        try optim.validate(bad)
-        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0 else { throw bad("eval.every ≥ 0, eval.beam ≥ 1, eval.max_users ≥ 0") }
+        do { try reward.validate() } catch let e as AlignError { throw check.failure("reward", e.description) }
+        if let e = embeddings, e.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw check.failure("embeddings", "'\(e)'", allowed: "a file path (or no key: <data>/embeddings.safetensors)")
+        }
+        try check.int("future_window", futureWindow, 1...FieldCheck.maxCount)
+        try check.number("future_decay", futureDecay, .openClosed(0, 1))
+        try check.number("beta", beta, .nonNegative)
+        try check.number("epsilon", epsilon, .closedOpen(0, 1))
+        try check.number("epsilon_high", epsilonHigh, .nonNegative)
+        try check.int("iterations", iterations, 1...FieldCheck.maxCount)
+        try check.int("max_prompts", maxPrompts, 0...Int.max, "0 = steps × batch_size")
+        try check.int("recent_positions", recentPositions, 0...Int.max, "0 = every training position")
+        try optim.validate(check.section("optim"))
+        try eval.validate(check.section("eval"))
+        // GRPO draws steps × batch_size prompts when max_prompts is 0.
+        guard Double(optim.steps) * Double(optim.batchSize) <= Double(FieldCheck.maxSteps) else {
+            throw check.failure("optim.steps", "\(optim.steps)", allowed: "steps × batch_size ≤ \(FieldCheck.maxSteps)")
+        }
     }
 
-    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+    public func yaml() throws -> String { try ConfigYAML.encode(self) }
 }
 
-/// Reads and decodes a YAML file; errors name the file.
-func loadYAML<T: Decodable>(_ url: URL) throws -> T {
-    let text: String
-    do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-        throw AlignError.io(path: url.path, message: "cannot read config: \(error.localizedDescription)")
-    }
-    do { return try YAMLDecoder().decode(T.self, from: text) } catch {
-        throw AlignError.format(path: url.path, line: nil, message: "not a valid config: \(error)")
-    }
-}
+extension LossNormalization: ConfigChoice {}

@@ -41,7 +41,9 @@ public final class AlignmentContext {
     public let model: RecModel
     public let dataset: Dataset
     public let evalProtocol: EvalProtocol
-    public let run: RunDirectory
+    /// The run directory, opened by `open` once the stage's checks have passed.
+    public private(set) var run: RunDirectory!
+    let out: URL, seed: UInt64, resolvedConfig: String, mode: RunMode
     public let eval: AlignEval
     public let from: URL
     public let progress: Bool
@@ -57,13 +59,16 @@ public final class AlignmentContext {
     /// Moving average of the weights (`optim.ema` > 0): what validation and best/ see.
     var average: WeightAverage?
 
-    /// Loads the bundle (`from`: checkpoint or run dir) and the dataset; opens the run directory.
+    /// Refuses an `out` that holds a run (unless `overwrite`), then loads the bundle (`from`: checkpoint or run
+    /// dir) and the dataset. Nothing is written until `open`.
     public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
-                resolvedConfig: String, progress: Bool, say: @escaping (String) -> Void) throws {
+                resolvedConfig: String, progress: Bool, overwrite: Bool = false, say: @escaping (String) -> Void) throws {
         guard let p = EvalProtocol(rawValue: protocolName) else {
             throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
         }
         self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
+        self.out = out; self.seed = seed; self.resolvedConfig = resolvedConfig; mode = overwrite ? .overwrite : .fresh
+        try RunDirectory.prepare(out, mode: mode, canResume: false)
         say("loading \(from.path)")
         model = try RecModel.load(from)
         try model.sidMap.checkProtocol(protocolName, what: stage)
@@ -71,7 +76,29 @@ public final class AlignmentContext {
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
         }
-        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path)
+    }
+
+    /// What every alignment run holds besides its optimisation core: the weights, AdamW moments, the best
+    /// weights' copy, the moving average, and validation's beam search over prompts of up to `maxPrompt` tokens.
+    public func memoryEstimate(ema: Bool, maxPrompt: Int) -> MemoryEstimate {
+        var e = MemoryEstimate()
+        let p = model.config.parameterFloats
+        e.add("weights, AdamW moments, best weights and checkpoint copy", floats: 5 * p + (ema ? 2 * p : 0))
+        e.add("validation beam search with eval.beam \(eval.beam)",
+              floats: Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: max(eval.beam, 20),
+                                                                            maxPrompt: maxPrompt, maxSuffix: model.trie.maxDepth + 1))
+        return e
+    }
+
+    /// Opens the run directory (after the stage's checks: a start that fails writes nothing).
+    public func open() throws {
+        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path, mode: mode)
+    }
+
+    /// Where a diverged run's last good weights are.
+    public var lastGood: String {
+        bestStep > 0 ? "\(run.url.appendingPathComponent("best").path) (step \(bestStep))"
+            : "\(run.url.appendingPathComponent("best").path) (the starting weights, step 0; no step improved on them)"
     }
 
     /// Training examples of the protocol — every position, or with `recent` > 0 only each user's last `recent`

@@ -12,8 +12,12 @@ public struct DPOOptions {
     public var out: URL
     public var config: DPOConfig
     public var progress: Bool
-    public init(from: URL, data: URL, out: URL, config: DPOConfig, progress: Bool) {
-        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress
+    /// Replace a run already in `out` (without it, an existing run is an error).
+    public var overwrite: Bool
+    /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
+    public var configLabel = "<resolved config>"
+    public init(from: URL, data: URL, out: URL, config: DPOConfig, progress: Bool, overwrite: Bool = false) {
+        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress; self.overwrite = overwrite
     }
 }
 
@@ -83,10 +87,31 @@ public enum DPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, say: say)
+                                       progress: o.progress, overwrite: o.overwrite, say: say)
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        let check = FieldCheck(file: o.configLabel), items = ctx.model.items.count
+        try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
+        try check.beam("eval.beam", cfg.eval.beam, items: items)
+        try check.beam("negative_beam", cfg.negativeBeam, items: items)
+        // Memory, before anything is written: the trainer for micro-batches of pairs, the mining beam search and
+        // validation, over the longest prompt among the examples.
+        let probe = try Recommender(model: ctx.model, beam: 1)
+        let maxPrompt = try examples.map { try probe.promptIds(history: $0.history).count }.max()!
+        let perPair = 1 + cfg.numNegatives
+        let pairsPerMicroBatch = max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair))
+        var need = ctx.memoryEstimate(ema: cfg.optim.ema > 0, maxPrompt: maxPrompt)
+        need.add("trainer for \(pairsPerMicroBatch) pairs × \(perPair) sequences per micro-batch",
+                 floats: LlamaTrainer.plannedFloats(ctx.model.config, maxBatch: pairsPerMicroBatch * perPair,
+                                                    maxSeq: maxPrompt + ctx.model.trie.maxDepth, dropout: false))
+        if cfg.negatives == .beam {
+            need.add("negative mining beam search", floats: Double(Parallel.workers) * LlamaDecoder.plannedFloats(
+                ctx.model.config, maxGroups: 16, maxWidth: max(cfg.negativeBeam, cfg.numNegatives + 1 + cfg.futureWindow),
+                maxPrompt: maxPrompt, maxSuffix: ctx.model.trie.maxDepth + 1))
+        }
+        try need.check("num_negatives \(cfg.numNegatives), optim.micro_batch \(cfg.optim.microBatch), negative_beam \(cfg.negativeBeam)", file: o.configLabel)
+        try ctx.open()
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)
 
@@ -108,9 +133,8 @@ public enum DPORun {
                                         chosenItem: ex.target, rejectedItems: ns))
         }
         let maxSeq = pairs.map { p in ([p.chosen] + p.rejected).map(\.inputs.count).max()! }.max()!
-        let perPair = 1 + cfg.numNegatives
         let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
-                               pairsPerMicroBatch: max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair)),
+                               pairsPerMicroBatch: pairsPerMicroBatch,
                                maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
                                items: ctx.model.itemTable)
         core.sftWeight = cfg.sftWeight
@@ -135,7 +159,13 @@ public enum DPORun {
             }
             let lr = schedule.lr(at: step - 1)
             let ts = Date()
-            let st = try core.step(batch, lr: lr)
+            let st: DPOStepStats
+            do { st = try core.step(batch, lr: lr) } catch var d as TrainingDiverged {
+                bar?.finish()
+                d.step = step
+                ctx.run.metrics.log("dpo", ["event": "diverged", "step": step])
+                throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
+            }
             ctx.updateAverage()
             ctx.run.metrics.log("dpo", ["event": "train", "step": step, "loss": st.loss, "rewards_chosen": st.chosenReward,
                                         "rewards_rejected": st.rejectedReward, "rewards_margin": st.margin,

@@ -134,8 +134,10 @@ public final class DPOCore {
     public func step(_ pairs: [PreferencePair], lr: Float) throws -> DPOStepStats {
         trainer.zeroGrads()
         var st = try accumulateGradient(pairs)
+        try TrainingDiverged.check(st.loss, "loss", step: optimizer.step + 1)
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         st.gradNorm = gradClip > 0 ? clipGradNorm(g, n, maxNorm: gradClip) : gradNorm(g, n)
+        try TrainingDiverged.check(Double(st.gradNorm), "gradient norm", step: optimizer.step + 1)
         optimizer.update(params: trainer.params.data.baseAddress!, grads: UnsafePointer(g), lr: lr)
         return st
     }

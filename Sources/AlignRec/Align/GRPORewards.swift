@@ -54,7 +54,7 @@ public struct RewardMix: Codable, Sendable, Equatable {
     public static func parse(_ text: String) throws -> RewardMix {
         var mix = RewardMix()
         for part in text.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard let kind = GRPORewardKind(rawValue: kv[0]) else {
                 throw AlignError.invalidArgument("unknown reward '\(kv[0])' in '\(text)'; use rule, ranking, semantic, future or e.g. ranking=1,semantic=0.5")
             }

@@ -12,8 +12,12 @@ public struct GRPOOptions {
     public var out: URL
     public var config: GRPOConfig
     public var progress: Bool
-    public init(from: URL, data: URL, out: URL, config: GRPOConfig, progress: Bool) {
-        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress
+    /// Replace a run already in `out` (without it, an existing run is an error).
+    public var overwrite: Bool
+    /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
+    public var configLabel = "<resolved config>"
+    public init(from: URL, data: URL, out: URL, config: GRPOConfig, progress: Bool, overwrite: Bool = false) {
+        self.from = from; self.data = data; self.out = out; self.config = config; self.progress = progress; self.overwrite = overwrite
     }
 }
 
@@ -25,8 +29,11 @@ public enum GRPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, say: say)
+                                       progress: o.progress, overwrite: o.overwrite, say: say)
         let model = ctx.model, G = cfg.groupSize
+        let check = FieldCheck(file: o.configLabel)
+        try check.beam("eval.beam", cfg.eval.beam, items: model.items.count)
+        try check.int("group_size", G, 2...max(2, model.items.count), "at most the catalogue's \(model.items.count) items")
         var embeddings: ItemEmbeddings? = nil
         if cfg.reward.needsEmbeddings {
             let url = cfg.embeddings.map { URL(fileURLWithPath: $0) } ?? o.data.appendingPathComponent("embeddings.safetensors")
@@ -47,6 +54,19 @@ public enum GRPORun {
         let rec = try Recommender(model: model, beam: G)
         let prompts = try pool.map { try rec.promptIds(history: $0.history) }
         let maxPrompt = prompts.map(\.count).max()!
+        // Memory, before anything is written: policy and reference trainers, the frozen copy, rollouts, validation.
+        var need = ctx.memoryEstimate(ema: cfg.optim.ema > 0, maxPrompt: maxPrompt)
+        need.add("reference weights", floats: model.config.parameterFloats)
+        need.add("policy and reference trainers for optim.micro_batch \(cfg.optim.microBatch)",
+                 floats: 2 * LlamaTrainer.plannedFloats(model.config, maxBatch: cfg.optim.microBatch,
+                                                        maxSeq: maxPrompt + model.trie.maxDepth, dropout: false))
+        need.add("rollouts of group_size \(G)", floats: cfg.rollout == .beam
+                    ? Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: G, maxPrompt: maxPrompt,
+                                                                            maxSuffix: model.trie.maxDepth + 1)
+                    : LlamaDecoder.plannedFloats(model.config, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
+                                                 maxSuffix: model.trie.maxDepth + 1))
+        try need.check("group_size \(G), optim.batch_size \(cfg.optim.batchSize), optim.micro_batch \(cfg.optim.microBatch)", file: o.configLabel)
+        try ctx.open()
         try ctx.scoreStart()
         try ctx.startAverage(decay: cfg.optim.ema)
 
@@ -57,8 +77,8 @@ public enum GRPORun {
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {
-            decoder = LlamaDecoder(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
-                                   maxSuffix: model.trie.maxDepth + 1, items: model.itemTable)
+            decoder = try LlamaDecoder.planned(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
+                                               maxSuffix: model.trie.maxDepth + 1, purpose: "sampled rollouts (group_size \(G))", items: model.itemTable)
         }
         let schedule = cfg.optim.schedule
         var order: [Int] = [], cursor = 0
@@ -93,7 +113,13 @@ public enum GRPORun {
             }
             let rolloutSeconds = Date().timeIntervalSince(t0)
             let lr = schedule.lr(at: step - 1)
-            let st = try core.step(groups: groups, rewards: rewards, lr: lr)
+            let st: GRPOStepStats
+            do { st = try core.step(groups: groups, rewards: rewards, lr: lr) } catch var d as TrainingDiverged {
+                bar?.finish()
+                d.step = step
+                ctx.run.metrics.log("grpo", ["event": "diverged", "step": step])
+                throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
+            }
             ctx.updateAverage()
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
             var fields: [String: Any] = ["event": "train", "step": step, "mean_reward": st.meanReward, "hit_rate": st.hitRate,

@@ -182,8 +182,10 @@ public final class GRPOCore {
                 pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref)
             }
             clipped += pass.clipped; tokens += pass.tokens
+            try TrainingDiverged.check(pass.loss, "loss", step: optimizer.step + 1)
             let gp = policy.grads.baseAddress!, n = policy.params.count
             let norm = gradClip > 0 ? clipGradNorm(gp, n, maxNorm: gradClip) : gradNorm(gp, n)
+            try TrainingDiverged.check(Double(norm), "gradient norm", step: optimizer.step + 1)
             if it == 0 { st.gradNorm = norm }
             optimizer.update(params: policy.params.data.baseAddress!, grads: UnsafePointer(gp), lr: lr)
         }

@@ -50,13 +50,14 @@ public final class ShardedBeamSearch {
     public var usersPerCall: Int { workers * usersPerWorker }
 
     /// Worker w's decoder, with room for `groups` prompts of `promptLength` tokens.
-    func decoder(_ w: Int, groups: Int, promptLength: Int) -> LlamaDecoder {
+    func decoder(_ w: Int, groups: Int, promptLength: Int) throws -> LlamaDecoder {
         if w < decoders.count, decoders[w].maxGroups >= groups, decoders[w].maxPrompt >= promptLength {
             return decoders[w]
         }
         let old = w < decoders.count ? decoders[w] : nil
-        let d = LlamaDecoder(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
-                             maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix, items: items)
+        let d = try LlamaDecoder.planned(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
+                                         maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix,
+                                         purpose: "beam search with beam \(beamWidth) on worker \(w + 1) of \(workers)", items: items)
         if w < decoders.count { decoders[w] = d } else { decoders.append(d) }
         return d
     }
@@ -93,13 +94,13 @@ public final class ShardedBeamSearch {
         let w = min(workers, n)
         let maxLen = prompts.map(\.count).max() ?? 1
         if w <= 1 {
-            let d = decoder(0, groups: n, promptLength: maxLen)
+            let d = try decoder(0, groups: n, promptLength: maxLen)
             let r = try search.searchCounting(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
             stats = stats + r.stats
             return (r.items, Array(d.promptHidden))
         }
         let bounds = (0...w).map { n * $0 / w }
-        let decs = (0..<w).map { decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
+        let decs = try (0..<w).map { try decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
         var results = [Result<(items: [[ScoredItem]], stats: BeamSearchStats), Error>](repeating: .success(([], BeamSearchStats())), count: w)
         let search = self.search, B = beamWidth
         results.withUnsafeMutableBufferPointer { res in

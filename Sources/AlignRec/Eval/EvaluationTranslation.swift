@@ -39,8 +39,8 @@ public enum TranslationEval {
         guard maxPrompt + maxNew <= model.params.config.maxPositionEmbeddings else {
             throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
         }
-        let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
-                                   maxSuffix: max(maxNew, sidLen), items: model.itemTable)
+        let decoder = try LlamaDecoder.planned(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
+                                               maxSuffix: max(maxNew, sidLen), purpose: "translation evaluation with beam \(beam)", items: model.itemTable)
         let search = ConstrainedBeamSearch(trie: model.trie)
         let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0

@@ -91,6 +91,31 @@ public final class RecModel: @unchecked Sendable {
         }
         trie = try SIDTrie(sids: items.map { (item: $0.item, tokens: ids[$0.item - 1]) }, endToken: instructionTokenizer.eosId)
         builder = try TaskSampleBuilder(library: prompts, items: items, sids: sids, config: taskConfig)
+        try checkTemplatesFit()
+    }
+
+    /// Positions a prompt of this model may use: max_position_embeddings less the longest answer (SID + EOS).
+    public var maxPromptTokens: Int { params.config.maxPositionEmbeddings - trie.maxDepth }
+
+    /// Every template, wrapped, with its slots empty, must leave room for an answer within the model's positions
+    /// (a template longer than the model's context could only be truncated silently or overflow memory).
+    func checkTemplatesFit() throws {
+        for task in PromptTask.allCases {
+            for t in prompts.templates[task] ?? [] {
+                let literal = t.pieces.map { if case let .text(s) = $0 { return s } else { return "" } }.joined()
+                let n = 1 + (try tokenizer.encode(prompts.wrap(literal))).count
+                guard n <= maxPromptTokens else {
+                    throw AlignError.format(path: t.path, line: nil, message: "the template alone is \(n) tokens, but the model has \(params.config.maxPositionEmbeddings) positions (max_position_embeddings) and answers take up to \(trie.maxDepth): shorten the template or train a model with more positions")
+                }
+            }
+        }
+    }
+
+    /// An error unless a prompt of `count` tokens leaves room for an answer within the model's positions.
+    public func checkPromptFits(_ count: Int, what: String) throws {
+        guard count <= maxPromptTokens else {
+            throw AlignError.invalidArgument("\(what) is \(count) tokens, but the model has \(params.config.maxPositionEmbeddings) positions (max_position_embeddings) and answers take up to \(trie.maxDepth); shorten the history")
+        }
     }
 
     /// SID token ids of an item (without EOS).
@@ -112,6 +137,11 @@ public final class RecModel: @unchecked Sendable {
     /// Loads a bundle from a checkpoint or run directory (every tensor name and shape checked).
     public static func load(_ dir: URL) throws -> RecModel {
         let ck = try resolveCheckpoint(dir)
+        // The files the weights depend on are checked first: a swapped tokenizer is named as such.
+        let infoURL = ck.appendingPathComponent(AlignInfo.fileName)
+        if FileManager.default.fileExists(atPath: infoURL.path), let recorded = try AlignInfo.load(infoURL).files {
+            try FileDigest.verify(recorded, in: ck, recordedIn: AlignInfo.fileName, what: describeFile)
+        }
         let hf = try HFCheckpoint.readLlama(dir: ck)
         guard let tokenizer = hf.tokenizer else {
             throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
@@ -151,8 +181,14 @@ public final class RecModel: @unchecked Sendable {
     public var itemMemoryInfo: ItemMemoryInfo? { info.itemMemory }
 
     /// Writes the whole bundle atomically (+ optimizer.safetensors when `optimizer` is given, with the
-    /// weights' moving average `ema` beside the moments when the run keeps one).
+    /// weights' moving average `ema` beside the moments when the run keeps one). Weights holding NaN or ±inf
+    /// are refused (the error names the tensor), so a checkpoint on disk is always usable. align.json, written
+    /// last, records the digests of the files the weights depend on.
     public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
+        if let bad = params.firstNonFinite() {
+            throw AlignError.tensor(path: dir.path, name: bad.tensor,
+                                    message: "holds a non-finite value (\(bad.value) at index \(bad.index)); the weights are not saved")
+        }
         var info = self.info
         info.stage = stage
         info.sidMap = RecModel.sidMapFile
@@ -162,7 +198,6 @@ public final class RecModel: @unchecked Sendable {
         } else {
             info.itemMemory = nil
         }
-        self.info = info
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var lines = ""
@@ -170,13 +205,33 @@ public final class RecModel: @unchecked Sendable {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let taskJSON = try enc.encode(taskConfig)
         try AtomicFile.writeDirectory(dir) { tmp in
-            try HFCheckpoint.write(dir: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
-                                   alignInfo: info, optimizer: optimizer.map { OptimizerState($0, ema: ema) })
+            try HFCheckpoint.writeContents(into: tmp, config: params.config, tensors: params.exportTensors(), tokenizer: tokenizer,
+                                           alignInfo: nil, optimizer: optimizer.map { OptimizerState($0, ema: ema) })
             try sidMap.write(tmp.appendingPathComponent(RecModel.sidMapFile))
             try AtomicFile.write(lines, to: tmp.appendingPathComponent(RecModel.itemsFile))
             try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))
             try prompts.save(to: tmp.appendingPathComponent(RecModel.promptsDir))
             if let t = itemTable { try ItemMemoryFile.write(params: params, items: t, to: tmp.appendingPathComponent(ItemMemoryFile.fileName)) }
+            info.files = try FileDigest.files(in: tmp, include: RecModel.isFingerprinted)
+            try AtomicFile.write(info.jsonData(), to: tmp.appendingPathComponent(AlignInfo.fileName))
         }
+        self.info = info
+    }
+
+    /// What a fingerprinted file is, for messages.
+    static func describeFile(_ rel: String) -> String {
+        switch rel {
+        case Tokenizer.modelFileName, AddedTokensFile.fileName: return "the tokenizer"
+        case sidMapFile: return "the SID map"
+        case itemsFile: return "the catalogue"
+        case taskConfigFile: return "the task configuration"
+        default: return "a prompt template file"
+        }
+    }
+
+    /// The files whose digests align.json records: what the weights' token ids and prompts mean.
+    static func isFingerprinted(_ rel: String) -> Bool {
+        [Tokenizer.modelFileName, AddedTokensFile.fileName, sidMapFile, itemsFile, taskConfigFile].contains(rel)
+            || (rel.hasPrefix(promptsDir + "/") && !rel.split(separator: "/").contains { $0.hasPrefix(".") })
     }
 }

@@ -49,7 +49,9 @@ public final class Recommender {
         }
         // The response slot is not part of the prompt; `last` only satisfies the example builder.
         let ex = try model.builder.evalExample(task, item: last, history: history)
-        return try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
+        let ids = try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
+        try model.checkPromptFits(ids.count, what: "the \(task.rawValue) prompt for a history of \(history.count) items")
+        return ids
     }
 
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.

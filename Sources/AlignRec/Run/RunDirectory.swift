@@ -1,9 +1,31 @@
-// A run directory (`runs/NAME`): how a stage's output was made (resolved config, git commit, seed, command
-// line) and what it measured (`metrics.jsonl`, one JSON object per line, appended and flushed as it goes).
-// Checkpoints inside it are written by the stages themselves (atomically).
+// A run directory (`runs/NAME`): how a stage's output was made (resolved config, git commit, seed, every
+// command line that wrote into it) and what it measured (`metrics.jsonl`, one JSON object per line, appended and
+// flushed as it goes). Checkpoints inside it are written by the stages themselves (atomically).
+//
+// A stage never writes into a directory that already holds a run unless told to: `--resume` continues it
+// (metrics.jsonl is cut back to the resumed checkpoint's step, run.json gains the new invocation) and
+// `--overwrite` replaces it. `prepare` runs first, before anything is loaded: it repairs checkpoint writes a kill
+// interrupted and removes leftovers of dead processes (AtomicFile.recover), then applies that rule. The
+// directory itself is created only once the stage has checked everything it can (`RunDirectory.init`), so a
+// start that fails leaves nothing behind.
 import Foundation
+import Yams
 
-/// Provenance of a run, saved as `run.json` (versioned).
+/// One command that wrote into a run directory.
+public struct RunInvocation: Codable, Sendable {
+    public var commandLine: [String]
+    public var started: String
+    public var gitCommit: String?
+    /// The checkpoint step it resumed from (nil: it started the run).
+    public var resumedAtStep: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case commandLine = "command_line", started, gitCommit = "git_commit", resumedAtStep = "resumed_at_step"
+    }
+}
+
+/// Provenance of a run, saved as `run.json` (versioned). The top-level command line, start and commit are the
+/// invocation that started the run; `invocations` lists every one (runs of earlier align versions lack it).
 public struct RunInfo: Codable, Sendable {
     public var format = "align-run"
     public var version = 1
@@ -13,10 +35,21 @@ public struct RunInfo: Codable, Sendable {
     public var commandLine: [String]
     public var started: String
     public var parent: String?
+    public var invocations: [RunInvocation]?
 
     enum CodingKeys: String, CodingKey {
-        case format, version, stage, seed, gitCommit = "git_commit", commandLine = "command_line", started, parent
+        case format, version, stage, seed, gitCommit = "git_commit", commandLine = "command_line", started, parent, invocations
     }
+}
+
+/// How a stage treats its output directory.
+public enum RunMode: Sendable, Equatable {
+    /// A new run: the directory must not hold one.
+    case fresh
+    /// Continue the run in the directory from its checkpoint.
+    case resume
+    /// Replace the run in the directory.
+    case overwrite
 }
 
 /// Creates and owns a run directory.
@@ -24,17 +57,65 @@ public final class RunDirectory {
     public let url: URL
     public let metrics: MetricsLog
 
-    /// Opens (creating if needed) `url`; writes `run.json` and the resolved config (`config.yaml`) atomically.
-    public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil, append: Bool = false) throws {
+    /// What a stage, `align eval` and `align report` write into a run directory (removed by `--overwrite`).
+    public static let runFiles = ["run.json", "config.yaml", "metrics.jsonl", "summary.json", "eval.json", "report.html", "best", "last"]
+
+    /// The entries of `url` that make it a run (nil when the directory does not exist or holds none).
+    public static func existingRun(_ url: URL) -> [String]? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { return nil }
+        let found = runFiles.filter { names.contains($0) }
+        return found.isEmpty ? nil : found
+    }
+
+    /// Runs before a stage loads anything: repairs interrupted checkpoint writes in `url` and removes what
+    /// killed processes left there, then refuses a fresh start in a directory that holds a run (naming
+    /// `--resume`/`--overwrite`), and a resume of a directory that holds none.
+    public static func prepare(_ url: URL, mode: RunMode, canResume: Bool = true) throws {
+        try AtomicFile.recoverAll(in: url)
+        let found = existingRun(url)
+        switch mode {
+        case .fresh:
+            if let found {
+                let how = canResume ? "pass --resume to continue it or --overwrite to replace it" : "pass --overwrite to replace it or choose another --out"
+                throw AlignError.io(path: url.path, message: "already holds a run (\(found.joined(separator: ", "))); \(how)")
+            }
+        case .resume:
+            guard found != nil else { throw AlignError.io(path: url.path, message: "no run to resume here; drop --resume to start one") }
+        case .overwrite:
+            break
+        }
+    }
+
+    /// Opens `url` for a stage that has passed its checks: `.fresh` and `.overwrite` start a new run (removing an
+    /// old one's files), `.resume` keeps the run, cuts metrics.jsonl back to `resumeStep` and appends this
+    /// invocation to run.json. Writes run.json and the resolved config (`config.yaml`) atomically.
+    public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil,
+                mode: RunMode = .fresh, resumeStep: Int? = nil) throws {
         self.url = url
         try AtomicFile.createDirectory(url)
-        let info = RunInfo(stage: stage, seed: seed, gitCommit: RunDirectory.gitCommit(),
-                           commandLine: CommandLine.arguments, started: ISO8601DateFormatter().string(from: Date()), parent: parent)
+        let fm = FileManager.default
+        if mode == .overwrite {
+            for name in Self.runFiles where fm.fileExists(atPath: url.appendingPathComponent(name).path) {
+                try AtomicFile.fileSystem.remove(url.appendingPathComponent(name))
+            }
+        }
+        let now = RunInvocation(commandLine: CommandLine.arguments, started: ISO8601DateFormatter().string(from: Date()),
+                                gitCommit: RunDirectory.gitCommit(), resumedAtStep: mode == .resume ? resumeStep : nil)
+        let runJSON = url.appendingPathComponent("run.json")
+        var info = RunInfo(stage: stage, seed: seed, gitCommit: now.gitCommit, commandLine: now.commandLine, started: now.started,
+                           parent: parent, invocations: [now])
+        if mode == .resume, let data = fm.contents(atPath: runJSON.path), var old = try? JSONDecoder().decode(RunInfo.self, from: data) {
+            old.invocations = (old.invocations ?? [RunInvocation(commandLine: old.commandLine, started: old.started,
+                                                                 gitCommit: old.gitCommit, resumedAtStep: nil)]) + [now]
+            info = old
+        }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(enc.encode(info), to: url.appendingPathComponent("run.json"))
+        try AtomicFile.write(enc.encode(info), to: runJSON)
         if let cfg = resolvedConfig { try AtomicFile.write(cfg, to: url.appendingPathComponent("config.yaml")) }
-        metrics = try MetricsLog(url: url.appendingPathComponent("metrics.jsonl"), append: append)
+        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        if mode == .resume, let step = resumeStep { try MetricsLog.truncate(metricsURL, afterStep: step) }
+        metrics = try MetricsLog(url: metricsURL, append: mode == .resume)
     }
 
     /// The current git commit of the working directory, when it is a git checkout.
@@ -73,6 +154,22 @@ public final class MetricsLog {
     }
 
     deinit { try? handle.close() }
+
+    /// Cuts a metrics log back to what a checkpoint at `step` had seen: lines whose "step" is larger go, and so
+    /// does a last line a kill left unfinished. Lines without a step stay. Rewritten atomically.
+    public static func truncate(_ url: URL, afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+        let text = String(decoding: data, as: UTF8.self)
+        var kept: [Substring] = []
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() where !line.isEmpty {
+            let complete = i < lines.count - 1   // the last piece has no newline after it
+            guard complete, let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+            if let s = obj["step"] as? Int, s > step { continue }
+            kept.append(line)
+        }
+        try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: url)
+    }
 
     /// Logs `fields` (numbers, strings, bools) plus the stage and a timestamp.
     public func log(_ stage: String, _ fields: [String: Any]) {
@@ -119,7 +216,11 @@ extension RunDirectory {
     public static func configuredProtocol(_ runDir: URL) throws -> String? {
         let url = runDir.appendingPathComponent("config.yaml")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let head: ConfigHead = try loadYAML(url)
+        // Only the format is read here (leniently); the config is then read strictly by its own type.
+        let head: ConfigHead
+        do { head = try YAMLDecoder().decode(ConfigHead.self, from: String(contentsOf: url, encoding: .utf8)) } catch {
+            throw AlignError.format(path: url.path, line: nil, message: "not an align config (no 'format' key): \(error.localizedDescription)")
+        }
         switch head.format {
         case "align-config": return try TrainConfig.load(url).protocolName
         case "align-dpo-config": return try DPOConfig.load(url).protocolName

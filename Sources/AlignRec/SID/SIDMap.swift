@@ -34,6 +34,13 @@ public struct SIDMap: Sendable, Equatable {
         guard !codebookSizes.isEmpty, codebookSizes.count <= 26 else {
             throw AlignError.format(path: path, line: nil, message: "a SID map needs 1...26 levels, got \(codebookSizes.count)")
         }
+        // Every code of every level becomes a token: sizes are bounded like a vocabulary.
+        for (d, k) in codebookSizes.enumerated() where !(1...(1 << 20)).contains(k) {
+            throw AlignError.format(path: path, line: nil, message: "codes[\(d)] = \(k); allowed: an integer in 1...\(1 << 20) (codes per level)")
+        }
+        guard codebookSizes.reduce(0, +) <= LlamaConfig.maxVocabSize else {
+            throw AlignError.format(path: path, line: nil, message: "\(codebookSizes.reduce(0, +)) SID tokens in all; allowed: at most \(LlamaConfig.maxVocabSize)")
+        }
         var index: [[Int]: Int] = [:]
         for (r, c) in codesByRow.enumerated() {
             guard c.count == codebookSizes.count else {

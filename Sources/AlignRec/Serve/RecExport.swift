@@ -44,7 +44,8 @@ public enum RecExport {
         if let out {
             let dir = out.deletingLastPathComponent()
             try AtomicFile.createDirectory(dir)
-            let t = dir.appendingPathComponent(".\(out.lastPathComponent).tmp-\(UUID().uuidString)")
+            try AtomicFile.recover(out)   // leftovers of a killed export of the same file
+            let t = dir.appendingPathComponent(".\(out.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
             guard FileManager.default.createFile(atPath: t.path, contents: nil) else {
                 throw AlignError.io(path: t.path, message: "cannot create the temporary output file (is the directory writable?)")
             }
@@ -88,9 +89,7 @@ public enum RecExport {
                 throw AlignError.io(path: tmp.path, message: "cannot flush: \(error.localizedDescription)")
             }
             sink = nil
-            guard rename(tmp.path, out.path) == 0 else {
-                throw AlignError.io(path: out.path, message: "cannot move the finished export into place (errno \(errno))")
-            }
+            try AtomicFile.fileSystem.rename(tmp, to: out)
         }
         finished = true
         return ExportStats(users: users.count, rows: rows, seconds: seconds, usersPerSecond: Double(users.count) / max(seconds, 1e-9))

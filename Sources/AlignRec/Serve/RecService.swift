@@ -108,11 +108,11 @@ public final class RecService {
     }
 
     /// A decoder sized for one prompt (grown when needed).
-    func singleDecoder(promptLength: Int, width: Int, suffix: Int) -> LlamaDecoder {
+    func singleDecoder(promptLength: Int, width: Int, suffix: Int) throws -> LlamaDecoder {
         if let d = decoder, d.maxPrompt >= promptLength, d.maxWidth >= width, d.maxSuffix >= suffix { return d }
-        let d = LlamaDecoder(params: model.params, maxGroups: 1, maxWidth: max(width, decoder?.maxWidth ?? 0),
-                             maxPrompt: max(promptLength, decoder?.maxPrompt ?? 0), maxSuffix: max(suffix, decoder?.maxSuffix ?? 0),
-                             items: model.itemTable)
+        let d = try LlamaDecoder.planned(params: model.params, maxGroups: 1, maxWidth: max(width, decoder?.maxWidth ?? 0),
+                                         maxPrompt: max(promptLength, decoder?.maxPrompt ?? 0),
+                                         maxSuffix: max(suffix, decoder?.maxSuffix ?? 0), purpose: "decoding with beam \(width)", items: model.itemTable)
         decoder = d
         return d
     }
@@ -129,7 +129,7 @@ public final class RecService {
         let ctx = model.config.maxPositionEmbeddings
         let budget = max(1, min(maxNewTokens, ctx - ids.count))
         guard ids.count < ctx else { throw AlignError.invalidArgument("the sid2title prompt (\(ids.count) tokens) does not fit the model's context (\(ctx))") }
-        let dec = singleDecoder(promptLength: ids.count, width: 1, suffix: budget + 1)
+        let dec = try singleDecoder(promptLength: ids.count, width: 1, suffix: budget + 1)
         var rng = Rng(seed: 0)
         let out = try FreeGeneration.generate(decoder: dec, prompts: [ids], maxNewTokens: budget,
                                               eosId: model.instructionTokenizer.eosId,
@@ -144,7 +144,7 @@ public final class RecService {
         let ex = try model.builder.evalExample(.title2sid, item: item)
         let ids = try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
         let width = max(beam, k)
-        let dec = singleDecoder(promptLength: ids.count, width: width, suffix: model.trie.maxDepth + 1)
+        let dec = try singleDecoder(promptLength: ids.count, width: width, suffix: model.trie.maxDepth + 1)
         let lists = try ConstrainedBeamSearch(trie: model.trie).search(decoder: dec, prompts: [ids], beamWidth: width, topK: k)
         let predicted = lists[0].enumerated().map { recommendation(item: $0.element.item, rank: $0.offset + 1, score: Double($0.element.score)) }
         return TitleAnswer(item: recommendation(item: item, rank: 1, score: 0), predicted: predicted)

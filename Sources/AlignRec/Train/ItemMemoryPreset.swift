@@ -34,16 +34,14 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
         sidWeights = try c.decodeIfPresent([Float].self, forKey: .sidWeights) ?? d.sidWeights
     }
 
-    /// Range checks (`path` names the config in errors).
-    public func validate(path: String) throws {
-        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
-        guard headWeight.isFinite, headWeight >= 0 else { throw bad("item_memory.head_weight must be a finite value ≥ 0 (got \(headWeight))") }
-        guard inputDropout.isFinite, inputDropout >= 0, inputDropout < 1 else {
-            throw bad("item_memory.input_dropout must be in [0, 1) (got \(inputDropout))")
+    /// Range checks (FieldCheck names the file and the field).
+    func validate(_ check: FieldCheck) throws {
+        try check.number("head_weight", headWeight, .closed(0, 1000))
+        try check.number("input_dropout", inputDropout, .closedOpen(0, 1))
+        try check.number("init_std", initStd, .closed(0, 1))
+        guard !sidWeights.isEmpty, sidWeights.count <= 64 else {
+            throw check.failure("sid_weights", "\(sidWeights)", allowed: "a list of 1 to 64 values")
         }
-        guard initStd.isFinite, initStd >= 0, initStd <= 1 else { throw bad("item_memory.init_std must be in [0, 1] (got \(initStd))") }
-        guard !sidWeights.isEmpty, sidWeights.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 100 }) else {
-            throw bad("item_memory.sid_weights must be a non-empty list of values in [0, 100] (got \(sidWeights))")
-        }
+        for w in sidWeights { try check.number("sid_weights", w, .closed(0, 100)) }
     }
 }

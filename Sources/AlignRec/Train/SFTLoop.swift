@@ -34,6 +34,12 @@ public struct SFTState: Codable, Sendable, Equatable {
     public var badValidations = 0
     /// Whether early stopping ended the run.
     public var stoppedEarly = false
+    /// Losses of the steps since the last metrics line (their mean is logged), kept so that a resumed run logs
+    /// what the uninterrupted one did (absent in checkpoints of earlier align versions).
+    public var loggedLossSum: Double?
+    public var loggedSteps: Int?
+    /// The same window's item-head losses (item memory only).
+    public var loggedItemLossSum: Double?
 
     /// A fresh state.
     public init(sampleRng: Rng) { self.sampleRng = sampleRng }
@@ -42,6 +48,7 @@ public struct SFTState: Codable, Sendable, Equatable {
         case format, version, step, epoch, batchInEpoch = "batch_in_epoch", sampleRng = "sample_rng"
         case tokensSeen = "tokens_seen", bestScore = "best_score", bestStep = "best_step"
         case badValidations = "bad_validations", stoppedEarly = "stopped_early"
+        case loggedLossSum = "logged_loss_sum", loggedSteps = "logged_steps", loggedItemLossSum = "logged_item_loss_sum"
     }
 
     /// Checks the format tag.
@@ -190,11 +197,15 @@ public final class SFTLoop {
         defer { trainer.dropoutKey = nil; trainer.dropoutRows = nil }
         try trainer.forward(tokens: batch.inputs, targets: batch.targets, batch: batch.batch, seq: batch.length)
         let loss = trainer.meanCrossEntropy()
+        // Divergence guard: nothing is updated (weights, moments, state) when the step is not finite.
+        try TrainingDiverged.check(Double(loss), "loss", step: state.step + 1)
         let targets = trainer.trainedCount
         let itemLoss = trainer.meanItemCrossEntropy(), itemRows = trainer.itemHeadRows
+        try TrainingDiverged.check(Double(itemLoss), "item-head loss", step: state.step + 1)
         try trainer.backwardMeanCrossEntropy(itemWeight: itemHeadWeight)
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
+        try TrainingDiverged.check(Double(norm), "gradient norm", step: state.step + 1)
         let lr = optim.schedule.lr(at: state.step)
         optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
         average?.update(from: trainer.params.data.baseAddress!)
@@ -203,8 +214,24 @@ public final class SFTLoop {
         stats.itemLoss = itemLoss; stats.itemRows = itemRows
         state.step += 1
         state.batchInEpoch += 1
+        state.loggedLossSum = (state.loggedLossSum ?? 0) + Double(loss)
+        state.loggedSteps = (state.loggedSteps ?? 0) + 1
+        if itemHeadWeight > 0 { state.loggedItemLossSum = (state.loggedItemLossSum ?? 0) + Double(itemLoss) }
         state.tokensSeen += batch.batch * batch.length
         return stats
+    }
+
+    /// The mean loss of the steps since the last call (what a metrics line reports), restarting the window.
+    public func takeLoggedLoss() -> Double { takeLoggedLosses().loss }
+
+    /// The mean token loss and item-head loss (nil without item memory) of the steps since the last call, restarting
+    /// the window.
+    public func takeLoggedLosses() -> (loss: Double, itemLoss: Double?) {
+        let n = Double(max(state.loggedSteps ?? 0, 1))
+        let mean = (state.loggedLossSum ?? 0) / n, item = itemHeadWeight > 0 ? (state.loggedItemLossSum ?? 0) / n : nil
+        state.loggedLossSum = 0; state.loggedSteps = 0
+        if itemHeadWeight > 0 { state.loggedItemLossSum = 0 }
+        return (mean, item)
     }
 
     /// Records a validation score (higher is better); returns whether it is a new best. Counts

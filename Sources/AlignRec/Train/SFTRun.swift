@@ -23,13 +23,17 @@ public struct SFTOptions {
     public var sidMap: URL?
     /// Continue `out/last` exactly.
     public var resume: Bool
+    /// Replace a run already in `out` (without it or `resume`, an existing run is an error).
+    public var overwrite: Bool
     /// Progress bar on stderr.
     public var progress: Bool
+    /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
+    public var configLabel = "<resolved config>"
 
     public init(data: URL, config: TrainConfig, out: URL, prompts: URL, initFrom: URL? = nil, tokenizer: URL? = nil,
-                sidMap: URL? = nil, resume: Bool = false, progress: Bool = true) {
+                sidMap: URL? = nil, resume: Bool = false, overwrite: Bool = false, progress: Bool = true) {
         self.data = data; self.config = config; self.out = out; self.prompts = prompts; self.initFrom = initFrom
-        self.tokenizer = tokenizer; self.sidMap = sidMap; self.resume = resume; self.progress = progress
+        self.tokenizer = tokenizer; self.sidMap = sidMap; self.resume = resume; self.overwrite = overwrite; self.progress = progress
     }
 }
 
@@ -70,6 +74,9 @@ public enum SFTRun {
             tokenizer = try Tokenizer.load(from: tdir)
             try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: tdir.path)
             let lc = cfg.model.llamaConfig(vocabSize: tokenizer.vocabSize, bos: tokenizer.bosId!, eos: tokenizer.eosId!, pad: tokenizer.padId)
+            var need = MemoryEstimate()
+            need.add("weights", floats: lc.parameterFloats)
+            try need.check("the model with \(lc.summary)", file: o.configLabel)
             params = LlamaParameters(config: lc, seed: cfg.seed)
         }
         let info = AlignInfo(stage: "sft", sidMap: "sid_map.json", tasks: cfg.activeTasks.map(\.rawValue))
@@ -134,10 +141,31 @@ public enum SFTRun {
         return (0..<sequences).map { _ in rng.int(below: stride) }
     }
 
-    /// Runs (or resumes) SFT. `log` receives human-readable lines.
+    /// Memory SFT holds at once: weights, AdamW moments, the moving average, the data-parallel trainers for
+    /// [batch_size, longest sample] and the validation beam search's decoders.
+    public static func memoryEstimate(_ c: LlamaConfig, config cfg: TrainConfig, maxLength: Int, sidDepth: Int,
+                                      items: Int = 0, workers: Int = Parallel.workers) -> MemoryEstimate {
+        var e = MemoryEstimate()
+        let p = c.parameterFloats + Double(items) * Double(c.hiddenSize)
+        e.add("weights, AdamW moments and checkpoint copy", floats: 4 * p + (cfg.optim.ema > 0 ? 2 * p : 0))
+        let w = max(1, min(workers, cfg.optim.batchSize)), per = (cfg.optim.batchSize + w - 1) / w
+        e.add("trainer activations and gradients for batch_size \(cfg.optim.batchSize) × \(maxLength) tokens",
+              floats: Double(w) * LlamaTrainer.plannedFloats(c, maxBatch: per, maxSeq: maxLength, dropout: cfg.optim.dropout > 0,
+                                                                  items: items, levels: max(1, sidDepth - 1)))
+        e.add("validation beam search with eval.beam \(cfg.eval.beam)",
+              floats: Double(workers) * LlamaDecoder.plannedFloats(c, maxGroups: 16, maxWidth: max(cfg.eval.beam, 20),
+                                                                   maxPrompt: maxLength, maxSuffix: sidDepth + 1))
+        return e
+    }
+
+    /// Runs (or resumes) SFT. `log` receives human-readable lines. Nothing is written into `o.out` until every
+    /// check has passed (config, data, model, memory); a run that diverges stops with the last good checkpoint
+    /// intact.
     public static func run(_ o: SFTOptions, log: (String) -> Void) throws -> SFTSummary {
         let cfg = o.config
-        try cfg.validate(path: "<resolved config>")
+        try cfg.validate(path: o.configLabel)
+        let mode: RunMode = o.resume ? .resume : o.overwrite ? .overwrite : .fresh
+        try RunDirectory.prepare(o.out, mode: mode)
         let p = EvalProtocol(rawValue: cfg.protocolName)!
         let dataset = try Dataset.load(from: o.data)
         let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
@@ -148,7 +176,7 @@ public enum SFTRun {
         var ema: [Float]? = nil
         if o.resume {
             guard FileManager.default.fileExists(atPath: lastDir.path) else {
-                throw AlignError.io(path: lastDir.path, message: "nothing to resume (no last/ checkpoint); drop --resume to start")
+                throw AlignError.io(path: lastDir.path, message: "nothing to resume (no last/ checkpoint: the run stopped before its first one); start it again with --overwrite")
             }
             model = try RecModel.load(lastDir)
             guard let st = model.info.state else {
@@ -169,7 +197,6 @@ public enum SFTRun {
             model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
             state = SFTState(sampleRng: Rng(seed: 0))
         }
-        let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), append: o.resume)
 
         let (samples, rngAfter) = try samples(model: model, dataset: dataset, config: cfg)
         guard o.resume || !cfg.itemMemory.enabled || model.itemTable == nil else {
@@ -200,14 +227,20 @@ public enum SFTRun {
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
         let resample: ((Int) throws -> SFTSamples)? = cfg.sampling.variesPerEpoch
             ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch, epochZero: samples).0 } : nil
+        try FieldCheck(file: o.configLabel).beam("eval.beam", cfg.eval.beam, items: model.items.count)
+        let planned = max(samples.maxLength, resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
+        try memoryEstimate(model.config, config: cfg, maxLength: planned, sidDepth: model.trie.maxDepth, items: model.params.items)
+            .check("optim.batch_size \(cfg.optim.batchSize) with samples of up to \(planned) tokens, eval.beam \(cfg.eval.beam)", file: o.configLabel)
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
                                items: model.itemTable, itemMemory: cfg.itemMemory)
-        let total = cfg.optim.steps
+        let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
+                                   resumeStep: state.step)
+        let total = cfg.optim.steps, startStep = loop.state.step
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()
-        var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0, itemLossAvg: Double = 0
+        var windowTokens = 0, windowStart = Date()
         var tokensThisRun = 0
 
         func saveLast() throws {
@@ -263,27 +296,42 @@ public enum SFTRun {
             try saveLast()
         }
 
+        /// The checkpoint a diverged run can restart from.
+        func lastGood() -> String {
+            let fm = FileManager.default
+            var parts: [String] = []
+            if fm.fileExists(atPath: lastDir.path), let st = try? RecModel.load(lastDir).info.state?.decode(SFTState.self) {
+                parts.append("\(lastDir.path) (step \(st.step))")
+            }
+            if fm.fileExists(atPath: bestDir.path) { parts.append("best weights \(bestDir.path) (step \(loop.state.bestStep))") }
+            return parts.isEmpty ? "none yet (the run diverged before its first validation)" : parts.joined(separator: ", ")
+        }
         while loop.state.step < total && !loop.state.stoppedEarly {
-            let s = try loop.step()
+            let s: SFTStepStats
+            do { s = try loop.step() } catch let d as TrainingDiverged {
+                bar?.finish()
+                run.metrics.log("sft_diverged", ["step": d.step, d.quantity == "loss" ? "loss" : "grad_norm": d.value])
+                throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
+            }
             windowTokens += s.tokens; tokensThisRun += s.tokens
-            lossAvg += Double(s.loss); lossN += 1; itemLossAvg += Double(s.itemLoss)
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
-                var fields: [String: Any] = ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
-                                             "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
-                                             "tokens": loop.state.tokensSeen]
-                if model.itemTable != nil { fields["item_loss"] = itemLossAvg / Double(max(lossN, 1)) }
+                let (loss, itemLoss) = loop.takeLoggedLosses()
+                var fields: [String: Any] = ["step": s.step, "loss": loss, "lr": Double(s.lr), "grad_norm": Double(s.gradNorm),
+                                             "tokens_per_s": tps, "epoch": s.epoch, "tokens": loop.state.tokensSeen]
+                if let itemLoss { fields["item_loss"] = itemLoss }
                 run.metrics.log("sft_train", fields)
-                let itemText = model.itemTable == nil ? "" : String(format: "  item %.3f", itemLossAvg / Double(max(lossN, 1)))
-                bar?.advance(0, info: String(format: "loss %.3f%@  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), itemText, tps, s.epoch))
-                windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0; itemLossAvg = 0
+                let itemText = itemLoss.map { String(format: "  item %.3f", $0) } ?? ""
+                bar?.advance(0, info: String(format: "loss %.3f%@  %.0f tok/s  epoch %d", loss, itemText, tps, s.epoch))
+                windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)
             if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }
         }
         bar?.finish()
-        if loop.state.step == total && !loop.state.stoppedEarly { try validate() }
+        // A checkpoint is written only by a validation, so a run resumed at `total` has had its final one.
+        if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate() }
         if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }
         let secs = Date().timeIntervalSince(t0)
         if loop.state.stoppedEarly { log("early stop at step \(loop.state.step): no improvement in \(cfg.eval.patience) validations") }

@@ -39,6 +39,16 @@ public struct ModelPreset: Codable, Sendable, Equatable {
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
     }
 
+    /// The ranges of a LLaMA config (LlamaConfig.validate: counts positive before any division, finite floats in
+    /// their domains), worded for this preset's keys.
+    func validate(_ check: FieldCheck) throws {
+        let c = LlamaConfig(vocabSize: 1, hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: numHiddenLayers,
+                            numAttentionHeads: numAttentionHeads, numKeyValueHeads: numKeyValueHeads ?? numAttentionHeads,
+                            rmsNormEps: rmsNormEps, ropeTheta: ropeTheta, maxPositionEmbeddings: maxPositionEmbeddings,
+                            tieWordEmbeddings: tieWordEmbeddings, bosTokenId: nil, eosTokenId: nil, padTokenId: nil)
+        try c.validate(check, headDimGiven: false)
+    }
+
     /// The LLaMA config for a vocabulary of `vocabSize` tokens.
     public func llamaConfig(vocabSize: Int, bos: Int, eos: Int, pad: Int?) -> LlamaConfig {
         LlamaConfig(vocabSize: vocabSize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
@@ -95,13 +105,39 @@ public struct OptimPreset: Codable, Sendable, Equatable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
         // Task names as `--tasks` takes them ("translate" = both translations); [] = no task gets dropout.
         dropoutTasks = try c.decodeIfPresent([String].self, forKey: .dropoutTasks).map { names in
-            names.isEmpty ? [] : try PromptTask.parseList(names.joined(separator: ","))
+            do { return names.isEmpty ? [] : try PromptTask.parseList(names.joined(separator: ",")) } catch let e as AlignError {
+                throw DecodingError.dataCorruptedError(forKey: .dropoutTasks, in: c, debugDescription: e.description)
+            }
         }
         ema = try c.decodeIfPresent(Float.self, forKey: .ema) ?? d.ema
     }
 
     public var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: beta1, beta2: beta2, eps: 1e-8, weightDecay: weightDecay) }
     public var schedule: LRSchedule { LRSchedule(peak: lr, warmup: warmup, total: steps, minRatio: minLrRatio) }
+
+    func validate(_ check: FieldCheck) throws {
+        try check.int("steps", steps, 1...FieldCheck.maxSteps)
+        try check.int("batch_size", batchSize, 1...FieldCheck.maxCount)
+        try check.number("lr", lr, .openClosed(0, 1e10))
+        try check.int("warmup", warmup, 0...FieldCheck.maxSteps)
+        try check.number("min_lr_ratio", minLrRatio, .closed(0, 1))
+        try check.number("weight_decay", weightDecay, .nonNegative)
+        try checkDecayStep(check, lr: lr, weightDecay: weightDecay)
+        try check.number("beta1", beta1, .closedOpen(0, 1))
+        try check.number("beta2", beta2, .closedOpen(0, 1))
+        try check.number("grad_clip", gradClip, .nonNegative)
+        try check.int("window_batches", windowBatches, 1...FieldCheck.maxCount)
+        try check.number("dropout", dropout, .closedOpen(0, 1))
+        try check.number("ema", ema, .closedOpen(0, 1))
+    }
+}
+
+/// AdamW shrinks every decayed weight by lr × weight_decay per step: at 1 or more it flips or zeroes them.
+func checkDecayStep(_ check: FieldCheck, lr: Float, weightDecay: Float) throws {
+    guard Double(lr) * Double(weightDecay) < 1 else {
+        throw check.failure("weight_decay", FieldCheck.describe(weightDecay),
+                            allowed: "lr × weight_decay < 1 (lr is \(FieldCheck.describe(lr)))")
+    }
 }
 
 /// Validation during training.
@@ -124,6 +160,13 @@ public struct EvalPreset: Codable, Sendable, Equatable {
         beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
         maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
         patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
+    }
+
+    func validate(_ check: FieldCheck) throws {
+        try check.int("every", every, 0...FieldCheck.maxSteps)
+        try check.int("beam", beam, 1...FieldCheck.maxCount)
+        try check.int("max_users", maxUsers, 0...Int.max)
+        try check.int("patience", patience, 0...FieldCheck.maxSteps)
     }
 }
 
@@ -162,15 +205,19 @@ public struct SamplingPreset: Codable, Sendable, Equatable {
 
     /// True when some samples differ between epochs (SFT then rebuilds them per epoch).
     public var variesPerEpoch: Bool { offsets == .random || redraw != .none }
+
+    func validate(_ check: FieldCheck) throws {
+        try check.int("stride", stride, 1...FieldCheck.maxCount)
+    }
 }
 
 /// `sampling.redraw`: which samples are drawn afresh every epoch.
-public enum SampleRedraw: String, Codable, Sendable, CaseIterable {
+public enum SampleRedraw: String, Codable, Sendable, CaseIterable, ConfigChoice {
     case none, translation, all
 }
 
 /// `sampling.offsets`: fixed windows, or windows shifted by a random offset per sequence and epoch.
-public enum WindowOffsets: String, Codable, Sendable, CaseIterable {
+public enum WindowOffsets: String, Codable, Sendable, CaseIterable, ConfigChoice {
     case fixed, random
 }
 
@@ -217,7 +264,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
-    /// Loads and validates a YAML preset.
+    /// Loads and validates a YAML preset (strictly: unknown or repeated keys and wrong types are errors).
     public static func load(_ url: URL) throws -> TrainConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
@@ -226,40 +273,33 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         return try parse(text, path: url.path)
     }
 
-    /// Checks ranges and names; errors say which field to fix.
+    /// Largest task weight (a weight w repeats each candidate sample ⌊w⌋ times).
+    public static let maxTaskWeight = 100.0
+
+    /// Checks every field (FieldCheck): errors name the file, the field, the value and the allowed range.
     public func validate(path: String) throws {
-        func bad(_ m: String) -> AlignError { .format(path: path, line: nil, message: m) }
-        guard format == "align-config" else { throw bad("format must be 'align-config', found '\(format)'") }
-        guard version == 1 else { throw bad("unsupported config version \(version) (this align reads version 1)") }
-        guard ["loo", "chrono"].contains(protocolName) else { throw bad("protocol must be loo or chrono, found '\(protocolName)'") }
-        guard model.hiddenSize % model.numAttentionHeads == 0 else { throw bad("model.hidden_size must be a multiple of num_attention_heads") }
-        guard optim.steps > 0, optim.batchSize > 0, optim.lr > 0 else { throw bad("optim.steps, batch_size and lr must be positive") }
-        guard maxHistory > 0 else { throw bad("max_history must be positive") }
-        guard !tasks.isEmpty, tasks.values.allSatisfy({ $0 >= 0 && $0.isFinite }), tasks.values.contains(where: { $0 > 0 }) else {
-            throw bad("tasks needs at least one task with a positive weight")
-        }
+        let check = FieldCheck(file: path)
+        guard format == "align-config" else { throw check.failure("format", "'\(format)'", allowed: "align-config") }
+        guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
+        guard ["loo", "chrono"].contains(protocolName) else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
+        try model.validate(check.section("model"))
+        try check.int("text_vocab_size", textVocabSize, 16...LlamaConfig.maxVocabSize)
+        try check.int("max_history", maxHistory, 1...FieldCheck.maxCount)
+        let known = PromptTask.allCases.map(\.rawValue)
         for name in tasks.keys.sorted() where PromptTask(rawValue: name) == nil {
-            throw bad("tasks: unknown task '\(name)' (known: \(PromptTask.allCases.map(\.rawValue).joined(separator: ", ")))")
+            let hint = NameSuggestion.closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
+            throw check.failure("tasks", "unknown task '\(name)' (\(hint)known: \(known.joined(separator: ", ")))")
         }
-        guard model.numHiddenLayers >= 1, model.hiddenSize >= 1, model.intermediateSize >= 1 else {
-            throw bad("model.hidden_size, intermediate_size and num_hidden_layers must be positive")
+        for (name, w) in tasks.sorted(by: { $0.key < $1.key }) {
+            try check.section("tasks").number(name, w, .closed(0, Self.maxTaskWeight))
         }
-        let kv = model.numKeyValueHeads ?? model.numAttentionHeads
-        guard kv >= 1, model.numAttentionHeads % kv == 0 else {
-            throw bad("model.num_attention_heads must be a multiple of num_key_value_heads")
+        guard tasks.values.contains(where: { $0 > 0 }) else {
+            throw check.failure("tasks", "needs at least one task with a positive weight")
         }
-        guard textVocabSize >= 16 else { throw bad("text_vocab_size must be at least 16 (got \(textVocabSize))") }
-        guard optim.warmup >= 0, optim.minLrRatio >= 0, optim.minLrRatio <= 1 else {
-            throw bad("optim.warmup must be ≥ 0 and optim.min_lr_ratio in [0, 1]")
-        }
-        guard optim.gradClip >= 0, optim.windowBatches >= 1 else { throw bad("optim.grad_clip must be ≥ 0 and window_batches ≥ 1") }
-        guard optim.dropout >= 0, optim.dropout < 1 else { throw bad("optim.dropout must be in [0, 1) (got \(optim.dropout))") }
-        guard optim.ema >= 0, optim.ema < 1 else { throw bad("optim.ema must be in [0, 1) (0 = no moving average; got \(optim.ema))") }
-        guard eval.every >= 0, eval.beam >= 1, eval.maxUsers >= 0, eval.patience >= 0 else {
-            throw bad("eval.every, max_users and patience must be ≥ 0 and eval.beam ≥ 1")
-        }
-        guard sampling.stride >= 1 else { throw bad("sampling.stride must be ≥ 1 (got \(sampling.stride))") }
-        try itemMemory.validate(path: path)
+        try optim.validate(check.section("optim"))
+        try eval.validate(check.section("eval"))
+        try sampling.validate(check.section("sampling"))
+        try itemMemory.validate(check.section("item_memory"))
     }
 
     /// The sample-building config: history length and per-task weights.
@@ -268,16 +308,13 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// The tasks with a positive weight, in `PromptTask.allCases` order.
     public var activeTasks: [PromptTask] { PromptTask.allCases.filter { (tasks[$0.rawValue] ?? 0) > 0 } }
 
-    /// Parses a YAML text (path only names it in errors) and validates it.
+    /// Parses a YAML text (path only names it in errors) strictly and validates it.
     public static func parse(_ text: String, path: String) throws -> TrainConfig {
-        let cfg: TrainConfig
-        do { cfg = try YAMLDecoder().decode(TrainConfig.self, from: text) } catch {
-            throw AlignError.format(path: path, line: nil, message: "not a valid align config: \(error)")
-        }
+        let cfg = try ConfigYAML.decode(TrainConfig.self, from: text, path: path)
         try cfg.validate(path: path)
         return cfg
     }
 
-    /// YAML text of this config (saved as the run's resolved config).
-    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+    /// YAML text of this config (saved as the run's resolved config; floats as written).
+    public func yaml() throws -> String { try ConfigYAML.encode(self) }
 }

@@ -1,0 +1,34 @@
+// The one place a stage's error becomes output: `error: <one line>` on stderr and exit status 1 (an explicit
+// ExitCode keeps its status; help and version requests print as ArgumentParser does). Commands throw; they
+// never print errors themselves. Argument syntax errors (an unknown option, a missing value) are ArgumentParser's
+// usage message while parsing; every value range is checked in `run` and reported here.
+import AlignCore
+import AlignRec
+import ArgumentParser
+import Foundation
+
+enum CLIErrors {
+    /// The one-line message of any error a stage throws.
+    static func message(_ error: Error) -> String {
+        switch error {
+        case let e as AlignError: return e.description
+        case let e as DecodingError: return DecodingErrorText.describe(e)
+        case let e as ValidationError: return e.message
+        case let e as LocalizedError where e.errorDescription != nil: return e.errorDescription!
+        default:
+            let m = Align.message(for: error)
+            return m.isEmpty ? "\(error)" : m
+        }
+    }
+
+    /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling.
+    static func exit(_ error: Error) -> Never {
+        if error is ExitCode || error is CleanExit { Align.exit(withError: error) }
+        let line = message(error).replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        Foundation.exit(EXIT_FAILURE)
+    }
+
+    /// Range checks of command-line options: failures name the option (`--beam = 0; allowed: …`).
+    static let option = FieldCheck(file: nil)
+}
