@@ -69,7 +69,7 @@ public func stridedSubset(_ count: Int, _ n: Int) -> [Int] {
 }
 
 /// HR/NDCG@{1,5,10,20} of beam-search top-20 lists on a split: history = example.history, excluded = the
-/// untruncated earlier history (protocol.md §5). `maxExamples` > 0 evaluates an evenly strided subset.
+/// untruncated earlier history (docs/protocol.md §5). `maxExamples` > 0 evaluates an evenly strided subset.
 public func evaluateRanking(model: RecModel, dataset: Dataset, protocol p: EvalProtocol, split: Split,
                             beam: Int, maxExamples: Int = 0, progress: Bool = true) throws
     -> (metrics: RankingMetrics, lists: [[ScoredItem]]) {
