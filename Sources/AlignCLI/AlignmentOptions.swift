@@ -48,7 +48,7 @@ struct AlignmentOptions: ParsableArguments {
     /// Runs a stage, printing its lines; a user error becomes one `error:` line and exit 1.
     func run(_ body: (@escaping (String) -> Void) throws -> Void) throws {
         do {
-            try body { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            try body { Console.line($0) }
         } catch let e as AlignError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             throw ExitCode.failure

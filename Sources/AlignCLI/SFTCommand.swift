@@ -106,7 +106,7 @@ struct SFTCommand: ParsableCommand {
                                prompts: URL(fileURLWithPath: prompts), initFrom: initFrom.map { URL(fileURLWithPath: $0) },
                                tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, sidMap: sidMap.map { URL(fileURLWithPath: $0) },
                                resume: resume, progress: !noProgress)
-            _ = try SFTRun.run(o) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            _ = try SFTRun.run(o) { Console.line($0) }
         } catch let e as AlignError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             throw ExitCode.failure

@@ -225,7 +225,7 @@ public enum SFTRun {
                 run.metrics.log("sft_train", ["step": s.step, "loss": lossAvg / Double(max(lossN, 1)), "lr": Double(s.lr),
                                               "grad_norm": Double(s.gradNorm), "tokens_per_s": tps, "epoch": s.epoch,
                                               "tokens": loop.state.tokensSeen])
-                bar?.advance(0, info: String(format: "loss %.3f  %.0f tok/s  epoch %d", lossAvg / Double(max(lossN, 1)), tps, s.epoch))
+                bar?.advance(0, info: String(format: "loss %.3f, %.0f tok/s, epoch %d", lossAvg / Double(max(lossN, 1)), tps, s.epoch))
                 windowTokens = 0; windowStart = Date(); lossAvg = 0; lossN = 0
             }
             bar?.advance(1)
