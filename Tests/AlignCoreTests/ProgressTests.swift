@@ -80,3 +80,18 @@ final class ProgressHarness: @unchecked Sendable {
     bar.finish()
     #expect(h.out.isEmpty)
 }
+
+@Test func aLoopThatDoesNotAnnounceItselfIsSilentWhenQuick() {
+    let h = ProgressHarness()
+    let quick = ProgressBar(total: 100, label: "eval", unit: "users", style: .lines, announce: false, minSeconds: 5,
+                            write: { h.out += $0 }, clock: { h.now })
+    for _ in 0..<100 { h.now += 0.01; quick.advance() }
+    quick.finish()
+    #expect(h.out.isEmpty)
+    let slow = ProgressBar(total: 100, label: "eval", unit: "users", style: .lines, announce: false, minSeconds: 5,
+                           write: { h.out += $0 }, clock: { h.now })
+    for _ in 0..<100 { h.now += 0.2; slow.advance() }
+    slow.finish()
+    let lines = h.out.split(separator: "\n")
+    #expect(lines.count >= 2 && lines.last?.hasPrefix("eval: done, 100 users") == true, "\(h.out)")
+}

@@ -5,7 +5,8 @@
 //   a line of output above the bar (clear, print, redraw), so validation lines are never glued to it.
 // - in a log (`.lines`, stderr not a terminal, e.g. `align sft … 2>&1 | tee log`): a start line, a line every
 //   `logEvery` units (default 5% of the total, at most one per `minSeconds`, and at least one a minute), and an
-//   end line with the total time and rate.
+//   end line with the total time and rate. A loop that does not `announce` itself (an evaluation inside a
+//   stage) writes only its progress lines and, when it wrote any, its end line: a quick one stays silent.
 // - `.off`: nothing (`--no-progress`).
 import Foundation
 
@@ -36,6 +37,8 @@ public final class ProgressBar: @unchecked Sendable {
     public let logEvery: Int
     /// `.lines`: the least time between two progress lines; a line is also written after `maxSeconds` without one.
     public let minSeconds: Double, maxSeconds: Double
+    /// `.lines`: start and end lines even when no progress line was due.
+    public let announce: Bool
     let write: (String) -> Void
     let clock: () -> Double
     let width: () -> Int
@@ -44,6 +47,7 @@ public final class ProgressBar: @unchecked Sendable {
     var lastDraw = -Double.infinity
     var lastLine: Double
     var lastLineDone = 0
+    var linesWritten = 0
     var finished = false
     /// Whether the bar line is on the screen now (`.bar`).
     var drawn = false
@@ -53,10 +57,11 @@ public final class ProgressBar: @unchecked Sendable {
     /// `enabled: false` is `.off`; otherwise `style` (default `.automatic`). `write`, `clock` (seconds) and `width`
     /// (terminal columns) default to stderr, the wall clock and the terminal; tests pass their own.
     public init(total: Int, label: String, unit: String = "it", enabled: Bool? = nil, style: ProgressStyle? = nil,
-                logEvery: Int? = nil, minSeconds: Double = 5, maxSeconds: Double = 60,
+                announce: Bool = true, logEvery: Int? = nil, minSeconds: Double = 5, maxSeconds: Double = 60,
                 write: ((String) -> Void)? = nil, clock: (() -> Double)? = nil, width: (() -> Int)? = nil) {
         self.total = max(0, total); self.label = label; self.unit = unit
         self.style = enabled == false ? .off : (style ?? .automatic)
+        self.announce = announce
         self.logEvery = max(1, logEvery ?? (total + 19) / 20)
         self.minSeconds = minSeconds; self.maxSeconds = maxSeconds
         self.write = write ?? { FileHandle.standardError.write(Data($0.utf8)) }
@@ -65,7 +70,7 @@ public final class ProgressBar: @unchecked Sendable {
         start = self.clock()
         lastLine = start
         switch self.style {
-        case .lines: self.write("\(label): start, \(self.total) \(unit)\n")
+        case .lines: if announce { self.write("\(label): start, \(self.total) \(unit)\n") }
         case .bar: Console.register(self)
         case .off: break
         }
@@ -87,7 +92,7 @@ public final class ProgressBar: @unchecked Sendable {
         case .lines:
             let due = done - lastLineDone >= logEvery && now - lastLine >= minSeconds
             guard n > 0, done < total, due || now - lastLine >= maxSeconds else { return }
-            lastLine = now; lastLineDone = done
+            lastLine = now; lastLineDone = done; linesWritten += 1
             write(logLine(now) + "\n")
         }
     }
@@ -106,6 +111,7 @@ public final class ProgressBar: @unchecked Sendable {
             drawn = false
             Console.unregister(self)
         case .lines:
+            guard announce || linesWritten > 0 else { return }
             let elapsed = now - start
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             write("\(label): done, \(done) \(unit) in \(Self.clock(elapsed)) (\(Self.rate(rate)) \(unit)/s)"
@@ -113,14 +119,15 @@ public final class ProgressBar: @unchecked Sendable {
         }
     }
 
-    /// The bar line without the leading control characters (what `.bar` draws, before cutting to the width).
-    public func barText(_ now: Double) -> String {
+    /// The bar line without the leading control characters (what `.bar` draws, before cutting to the width);
+    /// `cells` 0 leaves the bar out.
+    public func barText(_ now: Double, cells: Int = 20) -> String {
         let elapsed = now - start
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let frac = total > 0 ? min(1, Double(done) / Double(total)) : 0
-        let cells = 20, filled = Int(frac * Double(cells))
+        let filled = Int(frac * Double(cells))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: cells - filled)
-        var s = "\(label) \(bar) \(done)/\(total) \(Self.rate(rate)) \(unit)/s \(Self.clock(elapsed)) ETA \(eta(rate))"
+        var s = "\(label) \(cells > 0 ? bar + " " : "")\(done)/\(total) \(Self.rate(rate)) \(unit)/s \(Self.clock(elapsed)) ETA \(eta(rate))"
         if !extra.isEmpty { s += "  " + extra }
         return s
     }
@@ -138,10 +145,12 @@ public final class ProgressBar: @unchecked Sendable {
 
     func eta(_ rate: Double) -> String { rate > 0 && total >= done ? Self.clock(Double(total - done) / rate) : "–" }
 
-    /// Draws the bar (lock held): start of line, erase to its end, the text cut to the width.
+    /// Draws the bar (lock held): start of line, erase to its end, the text cut to the width (the bar cells go
+    /// first when the line is too long).
     func drawLocked(_ now: Double) {
-        let text = barText(now)
         let cols = max(20, width() - 1)
+        var text = barText(now)
+        if text.count > cols { text = barText(now, cells: 0) }
         write("\r\u{1B}[K" + (text.count > cols ? String(text.prefix(cols)) : text))
         drawn = true
     }

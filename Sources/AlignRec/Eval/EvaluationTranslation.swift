@@ -41,7 +41,7 @@ public enum TranslationEval {
         let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
                                    maxSuffix: max(maxNew, sidLen))
         let search = ConstrainedBeamSearch(trie: model.trie)
-        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
+        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "items", announce: false) : nil
         var s2tHits = 0, t2sHits = 0
         var misses: [String] = []
         var rng = Rng(seed: 0)   // unused: greedy

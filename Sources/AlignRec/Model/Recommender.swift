@@ -76,7 +76,7 @@ public func evaluateRanking(model: RecModel, dataset: Dataset, protocol p: EvalP
     let all = dataset.examples(p, split)
     let examples = stridedSubset(all.count, maxExamples).map { all[$0] }
     let rec = try Recommender(model: model, beam: max(beam, 20))
-    let bar = progress ? ProgressBar(total: examples.count, label: "eval \(p.rawValue)/\(split.rawValue)", unit: "users") : nil
+    let bar = progress ? ProgressBar(total: examples.count, label: "eval \(p.rawValue)/\(split.rawValue)", unit: "users", announce: false) : nil
     let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) },
                                   k: 20, progress: bar)
     bar?.finish()

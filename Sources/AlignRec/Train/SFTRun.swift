@@ -180,7 +180,7 @@ public enum SFTRun {
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
         let total = cfg.optim.steps
-        let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
+        let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "steps") : nil
         let t0 = Date()
         var windowTokens = 0, windowStart = Date(), lossAvg: Double = 0, lossN = 0
         var tokensThisRun = 0
