@@ -3,7 +3,7 @@
 // generation, title2sid by constrained decoding) through RecService, updates the session, and renders the
 // reply as numbered text or JSON. Unresolved titles are always answered with their closest candidates, and a
 // reply that only picks one of them ("1", "the first one") uses it. Genre exclusions ("but no horror",
-// ChatExclusions) hold for the rest of the conversation and reach the beam search as excluded items.
+// GenreExclusions) hold for the rest of the conversation and reach the beam search as excluded items.
 import Foundation
 
 /// A title that could not be used, with what it might have meant.
