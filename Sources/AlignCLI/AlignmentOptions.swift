@@ -56,5 +56,5 @@ struct AlignmentOptions: ParsableArguments {
     var outURL: URL { URL(fileURLWithPath: out) }
 
     /// Prints a stage's lines.
-    func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    func say(_ line: String) { Console.line(line) }
 }

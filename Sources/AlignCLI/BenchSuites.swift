@@ -1,5 +1,5 @@
 // The product-level sections of `align bench`: trie-constrained beam search with the KV-cached decoder
-// (issue 4's shape: preset A, beam 20, top-20, 100-token prompts, 4 levels × 256 codes, 10k and 50k items),
+// (preset A, beam 20, top-20, 100-token prompts, 4 levels × 256 codes, 10k and 50k items),
 // MiniLM embedding throughput, and the RQ-KMeans SID build time (3 × 256 codes on 384-d vectors).
 import AlignCore
 import AlignRec

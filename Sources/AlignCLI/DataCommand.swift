@@ -1,5 +1,5 @@
 // `align data prepare`: raw MovieLens / Amazon / generic files → a dataset directory by the protocol of
-// protocol.md, with printed statistics and the most-popular baseline as a sanity figure; `align data stats`
+// docs/protocol.md, with printed statistics and the most-popular baseline as a sanity figure; `align data stats`
 // loads (and validates) a prepared directory and prints the same statistics and baselines for both protocols.
 import AlignCore
 import AlignRec

@@ -70,12 +70,12 @@ struct EmbedCommand: ParsableCommand {
                 dataDir: dir, protocol: p,
                 textFile: text.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("embeddings.safetensors"),
                 weight: cfWeight, options: o,
-                out: out.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("embeddings-\(p.rawValue)-cf.safetensors")) { print($0) }
+                out: out.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("embeddings-\(p.rawValue)-cf.safetensors")) { Console.line($0) }
             return
         }
         let options = EmbedOptions(
             dataDir: URL(fileURLWithPath: data), encoderDir: URL(fileURLWithPath: encoder), batch: batch,
             out: out.map { URL(fileURLWithPath: $0) }, importFile: importFile.map { URL(fileURLWithPath: $0) }, tensor: tensor)
-        try EmbeddingPipeline.run(options) { print($0) }
+        try EmbeddingPipeline.run(options) { Console.line($0) }
     }
 }

@@ -139,8 +139,8 @@ struct QuickstartCommand: ParsableCommand {
         }
         guard let base = baseline else { return }
         switch p {
-        case .loo: print("\nleave-one-out test, \(base.count) users (protocol.md); beam 20, items from the user's history excluded")
-        case .chrono: print("\nchronological test, \(base.count) samples (protocol.md); beam 20, items from the user's history excluded")
+        case .loo: print("\nleave-one-out test, \(base.count) users (docs/protocol.md); beam 20, items from the user's history excluded")
+        case .chrono: print("\nchronological test, \(base.count) samples (docs/protocol.md); beam 20, items from the user's history excluded")
         }
         print("model          HR@1    HR@5   HR@10   HR@20  NDCG@5 NDCG@10 NDCG@20  coverage@10")
         func line(_ n: String, _ m: RankingMetrics, _ cov: Double?) {

@@ -124,6 +124,6 @@ struct SFTCommand: ParsableCommand {
                            tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, sidMap: sidMap.map { URL(fileURLWithPath: $0) },
                            resume: resume, overwrite: overwrite, progress: !noProgress)
         o.configLabel = label
-        _ = try SFTRun.run(o) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        _ = try SFTRun.run(o) { Console.line($0) }
     }
 }

@@ -110,7 +110,7 @@ private func sidTokenizer() throws -> Tokenizer {
         #expect(dec["32001"]?["content"] as? String == "<a_0>" && dec["0"]?["content"] as? String == "<unk>")
         #expect(cfg["pad_token"] as? String == "<pad>" && cfg["bos_token"] as? String == "<s>")
 
-        // Without our file, HF's added_tokens_decoder alone gives the same tokenizer (specials by HF flag).
+        // Without align_tokens.json, HF's added_tokens_decoder alone gives the same tokenizer (specials by HF flag).
         try FileManager.default.removeItem(at: dir.appendingPathComponent(AddedTokensFile.fileName))
         let hf = try Tokenizer.load(from: dir)
         #expect(hf.addedTokens == t.addedTokens)

@@ -1,4 +1,4 @@
-// The most-popular baseline: by hand on the tiny fixture, and digit for digit against protocol.md §6 on the
+// The most-popular baseline: by hand on the tiny fixture, and digit for digit against docs/protocol.md §6 on the
 // real MovieLens latest-small data (scripts/fetch-movielens → data/raw/ml-latest-small, or the directory in
 // ALIGN_MOVIELENS_DIR). When the real data is missing the test is skipped, except under CI=true where it fails.
 import AlignRec

@@ -1,4 +1,4 @@
-// Ranking metrics (protocol.md §5) against an independent computation: sort all candidates by
+// Ranking metrics (docs/protocol.md §5) against an independent computation: sort all candidates by
 // (score descending, item ascending) and take the target's position.
 import AlignRec
 import Foundation

@@ -1,4 +1,4 @@
-// The protocol of protocol.md on a hand-made MovieLens fixture (Fixtures/data/movielens-tiny), every count and
+// The protocol of docs/protocol.md on a hand-made MovieLens fixture (Fixtures/data/movielens-tiny), every count and
 // split worked out by hand below, plus the dataset directory round trip and load errors.
 //
 // movies.csv (CRLF): 1 Heat (1995) · 2 "American President, The (1995)" · 3 """Great Performances"" Cats (1998)"

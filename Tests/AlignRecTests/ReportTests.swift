@@ -82,6 +82,8 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     #expect(SVGPlot.tickLabels([0.6920, 0.6925, 0.6930]) == ["0.6920", "0.6925", "0.6930"])
     #expect(SVGPlot.tickLabels([0, 0.002, 0.004]) == ["0", "2.0e-03", "4.0e-03"])
     #expect(SVGPlot.tickLabels([0, 50, 100]) == ["0", "50", "100"])
+    #expect(SVGPlot.tickLabels([0, 0.025, 0.05, 0.075]) == ["0.000", "0.025", "0.050", "0.075"])   // never 0.03 for 0.025
+    #expect(SVGPlot.tickLabels([-0.15, -0.125, -0.1]) == ["-0.150", "-0.125", "-0.100"])
 }
 
 @Test func alignmentLogsAndSummaryAreRead() throws {
@@ -108,4 +110,39 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     let run = try ReportData.readRun(dir)
     let ev = Dictionary(run.eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     #expect(ev == ["hr@10": 0.075, "ndcg@10": 0.035, "valid.hr@10": 0.085, "valid.ndcg@10": 0.045])
+}
+
+@Test func legendsSitAboveThePlotAndTablesFitThePage() throws {
+    // Five series with long names at the report's chart width: the legend wraps into rows, and every legend
+    // label lies above the top of the y axis (the plot area), so no label covers a data point.
+    let names = ["train", "valid", "test", "raw weights (valid)", "moving average (valid)"]
+    let series = names.enumerated().map { i, n in
+        PlotSeries(name: n, points: (0..<10).map { (Double($0), Double($0 * (i + 1))) }, color: SVGPlot.palette[i])
+    }
+    let svg = SVGPlot.lineChart(title: "ndcg10", xLabel: "step", series: series, width: 360, height: 240)
+    func numbers(_ pattern: String) throws -> [Double] {
+        let re = try NSRegularExpression(pattern: pattern)
+        return re.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).compactMap {
+            Range($0.range(at: 1), in: svg).flatMap { Double(svg[$0]) }
+        }
+    }
+    let axisTop = try #require(try numbers(#"<line x1="56.0" x2="56.0" y1="([0-9.]+)""#).first)
+    let legendY = try numbers(#"<text x="[0-9.]+" y="([0-9.]+)" class="lg">"#)
+    #expect(legendY.count == 5)
+    #expect(legendY.allSatisfy { $0 < axisTop - 6 }, "legend at \(legendY), plot from \(axisTop)")
+    #expect(Set(legendY).count > 1, "five long names need more than one row at 360 px")
+    let layout = SVGPlot.legendLayout(names, left: 56, width: 292)
+    #expect(layout.allSatisfy { $0.x >= 56 && $0.x < 56 + 292 })
+
+    // 20 metric columns: cut into tables of at most 9 metrics beside stage and run.
+    var values: [String: Double] = [:]
+    for k in [1, 5, 10, 20] { values["hr@\(k)"] = 0.1; values["ndcg@\(k)"] = 0.05 }
+    for i in 0..<12 { values["extra_measure_\(i)"] = Double(i) }
+    let run = ReportRun(name: "q-sft", url: URL(fileURLWithPath: "/tmp/q-sft"), stage: "sft",
+                        eval: values.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
+    let html = ReportHTML.comparisonSection([run])
+    let tables = html.components(separatedBy: "<table>").dropFirst()
+    #expect(tables.count == 3)
+    #expect(tables.allSatisfy { $0.components(separatedBy: "<th").count - 1 <= 2 + ReportHTML.columnsPerTable })
+    #expect(tables.first?.contains("hr@10") == true && tables.first?.contains("extra_measure") == false)
 }

@@ -2,7 +2,7 @@
 //   config.json                         LlamaConfig
 //   model.safetensors                   or shards model-0000i-of-0000n.safetensors + model.safetensors.index.json
 //   tokenizer.model + added tokens      (see TokenizerFiles.swift), optional
-//   align.json                          our versioned AlignInfo, optional
+//   align.json                          align's versioned AlignInfo, optional
 //   optimizer.safetensors               AdamW state (see CheckpointOptimizer.swift), optional
 // Reading validates every tensor against the expected (name, shape) list and converts F32/F16/BF16 to F32
 // lazily (memory-mapped). Writing builds the whole directory under a temporary name and renames it into

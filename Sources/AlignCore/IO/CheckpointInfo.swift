@@ -1,4 +1,4 @@
-// `align.json`: our own versioned record inside a Hugging Face checkpoint directory — what the checkpoint is
+// `align.json`: align's own versioned record inside a Hugging Face checkpoint directory — what the checkpoint is
 // for (SID map path, task list) and a free-form training state payload. `JSONValue` carries arbitrary
 // Codable payloads losslessly (integers stay exact up to 64 bits, e.g. RNG states).
 import Foundation

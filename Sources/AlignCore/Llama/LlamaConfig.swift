@@ -173,7 +173,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// Extra keys transformers wants beside ours when we write a checkpoint.
+    /// Extra keys transformers wants beside align's own when a checkpoint is written.
     public func jsonData() throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

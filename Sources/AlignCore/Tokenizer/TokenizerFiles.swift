@@ -1,8 +1,8 @@
 // On-disk form of a `Tokenizer` inside a Hugging Face style directory:
 //   tokenizer.model          the SentencePiece ModelProto
-//   align_tokens.json        our versioned added-token list (format "align-added-tokens", version 1)
+//   align_tokens.json        align's versioned added-token list (format "align-added-tokens", version 1)
 //   added_tokens.json        HF's {content: id} map of appended tokens
-//   tokenizer_config.json    HF LlamaTokenizer fields incl. added_tokens_decoder (legacy spacing, as we encode)
+//   tokenizer_config.json    HF LlamaTokenizer fields incl. added_tokens_decoder (legacy spacing, as align encodes)
 //   special_tokens_map.json  HF bos/eos/unk/pad names
 // Loading prefers align_tokens.json, then HF's added_tokens_decoder, then added_tokens.json.
 import Foundation

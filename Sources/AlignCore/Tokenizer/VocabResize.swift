@@ -1,5 +1,5 @@
 // Growing a vocabulary-indexed matrix (token embeddings, untied LM head) when tokens are added to a
-// pretrained model: the new rows start at the mean of the existing rows (design.md §4).
+// pretrained model: the new rows start at the mean of the existing rows (docs/design.md §4).
 import Foundation
 
 /// Returns the row-major `[newRows, dim]` matrix whose first `rows` rows are `w` ([rows, dim]) and whose

@@ -174,7 +174,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
 /// How DPO/GRPO draw their training prompts from the protocol's training examples.
 public enum PromptSampling: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// Uniformly over training examples: a user with n training positions supplies about n times the prompts
-    /// of a user with one (what every run before the tenth session did).
+    /// of a user with one (the default, and the only draw before `users` existed).
     case examples
     /// Balanced over users: users in turn (a seeded order), each giving its next not-yet-drawn example, so every
     /// user supplies the same number of prompts until its examples run out — the weighting of leave-one-out

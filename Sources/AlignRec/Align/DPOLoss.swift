@@ -1,4 +1,4 @@
-// The DPO losses on summed response log-probabilities (design.md §8), as pure scalar functions with
+// The DPO losses on summed response log-probabilities (docs/design.md §8), as pure scalar functions with
 // their exact gradients with respect to the four (or 2 + 2N) log-probabilities, plus the quantities a DPO
 // run logs. Everything is Double and numerically stable for any margin (log σ via log1p, softmax via
 // log-sum-exp with the maximum subtracted).
@@ -37,7 +37,7 @@ public struct DPOTerm: Sendable, Equatable {
     public var accuracy: Double
 }
 
-/// The two DPO losses of design.md §8.
+/// The two DPO losses of docs/design.md §8.
 public enum DPOLoss {
     /// Numerically stable log σ(x) for any finite x.
     public static func logSigmoid(_ x: Double) -> Double {

@@ -32,7 +32,7 @@ public enum DPORun {
         switch source {
         case .beam:
             let rec = try Recommender(model: ctx.model, beam: max(beam, n + 1 + futureWindow))
-            let bar = progress ? ProgressBar(total: examples.count, label: "mining negatives", unit: "prompts") : nil
+            let bar = progress ? ProgressBar(total: examples.count, label: "mining negatives", unit: "prompts", announce: false) : nil
             let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(ds.excluded(for: $0))) },
                                           k: n + 1 + futureWindow, progress: bar)
             bar?.finish()
@@ -138,7 +138,7 @@ public enum DPORun {
                                maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
                                items: ctx.model.itemTable)
         core.sftWeight = cfg.sftWeight
-        let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "seq") : nil
+        let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "sequences", announce: false) : nil
         try core.computeReference(&pairs, progress: refBar)
         refBar?.finish()
         let prepSeconds = Date().timeIntervalSince(t0)

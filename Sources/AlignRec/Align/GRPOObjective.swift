@@ -1,4 +1,4 @@
-// The GRPO objective of design.md §8 as pure functions: group-normalised advantages with zero-variance
+// The GRPO objective of docs/design.md §8 as pure functions: group-normalised advantages with zero-variance
 // groups masked, the per-token clipped surrogate with the k3 KL penalty and its exact derivative with
 // respect to the token's policy log-prob, and the per-sequence / per-token loss normalisation.
 //

@@ -1,5 +1,5 @@
 // GRPO rewards for one group of G completions (items) of a prompt whose true next item is `target`
-// (design.md §8), and the weighted mix the config asks for.
+// (docs/design.md §8), and the weighted mix the config asks for.
 //
 //   rule      r_i = 1 if items[i] == target else 0.
 //   ranking   MiniOneRec's rank-aware reward: rule plus, in a group that contains the target, a penalty

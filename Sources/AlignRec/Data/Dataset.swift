@@ -87,7 +87,7 @@ private func decodeFlexibleID<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ ke
     return try c.decode(String.self, forKey: key)
 }
 
-/// The two evaluation protocols of protocol.md.
+/// The two evaluation protocols of docs/protocol.md.
 public enum EvalProtocol: String, Codable, Sendable, CaseIterable {
     /// Leave-one-out (§3).
     case loo
@@ -138,7 +138,7 @@ public struct DatasetInfo: Codable, Sendable, Equatable {
     public var itemOrder: String
     /// Same for user ids.
     public var userOrder: String
-    /// Fixed description of the recipe (see protocol.md).
+    /// Fixed description of the recipe (see docs/protocol.md).
     public var recipe = "title filter; dedupe (user,item) keeping earliest; iterative k-core; item = 1 + rank of original id; sequences by (timestamp, item); loo: test s[n-1], valid s[n-2], train s[0..n-3]; chrono: samples p=1..n-1 sorted by (timestamp, user, pos), split floor(8N/10), floor(9N/10)"
     /// Counts and sequence statistics.
     public var counts: Counts

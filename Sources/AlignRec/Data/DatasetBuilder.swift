@@ -1,4 +1,4 @@
-// The evaluation protocol of protocol.md, from raw interactions to a `Dataset`: title filter, de-duplication
+// The evaluation protocol of docs/protocol.md, from raw interactions to a `Dataset`: title filter, de-duplication
 // of repeated (user, item) pairs (earliest kept; MovieLens has none), iterative k-core to a fixed point,
 // dense 1-based item indices by ascending original id (numeric order when every id is an integer, else UTF-8
 // byte order), users in the same order, per-user sequences sorted by (timestamp, item), leave-one-out splits
@@ -14,11 +14,11 @@ public struct ProtocolConfig: Codable, Sendable, Equatable {
     /// History length of chronological samples.
     public var chronoMaxHistory = 10
     /// Train / valid fractions of the chronological split, as tenths: train = [0, N*8/10), valid = [.., N*9/10).
-    /// (The split is by integer division, as protocol.md §4.)
+    /// (The split is by integer division, as docs/protocol.md §4.)
     public var chronoTrainTenths = 8
     public var chronoValidTenths = 1
 
-    /// The protocol.md defaults: 5-core, loo history 20, chrono history 10, 80/10/10.
+    /// The docs/protocol.md defaults: 5-core, loo history 20, chrono history 10, 80/10/10.
     public init(minCount: Int = 5, looMaxHistory: Int = 20, chronoMaxHistory: Int = 10) {
         self.minCount = minCount; self.looMaxHistory = looMaxHistory; self.chronoMaxHistory = chronoMaxHistory
     }

@@ -26,7 +26,7 @@ public struct ItemMeta: Sendable, Equatable {
             && a.extra.map(\.0) == b.extra.map(\.0) && a.extra.map(\.1) == b.extra.map(\.1)
     }
 
-    /// True when the title is empty or only whitespace (protocol.md §1.2: such items are dropped).
+    /// True when the title is empty or only whitespace (docs/protocol.md §1.2: such items are dropped).
     public var hasTitle: Bool { !title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
 
     /// The text the encoder embeds. Recipe (every part only when present, each ending with a period):

@@ -1,6 +1,6 @@
 // Micro-benchmark of trie-constrained beam search: users/s of a ShardedBeamSearch (`usersPerBatch` users per
-// decoder, one decoder per worker) over prompts (issue 4 §3: beam 20, top-20, 100-token prompts, 10k/50k items
-// of 4 levels × 256 codes). Also builds synthetic tries and prompts of those shapes for `align bench`.
+// decoder, one decoder per worker) over prompts (beam 20, top-20, 100-token prompts, 10k/50k items of 4 levels
+// × 256 codes: the shape README's beam-search figures use). Also builds synthetic tries and prompts of those shapes for `align bench`.
 import Foundation
 
 /// Beam-search throughput measurement.

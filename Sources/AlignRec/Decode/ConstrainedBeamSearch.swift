@@ -1,8 +1,8 @@
-// Trie-constrained beam search over an `IncrementalDecoder` (design.md §7): many prompts (users) batched as
+// Trie-constrained beam search over an `IncrementalDecoder` (docs/design.md §7): many prompts (users) batched as
 // groups of B rows, one token per beam per step through the KV cache, only the trie's allowed tokens scored,
 // top-K distinct existing items by summed log-probability, optional per-prompt exclusions.
 //
-// Scoring (`.renormalized`, the default and design.md §7): disallowed logits are −∞ before the softmax, so
+// Scoring (`.renormalized`, the default and docs/design.md §7): disallowed logits are −∞ before the softmax, so
 // a token's log-prob is logit − logsumexp(logits of allowed tokens). This equals log-softmax over the full
 // vocabulary followed by renormalisation over the allowed set (the full-vocabulary normaliser cancels), so
 // it is computed over the allowed set only. Excluded items' subtrees count as disallowed. `.fullSoftmax`

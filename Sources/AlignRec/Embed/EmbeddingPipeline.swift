@@ -45,8 +45,9 @@ public enum EmbeddingPipeline {
                                     normalized: ItemEmbeddings.rowsAreUnit(v, dim: dim))
             log("imported \(items.count) × \(dim) vectors from \(file.path)")
         } else {
-            let model = try BertModel(directory: o.encoderDir)
+            log("embedding \(items.count) items with \(o.encoderDir.lastPathComponent) (batch \(o.batch))")
             let start = Date()
+            let model = try BertModel(directory: o.encoderDir)
             let v = try embed(texts: items.map(\.text), model: model, batch: o.batch, progress: o.progress)
             result = ItemEmbeddings(vectors: v, count: items.count, dim: model.dim, encoder: o.encoderDir.lastPathComponent,
                                     normalized: true)

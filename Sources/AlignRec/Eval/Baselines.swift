@@ -1,4 +1,4 @@
-// Non-learned reference baselines (protocol.md §6). Most-popular: score = number of training interactions of
+// Non-learned reference baselines (docs/protocol.md §6). Most-popular: score = number of training interactions of
 // the item — under leave-one-out every item of every `loo_train` sequence; under chrono the number of training
 // samples whose target is the item — ranked by the shared protocol (history excluded, ties by item index).
 import Foundation

@@ -121,7 +121,7 @@ public enum Evaluation {
                                               progress: Bool) throws -> (lists: [[ScoredItem]], stats: BeamSearchStats) {
         let rec = try Recommender(model: model, beam: beam)
         let requests = examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }
-        let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "user") : nil
+        let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "users", announce: false) : nil
         let lists = try rec.recommend(requests, k: k, progress: bar)
         bar?.finish()
         return (lists, rec.searchStats)

@@ -44,7 +44,7 @@ public enum TranslationEval {
         let search = ConstrainedBeamSearch(trie: model.trie)
         let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
-        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
+        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "items", announce: false) : nil
         var s2tHits = 0, t2sHits = 0
         var misses: [String] = []
         var rng = Rng(seed: 0)   // unused: greedy

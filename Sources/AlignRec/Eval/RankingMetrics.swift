@@ -1,4 +1,4 @@
-// Ranking metrics of protocol.md §5, shared by every model: the rank of the target from a full score vector
+// Ranking metrics of docs/protocol.md §5, shared by every model: the rank of the target from a full score vector
 // (candidates = all items minus the user's untruncated earlier history; ties broken by ascending item index)
 // or from a generative model's top-K list (rank = position + 1, a miss when absent), and HR@K / NDCG@K for
 // K = 1, 5, 10, 20 accumulated in Float64 and reported as plain means. Sums are exactly rounded (Shewchuk's

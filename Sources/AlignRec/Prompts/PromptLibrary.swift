@@ -3,7 +3,7 @@
 // `prompts/tasks.json` (format `align-prompts`, version 1), rendering, and drawing a template per sample.
 import Foundation
 
-/// An instruction task (design.md §6).
+/// An instruction task (docs/design.md §6).
 public enum PromptTask: String, CaseIterable, Codable, Sendable {
     /// History as SIDs → next item's SID.
     case nextitem

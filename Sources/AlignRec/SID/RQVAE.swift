@@ -1,4 +1,4 @@
-// RQ-VAE Semantic IDs: MLP encoder → L residual codebooks → MLP decoder, trained with our AdamW.
+// RQ-VAE Semantic IDs: MLP encoder → L residual codebooks → MLP decoder, trained with AlignCore's AdamW.
 // Per batch (B rows), with z = enc(x), r_0 = z, e_d = nearest codeword of r_d, r_{d+1} = r_d − e_d,
 // ẑ = Σ_d e_d, x̂ = dec(ẑ) (straight-through: ∂x̂/∂z passes ẑ's gradient to z unchanged):
 //   loss = (1/B) Σ_rows [ ‖x − x̂‖² + Σ_d ‖sg[r_d] − e_d‖² + β ‖r_d − sg[e_d]‖² ],  β = 0.25.

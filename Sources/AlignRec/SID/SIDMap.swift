@@ -1,6 +1,6 @@
 // The SID map: item id → Semantic ID codes, and the token spelling `<a_12><b_7><c_201>` (level letters a, b,
 // c, …; LC-Rec/MiniOneRec's spelling). Two file forms:
-// - `sid_map.json` (ours, versioned):
+// - `sid_map.json` (align's own, versioned):
 //     {"format":"align-sid-map","version":1,"levels":3,"codes":[256,256,4],"method":"rqkmeans",
 //      "dedup":"extra-level","items":{"1":[12,7,201], ...}}
 //   keys are 1-based item ids (1...N, dense); "codes" is the codebook size per level including an extra level.

@@ -1,7 +1,9 @@
 // Answers chat messages with a model: finds titles/SIDs (TextMentions), decides the intent (ChatIntentParser),
 // runs the right task (titlehist2sid recommendations from the history as titles, sid2title by free
 // generation, title2sid by constrained decoding) through RecService, updates the session, and renders the
-// reply as numbered text or JSON. Unresolved titles are always answered with their closest candidates.
+// reply as numbered text or JSON. Unresolved titles are always answered with their closest candidates, and a
+// reply that only picks one of them ("1", "the first one") uses it. Genre exclusions ("but no horror",
+// GenreExclusions) hold for the rest of the conversation and reach the beam search as excluded items.
 import Foundation
 
 /// A title that could not be used, with what it might have meant.
@@ -34,9 +36,12 @@ public struct ChatReply: Codable, Sendable, Equatable {
     public var notes: [String]
     /// Whether the message was answered (false for clarify/help: nothing could be done).
     public var answered: Bool
+    /// Genres excluded in this conversation (their items are never recommended).
+    public var excludedGenres: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case kind, task, history, items, sidAnswers = "sid_answers", titleAnswers = "title_answers", unresolved, notes, answered
+        case excludedGenres = "excluded_genres"
     }
 }
 
@@ -65,21 +70,60 @@ public final class ChatEngine {
       which item is "The Matrix"?     (the Semantic ID of a title)
       reset                           (forget this conversation)
     Put a title in quotes when it is an ordinary word ("Up"); add the year to pick a remake ("Heat (1986)").
+    "but no horror" keeps a genre out of every list; answer a did-you-mean list with its number ("1").
     """
+
+    /// The catalogue's genre names (for exclusions).
+    lazy var genres: [String] = Array(Set(service.model.items.flatMap(\.genres))).sorted()
 
     /// Answers one message and updates the session.
     public func respond(_ text: String) throws -> ChatReply {
-        let m = TextMentions.extract(text, index: service.titles, sidMap: service.model.sidMap)
+        let ex = GenreExclusions.extract(text, genres: genres)
+        let m = TextMentions.extract(ex.remainder, index: service.titles, sidMap: service.model.sidMap)
         var reply = ChatReply(kind: "clarify", task: nil, history: [], items: [], sidAnswers: [], titleAnswers: [],
                               unresolved: unresolved(m), notes: corrections(m), answered: false)
-        switch ChatIntentParser.parse(text, mentions: m, session: session) {
+        let newGenres = ex.genres.filter { !session.excludedGenres.contains($0) }
+        session.excludedGenres += newGenres
+        if !newGenres.isEmpty {
+            let n = excludedItems(newGenres).count
+            reply.notes.append("excluding \(newGenres.joined(separator: ", ")) (\(n) items) from now on; say \"reset\" to start over")
+        }
+        let intent = ChatIntentParser.parse(ex.remainder, mentions: m, session: session)
+        let asked = session.pending
+        session.pending = []
+        switch intent {
         case .help:
             reply.kind = "help"; reply.notes = [ChatEngine.helpText]; reply.unresolved = []
+            session.pending = asked
         case .reset:
             session = ChatSession(); reply.kind = "reset"; reply.answered = true; reply.unresolved = []
             reply.notes = ["Forgot the conversation."]
+        case let .choose(n):
+            let q = asked[0], item = q.candidates[n - 1]
+            reply.notes.append("took \"\(q.text)\" as \(service.titles.display(item))")
+            session.pending = Array(asked.dropFirst())
+            reply.unresolved = session.pending.map { p in
+                UnresolvedTitle(text: p.text, reason: TitleMatch.Kind.ambiguous.rawValue,
+                                candidates: p.candidates.enumerated().map { service.recommendation(item: $0.element, rank: $0.offset + 1, score: 0) })
+            }
+            switch q.use {
+            case .recommend:
+                session.add([item])
+                try recommend(into: &reply)
+            case .titleToSID:
+                reply.kind = "title2sid"; reply.task = PromptTask.title2sid.rawValue; reply.answered = true
+                reply.titleAnswers.append(try service.sid(forItem: item, k: min(k, 5)))
+                session.lastList = [item]
+            }
+            reply.excludedGenres = session.excludedGenres
+            return reply
         case .unclear:
-            if reply.unresolved.isEmpty { reply.notes.append("I found no title I know in that. Say \"help\" for examples.") }
+            if !newGenres.isEmpty, !session.history.isEmpty, m.titles.isEmpty {
+                // "no horror please" after a list: the same history again under the new exclusion.
+                try recommend(into: &reply, excludeShown: false)
+            } else if reply.unresolved.isEmpty && newGenres.isEmpty {
+                reply.notes.append("I found no title I know in that. Say \"help\" for examples.")
+            }
         case let .sidToTitle(sids):
             reply.kind = "sid2title"; reply.task = PromptTask.sid2title.rawValue; reply.answered = true
             if !service.trained(.sid2title) { reply.notes.append("this model was not trained on sid2title; its titles are guesses") }
@@ -95,16 +139,31 @@ public final class ChatEngine {
         case .more:
             try recommend(into: &reply)
         }
+        // Titles asked about in this reply become the open questions ("1" picks the first candidate).
+        let use: PendingChoice.Use = ChatIntentParser.asksSID(ex.remainder, mentions: m) ? .titleToSID : .recommend
+        if reply.kind != "help" {
+            session.pending = reply.unresolved.filter { !$0.candidates.isEmpty }
+                .map { PendingChoice(text: $0.text, candidates: $0.candidates.map(\.item), use: use) }
+        }
+        reply.excludedGenres = session.excludedGenres
         return reply
     }
 
-    func recommend(into reply: inout ChatReply) throws {
+    /// Items of the given genres.
+    func excludedItems(_ genres: [String]) -> [Int] {
+        let g = Set(genres)
+        return service.model.items.filter { !g.isDisjoint(with: $0.genres) }.map(\.item)
+    }
+
+    /// Recommendations for the session history. The request excludes the history, the excluded genres' items
+    /// and (unless `excludeShown` is false) everything shown before; the beam search masks those items out.
+    func recommend(into reply: inout ChatReply, excludeShown: Bool = true) throws {
         let task = service.historyTask(preferred: .titlehist2sid)
         if task != .titlehist2sid && !fallbackNoted {
             reply.notes.append("this model was not trained on titlehist2sid; using nextitem (history as SIDs)")
             fallbackNoted = true
         }
-        let exclude = Array(Set(session.history + session.shown)).sorted()
+        let exclude = Array(Set(session.history + (excludeShown ? session.shown : []) + excludedItems(session.excludedGenres))).sorted()
         let lists = try service.recommend([RecommendRequest(history: session.history, exclude: exclude)], k: k, task: task)
         reply.kind = "recommend"; reply.task = task.rawValue; reply.answered = true
         reply.history = session.history.enumerated().map { service.recommendation(item: $0.element, rank: $0.offset + 1, score: 0) }
@@ -156,6 +215,7 @@ public final class ChatEngine {
             out.append("\(what) — did you mean:")
             out.append(renderList(u.candidates, scores: false))
         }
+        if r.unresolved.contains(where: { !$0.candidates.isEmpty }) { out.append("(answer with a number to use one)") }
         switch r.kind {
         case "recommend":
             out.append("Because you liked " + r.history.map(label).joined(separator: "; ") + " (\(r.task ?? "")):")

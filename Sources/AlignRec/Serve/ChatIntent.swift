@@ -2,8 +2,10 @@
 // SIDs in the text → "what is this SID" (sid2title); a title with "sid"/"which item"/"id of" → title2sid;
 // ordinal references to the last list ("more like the second one", "#3", "the last one") or titles →
 // recommendations from the session history; "more"/"again" → more from the same history; "reset"; "help".
-// Titles that did not resolve are carried along so the reply can ask about them. Owns the session state
-// (the conversation's history and what was shown); answering is ChatEngine's job.
+// Titles that did not resolve are carried along so the reply can ask about them; the session keeps those
+// questions, and a reply that is only a choice ("1", "the first one", "number 2") answers the first of them.
+// Owns the session state (history, what was shown, open questions, excluded genres); answering is
+// ChatEngine's job.
 import Foundation
 
 /// A parsed chat message.
@@ -16,6 +18,8 @@ public enum ChatIntent: Sendable, Equatable {
     case sidToTitle([SIDMention])
     /// SIDs for these resolved items.
     case titleToSID([Int])
+    /// The user picked candidate `n` (1-based) of the first open did-you-mean question.
+    case choose(Int)
     /// Forget the session.
     case reset
     /// Nothing actionable was found (unresolved titles, if any, are in the mentions).
@@ -31,11 +35,26 @@ public struct ChatSession: Sendable, Equatable {
     public var lastList: [Int] = []
     /// Every item shown as a recommendation in this session.
     public var shown: [Int] = []
+    /// Did-you-mean questions not answered yet, oldest first.
+    public var pending: [PendingChoice] = []
+    /// Genres the user excluded ("but no horror"); their items are never recommended in this session.
+    public var excludedGenres: [String] = []
     /// An empty session.
     public init() {}
 
     /// Appends items not yet in the history.
     public mutating func add(_ items: [Int]) { for i in items where !history.contains(i) { history.append(i) } }
+}
+
+/// A did-you-mean question: the title as written, the candidates offered (in the order shown) and what the
+/// title was for.
+public struct PendingChoice: Sendable, Equatable {
+    /// What to do with the chosen item.
+    public enum Use: String, Sendable, Equatable { case recommend, titleToSID }
+    public var text: String
+    public var candidates: [Int]
+    public var use: Use
+    public init(text: String, candidates: [Int], use: Use) { self.text = text; self.candidates = candidates; self.use = use }
 }
 
 /// Keyword rules from mentions to an intent.
@@ -68,6 +87,27 @@ public enum ChatIntentParser {
         return out
     }
 
+    /// Words that may surround a choice ("I meant the second one, please").
+    static let choiceWords: Set<String> = ["the", "one", "number", "no", "nr", "please", "i", "mean", "meant", "its", "it",
+                                           "is", "that", "option", "choice", "pick", "take", "item", "movie", "film", "title",
+                                           "yes", "ok", "okay", "id", "like", "want", "go", "with", "s"]
+
+    /// n when the whole message is a choice among `count` options: one number or ordinal ("1", "#2", "the first
+    /// one", "number 3 please", "the last one") and nothing else but `choiceWords`.
+    public static func choice(_ text: String, count: Int) -> Int? {
+        guard count > 0 else { return nil }
+        let rest = TitleNormalizer.words(text).filter { !choiceWords.contains($0) }
+        guard rest.count == 1, let w = rest.first else { return nil }
+        let n = Int(w) ?? ordinals[w] ?? (w == "last" ? count : nil)
+        return n.flatMap { (1...count).contains($0) ? $0 : nil }
+    }
+
+    /// Whether the message asks for a SID ("which item is …", "the sid of …").
+    public static func asksSID(_ text: String, mentions m: Mentions) -> Bool {
+        let trimmed = TitleNormalizer.words(text).joined(separator: " ")
+        return m.residualWords.contains { sidWords.contains($0) } || trimmed.contains("which item")
+    }
+
     /// The intent of `text` given its mentions and the session.
     public static func parse(_ text: String, mentions m: Mentions, session: ChatSession) -> ChatIntent {
         let words = m.residualWords
@@ -75,7 +115,8 @@ public enum ChatIntentParser {
         if ["reset", "start over", "clear", "new session", "forget everything", "forget it"].contains(trimmed) { return .reset }
         if ["help", "h", ""].contains(trimmed) && m.sids.isEmpty { return .help }
         if !m.sids.isEmpty { return .sidToTitle(m.sids) }
-        let asksSID = words.contains { sidWords.contains($0) } || trimmed.contains("which item is") || trimmed.contains("which item")
+        if m.titles.isEmpty, let first = session.pending.first, let n = choice(text, count: first.candidates.count) { return .choose(n) }
+        let asksSID = asksSID(text, mentions: m)
         if asksSID, !m.resolvedItems.isEmpty, m.resolvedItems.count == m.titles.count || m.titles.allSatisfy({ $0.match.item != nil || $0.quoted }) {
             return .titleToSID(m.resolvedItems)
         }

@@ -23,6 +23,13 @@ public struct ReportRun {
     public var evalText: [(key: String, value: String)]
     /// Problems met while reading (shown in the report).
     public var notes: [String]
+
+    /// A run as read (or built for a report without files).
+    public init(name: String, url: URL, stage: String, info: RunInfo? = nil, metrics: [[String: Any]] = [],
+                eval: [(key: String, value: Double)] = [], evalText: [(key: String, value: String)] = [], notes: [String] = []) {
+        self.name = name; self.url = url; self.stage = stage; self.info = info; self.metrics = metrics
+        self.eval = eval; self.evalText = evalText; self.notes = notes
+    }
 }
 
 /// Everything a report needs.

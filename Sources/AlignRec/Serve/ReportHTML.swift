@@ -103,19 +103,36 @@ public enum ReportHTML {
         return rows
     }
 
-    static func comparisonSection(_ runs: [ReportRun]) -> String {
+    /// Metric columns per comparison table: with the stage and run columns a table stays inside a 1,200-px page.
+    public static let columnsPerTable = 9
+
+    /// The "Stage comparison" section: ranking metrics, then the other measures, in tables that fit the page.
+    public static func comparisonSection(_ runs: [ReportRun]) -> String {
         var h = "<h2>Stage comparison</h2>"
         let rows = comparisonRows(runs)
         var keys: [String] = []
         for r in rows { for k in r.values.keys.sorted() where !keys.contains(k) { keys.append(k) } }
         guard !keys.isEmpty else { return h + "<p class=\"empty\">No eval.json in these runs (run <code>align eval</code>).</p>" }
         keys.sort { columnRank($0) < columnRank($1) }
-        let cols = Array(keys.prefix(16))
+        // Ranking metrics first, then the lists' other measures; each group cut into tables that fit the page.
+        let ranking = keys.filter { [0, 1, 5].contains(columnRank($0).0) }, other = keys.filter { ![0, 1, 5].contains(columnRank($0).0) }
+        for group in [ranking, other] where !group.isEmpty {
+            for start in stride(from: 0, to: group.count, by: columnsPerTable) {
+                h += comparisonTable(rows, Array(group[start..<min(group.count, start + columnsPerTable)]))
+            }
+        }
+        let texts = runs.flatMap { r in r.evalText.filter { ["protocol", "split"].contains($0.key) }.map { "\(r.name): \($0.key) = \($0.value)" } }
+        if !texts.isEmpty { h += "<p class=\"sub\">" + texts.prefix(12).map(esc).joined(separator: " · ") + "</p>" }
+        return h
+    }
+
+    /// One comparison table: a row per run (and baseline), the given metric columns, the best value in bold.
+    static func comparisonTable(_ rows: [(stage: String, name: String, values: [String: Double])], _ cols: [String]) -> String {
         let lower: (String) -> Bool = { k in let l = k.lowercased(); return l.contains("loss") || l.contains("seconds") }
-        h += "<div class=\"tw\"><table><tr><th>stage</th><th class=\"l\">run</th>"
-        // Break long keys only after "@", "_" or "." (never inside a word or number).
+        var h = "<div class=\"tw\"><table><tr><th>stage</th><th class=\"l\">run</th>"
+        // Break long keys only after "_" or "." (never inside a word or number).
         h += cols.map { c in "<th>" + esc(c).replacingOccurrences(of: "_", with: "_<wbr>").replacingOccurrences(of: ".", with: ".<wbr>") + "</th>" }.joined() + "</tr>"
-        for r in rows {
+        for r in rows where cols.contains(where: { r.values[$0] != nil }) {
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td>"
             for c in cols {
                 guard let v = r.values[c] else { h += "<td class=\"dim\">–</td>"; continue }
@@ -125,10 +142,7 @@ public enum ReportHTML {
             }
             h += "</tr>"
         }
-        h += "</table></div>"
-        let texts = runs.flatMap { r in r.evalText.filter { ["protocol", "split"].contains($0.key) }.map { "\(r.name): \($0.key) = \($0.value)" } }
-        if !texts.isEmpty { h += "<p class=\"sub\">" + texts.prefix(12).map(esc).joined(separator: " · ") + "</p>" }
-        return h
+        return h + "</table></div>"
     }
 
     static func displayKey(_ k: String) -> String {
@@ -185,7 +199,7 @@ public enum ReportHTML {
             let charts = curves(r.metrics)
             if charts.isEmpty { h += "<p class=\"empty\">No metrics logged.</p>"; continue }
             h += "<div class=\"charts\">"
-            for c in charts.prefix(12) { h += SVGPlot.lineChart(title: c.key, xLabel: c.xLabel, series: c.series, width: 420, height: 240) }
+            for c in charts.prefix(12) { h += SVGPlot.lineChart(title: c.key, xLabel: c.xLabel, series: c.series, width: 360, height: 240) }
             h += "</div>"
         }
         return h

@@ -51,15 +51,18 @@ public enum SVGPlot {
         return String(format: "%.3g", v)
     }
 
-    /// Labels for a tick sequence: as many decimals as the spacing needs (0.6925 vs 0.6930), scientific
-    /// notation when every value is tiny (learning rates), thousands as "12k".
+    /// Labels for a tick sequence: as many decimals as writing every tick exactly needs (0.6925 vs 0.6930,
+    /// 0.025), scientific notation when every value is tiny (learning rates), thousands as "12k".
     public static func tickLabels(_ t: [Double]) -> [String] {
         guard t.count > 1 else { return t.map(format) }
-        let step = abs(t[1] - t[0])
         let top = t.map(abs).max() ?? 0
         if top < 1e-2 && top > 0 { return t.map { $0 == 0 ? "0" : String(format: "%.1e", $0) } }
         if top >= 1e4 { return t.map(format) }
-        let d = step >= 1 ? 0 : min(8, Int(ceil(-log10(step) - 1e-9)))
+        // The fewest decimals that write every tick exactly (0.025 needs 3, not the 2 its magnitude suggests).
+        let d = (0...8).first { d in
+            let scale = pow(10, Double(d))
+            return t.allSatisfy { abs(($0 * scale).rounded() - $0 * scale) < 1e-6 * max(1, abs($0 * scale)) }
+        } ?? 8
         return t.map { String(format: "%.\(d)f", $0) }
     }
 
@@ -75,11 +78,29 @@ public enum SVGPlot {
         return out
     }
 
-    /// A line chart with axes, ticks, a title and a legend. Returns an `<svg>` element.
+    /// Legend entries laid out in rows between the title and the plot, so they never cover data: (series
+    /// index, x, row), wrapping at `width`. An entry is a 18-px line, a gap and its name (about 6 px a character).
+    public static func legendLayout(_ names: [String], left: Double, width: Double) -> [(index: Int, x: Double, row: Int)] {
+        var out: [(Int, Double, Int)] = []
+        var x = left, row = 0
+        for (i, n) in names.enumerated() {
+            let w = 26 + 6.2 * Double(min(n.count, 24)) + 14
+            if x > left, x + w > left + width { x = left; row += 1 }
+            out.append((i, x, row))
+            x += w
+        }
+        return out
+    }
+
+    /// A line chart with axes, ticks, a title and a legend above the plot. Returns an `<svg>` element.
     public static func lineChart(title: String, xLabel: String, series: [PlotSeries], width: Int = 440, height: Int = 260) -> String {
         let pts = series.flatMap { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }
-        let ml = 56.0, mr = 12.0, mt = 28.0, mb = 40.0
+        let shown = series.enumerated().filter { !$0.element.points.isEmpty }
+        let ml = 56.0, mr = 12.0, mb = 40.0
         let w = Double(width), h = Double(height)
+        let legend = legendLayout(shown.map(\.element.name), left: ml, width: w - ml - mr)
+        let rows = legend.isEmpty ? 0 : legend.map(\.row).max()! + 1
+        let mt = 32.0 + 15 * Double(rows)
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" class=\"chart\">"
         s += "<text x=\"\(w / 2)\" y=\"17\" text-anchor=\"middle\" class=\"ct\">\(escape(title))</text>"
         guard let x0 = pts.map(\.x).min(), let x1 = pts.map(\.x).max(), let y0r = pts.map(\.y).min(), let y1r = pts.map(\.y).max() else {
@@ -118,17 +139,12 @@ public enum SVGPlot {
                 for pt in p { s += "<circle cx=\(q(px(pt.x))) cy=\(q(py(pt.y))) r=\"2.6\" fill=\"\(ser.color)\"/>" }
             }
         }
-        // Legend (top right, inside the plot).
-        var ly = mt + 6
-        let shown = series.filter { !$0.points.isEmpty }.count
-        if shown > 0 {
-            s += "<rect x=\(q(w - mr - 130)) y=\(q(mt - 3)) width=\"124\" height=\(q(Double(shown) * 14 + 4)) fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ddd\"/>"
-        }
-        for ser in series where !ser.points.isEmpty {
-            let lx = w - mr - 8
-            s += "<line x1=\(q(lx - 118)) x2=\(q(lx - 100)) y1=\(q(ly)) y2=\(q(ly)) stroke=\"\(ser.color)\" stroke-width=\"2\"/>"
-            s += "<text x=\(q(lx - 96)) y=\(q(ly + 4)) class=\"lg\">\(escape(String(ser.name.prefix(18))))</text>"
-            ly += 14
+        // Legend: rows between the title and the plot area.
+        for e in legend {
+            let ser = shown[e.index].element, ly = 30.0 + 15 * Double(e.row)
+            let dash = ser.markers ? " stroke-dasharray=\"5 3\"" : ""
+            s += "<line x1=\(q(e.x)) x2=\(q(e.x + 18)) y1=\(q(ly)) y2=\(q(ly)) stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>"
+            s += "<text x=\(q(e.x + 22)) y=\(q(ly + 4)) class=\"lg\">\(escape(String(ser.name.prefix(24))))</text>"
         }
         return s + "</svg>"
     }

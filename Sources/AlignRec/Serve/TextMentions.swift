@@ -8,6 +8,9 @@
 //    filler words (function words, chat words such as "watch", "next", "more", numbers) counts only when
 //    every word is capitalised and it is not sentence-initial — so "what should I watch next" finds no
 //    title "Next", but "I loved Up and Her" finds both films.
+// 3a. An exact span directly followed by a year or a sequel number the catalogue does not have with that
+//    title ("Toy Story (1990)", "Toy Story 4", "Godfather Part IV") names another film: the whole text is the
+//    mention, looked up as written, so it is asked about and never mapped to the shorter title.
 // 3b. An exact span directly followed by uncovered content words is re-read as one span when that is a
 //    confident typo correction ("Toy Stroy": "Toy" is a film too, but "Toy Stroy" reads as "Toy Story").
 // 4. Words left over between matches are grouped into runs split at punctuation; each run with its filler
@@ -130,8 +133,15 @@ public enum TextMentions {
                     // Exact keys only here (a hash lookup); fuzzy matching is for leftovers.
                     if !index.exactItems(key: TitleNormalizer.normalize(s).key).isEmpty,
                        case let m = index.match(s), m.kind == .exact || (m.kind == .ambiguous && m.candidates.first?.score == 1) {
-                        exactSpans.append((span, TitleMention(text: s, quoted: false, match: m)))
-                        taken = L
+                        let end = numberTail(chars, words, after: span.upperBound)
+                        if end > span.upperBound {   // 3a
+                            let long = String(chars[words[w].start..<closingParenEnd(chars, words[end - 1].end)])
+                            exactSpans.append((w..<end, TitleMention(text: long, quoted: false, match: index.match(long))))
+                            taken = end - w
+                        } else {
+                            exactSpans.append((span, TitleMention(text: s, quoted: false, match: m)))
+                            taken = L
+                        }
                         break
                     }
                 }
@@ -240,6 +250,27 @@ public enum TextMentions {
         guard span.count > 1 else { return true }
         for k in words[span.lowerBound].end..<words[span.upperBound - 1].start where "?!;\n".contains(c[k]) { return false }
         return true
+    }
+
+    /// Words counted after a number that make it a count, not a sequel ("Heat 2 times").
+    static let countNouns: Set<String> = ["times", "time", "x", "stars", "star", "hours", "hour", "out", "of"]
+
+    /// The end of a year or sequel number directly after word `k` (only spaces, or " (" for a year, between):
+    /// "(1990)", "4", "IV", "Part 2", "Part II". Returns `k` when there is none.
+    static func numberTail(_ c: [Character], _ words: [Word], after k: Int) -> Int {
+        guard k > 0, k < words.count else { return k }
+        func adjacent(_ a: Int, _ b: Int) -> Bool { c[words[a].end..<words[b].start].allSatisfy { $0 == " " || $0 == "(" } }
+        func isNumber(_ i: Int) -> Bool {
+            let w = words[i]
+            let roman = TitleNormalizer.romans[w.folded] != nil && c[w.start].isUppercase
+            guard w.folded.allSatisfy(\.isASCIIDigit) || roman else { return false }
+            return i + 1 >= words.count || !countNouns.contains(words[i + 1].folded)
+        }
+        guard adjacent(k - 1, k) else { return k }
+        if words[k].isYear { return k + 1 }
+        if isNumber(k) { return k + 1 }
+        if words[k].folded == "part", k + 1 < words.count, adjacent(k, k + 1), isNumber(k + 1) { return k + 2 }
+        return k
     }
 
     /// Extends a window end over a directly following ")" (so "Heat (1995" becomes "Heat (1995)").

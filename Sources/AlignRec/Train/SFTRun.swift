@@ -238,7 +238,7 @@ public enum SFTRun {
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
                                    resumeStep: state.step)
         let total = cfg.optim.steps, startStep = loop.state.step
-        let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
+        let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "steps") : nil
         let t0 = Date()
         var windowTokens = 0, windowStart = Date()
         var tokensThisRun = 0
@@ -322,8 +322,8 @@ public enum SFTRun {
                                              "tokens_per_s": tps, "epoch": s.epoch, "tokens": loop.state.tokensSeen]
                 if let itemLoss { fields["item_loss"] = itemLoss }
                 run.metrics.log("sft_train", fields)
-                let itemText = itemLoss.map { String(format: "  item %.3f", $0) } ?? ""
-                bar?.advance(0, info: String(format: "loss %.3f%@  %.0f tok/s  epoch %d", loss, itemText, tps, s.epoch))
+                let itemText = itemLoss.map { String(format: ", item %.3f", $0) } ?? ""
+                bar?.advance(0, info: String(format: "loss %.3f%@, %.0f tok/s, epoch %d", loss, itemText, tps, s.epoch))
                 windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)

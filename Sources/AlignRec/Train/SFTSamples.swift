@@ -7,7 +7,7 @@
 // `offsets[u]` items before its end instead, plus the window that ends at its last item.
 //
 // Dense history loss (nextitem, optional): the nextitem prompt lists the history as consecutive SID tokens,
-// oldest first. Besides the response we also train every history SID token: at the position before item k's
+// oldest first. Besides the response, every history SID token is trained too: at the position before item k's
 // j-th token the model predicts it from the instruction text, items < k and item k's earlier tokens — i.e.
 // exactly the nextitem task for the shorter history items[<k] (SASRec's all-positions objective). The
 // evaluation prompt is the same template with the same SID-only history layout, so what is learned at

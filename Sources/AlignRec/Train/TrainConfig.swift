@@ -75,7 +75,7 @@ public struct OptimPreset: Codable, Sendable, Equatable {
     /// Dropout on the embedding and on every attention/MLP branch during SFT (0 = off).
     public var dropout: Float = 0
     /// The tasks whose samples get `dropout` (nil = every task). Memorising tasks such as the translations learn
-    /// far slower under dropout (docs/experiments.md, seventh session), while nextitem gains from it.
+    /// far slower under dropout (docs/results.md, "Why is translation not learned?"), while nextitem gains from it.
     public var dropoutTasks: [PromptTask]?
     /// Decay of an exponential moving average of the weights (0 = none). With one, validation and `best/`
     /// use the averaged weights; training continues on the raw ones (`last/` keeps both, for exact resume).

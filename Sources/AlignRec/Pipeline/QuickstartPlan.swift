@@ -7,7 +7,7 @@
 // Chronological: the same data, loo SIDs and tokenizer (their SID tokens are the same 3 × 32 set), plus
 // collaborative vectors of the chrono training sequences and SIDs built on them (`<data>/sid-cf-chrono`), which
 // the chrono SFT uses; validation during SFT on a 2,000-sample subset, the GRPO preset with the future reward.
-// These are the commands of the chronological runs in docs/experiments.md (x18) and docs/alignment.md (c0).
+// These are the commands of the chronological runs x18 and c0 in docs/results.md §4 and §7.4.
 
 /// What `align quickstart` was asked to do.
 public struct QuickstartSettings: Sendable {
@@ -28,7 +28,7 @@ public struct QuickstartSettings: Sendable {
     /// Seed of the loo (and text-only) SID build.
     public var sidSeed: UInt64 = 42
     /// Seed of the chrono SID build: with 42 the chrono vectors keep colliding groups after Sinkhorn and fall back
-    /// to a fourth level, which the 3-level tokenizer does not cover (docs/experiments.md, e11).
+    /// to a fourth level, which the 3-level tokenizer does not cover (docs/results.md §2.3).
     public var chronoSidSeed: UInt64 = 1
     public var cfWeight: Float = 0.5
     public var seed: UInt64 = 0
