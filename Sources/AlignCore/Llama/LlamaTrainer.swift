@@ -14,6 +14,11 @@
 // [M,C] block, instead of all N = B·T. With V = 2,097 and d 96 the head is ~45% of a step's GEMM FLOPs and a
 // nextitem batch trains ~58% of its positions. Log-probs and gradients are those of the full path (the
 // golden tests keep the full path; a test compares the two).
+//
+// Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision. In bf16 the weights enter
+// the products as a bf16 copy (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared
+// and refreshed by the owner of data-parallel replicas); activations are rounded to bf16 as the products take
+// them; accumulation, outputs, gradients and every element-wise op stay fp32.
 import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
@@ -28,6 +33,12 @@ public final class LlamaTrainer: @unchecked Sendable {
     /// d objective / d parameter, same layout as `params.data`; accumulated by `backward`.
     public let grads: UnsafeMutableBufferPointer<Float>
     let rope: RopeTable
+    /// The matrix-product engine (its precision is the trainer's; `gemm.threads` its oneDNN threads).
+    public let gemm: Gemm
+    /// bf16 copies of the weights (bf16 only); refreshed at each forward when this trainer owns them.
+    let weights16: BF16Weights?
+    let ownsWeights16: Bool
+    public var precision: Precision { gemm.precision }
 
     struct LayerActs {
         var ln1: UnsafeMutablePointer<Float>, rstd1: UnsafeMutablePointer<Float>
@@ -81,7 +92,11 @@ public final class LlamaTrainer: @unchecked Sendable {
     var state = State.empty
 
     /// Plans all memory for batches up to [maxBatch, maxSeq]; `dropout` in [0, 1) (see the file header).
-    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0) {
+    /// `precision` of the matrix products; in bf16 `sharedWeights` is a bf16 copy kept current by the caller
+    /// (data-parallel replicas), nil = the trainer keeps its own. `backend` nil = `GemmBackend.preferred`.
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0,
+                precision: Precision = .fp32, backend: GemmBackend? = nil, sharedWeights: BF16Weights? = nil,
+                gemmThreads: Int = Parallel.workers) {
         precondition(maxBatch > 0 && maxSeq > 0)
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
         self.dropout = dropout
@@ -119,6 +134,19 @@ public final class LlamaTrainer: @unchecked Sendable {
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+        gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        if precision == .bf16 {
+            weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
+            ownsWeights16 = sharedWeights == nil
+        } else {
+            weights16 = nil; ownsWeights16 = false
+        }
+    }
+
+    /// A product operand for the weight tensor at `offset`: the bf16 copy in bf16, the fp32 weights otherwise.
+    @inline(__always) func weight(_ offset: Int) -> GemmOperand {
+        if let w = weights16 { return .bf16(w.ptr(offset)) }
+        return .f32(UnsafePointer(params.data.baseAddress! + offset))
     }
 
     deinit {
@@ -153,6 +181,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
         }
         batch = B; seq = T
+        if ownsWeights16 { weights16!.refresh(from: params) }
         runForward()
         state = .forwarded
     }
@@ -180,25 +209,25 @@ public final class LlamaTrainer: @unchecked Sendable {
         for l in 0..<c.numHiddenLayers {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
             rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
-            sgemm(false, true, N, W, C, 1, a.ln1, C, p + o.qkv, C, 0, a.qkv, W)
+            gemm.mm(false, true, N, W, C, 1, .f32(a.ln1), C, weight(o.qkv), C, 0, a.qkv, W)
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
             attentionForward(a.att, a.probs, a.qkv, shape)
             a.xmid.update(from: x, count: N * C)
             if masked {
-                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 0, branch, C)
+                gemm.mm(false, true, N, C, H * hd, 1, .f32(a.att), H * hd, weight(o.o), H * hd, 0, branch, C)
                 dropoutAddForward(a.xmid, branch, mask(1 + 2 * l), N * C)
             } else {
-                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
+                gemm.mm(false, true, N, C, H * hd, 1, .f32(a.att), H * hd, weight(o.o), H * hd, 1, a.xmid, C)
             }
             rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
-            sgemm(false, true, N, 2 * F, C, 1, a.ln2, C, p + o.gateUp, C, 0, a.gu, 2 * F)
+            gemm.mm(false, true, N, 2 * F, C, 1, .f32(a.ln2), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
             swigluForward(hbuf, a.gu, N, F)
             xout.update(from: a.xmid, count: N * C)
             if masked {
-                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 0, branch, C)
+                gemm.mm(false, true, N, C, F, 1, .f32(hbuf), F, weight(o.down), F, 0, branch, C)
                 dropoutAddForward(xout, branch, mask(2 + 2 * l), N * C)
             } else {
-                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 1, xout, C)
+                gemm.mm(false, true, N, C, F, 1, .f32(hbuf), F, weight(o.down), F, 1, xout, C)
             }
         }
         rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
@@ -213,13 +242,13 @@ public final class LlamaTrainer: @unchecked Sendable {
                 m += 1
             }
             compactRows = m
-            sgemm(false, true, m, V, C, 1, lnfc, C, p + lay.lmHead, C, 0, logitsBuf, V)
+            gemm.mm(false, true, m, V, C, 1, .f32(lnfc), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             // The compact block's logits are never read again: keep exp(logit − max) in their place and 1/Σ in
             // lsec, so the backward scales instead of recomputing the exponentials.
             logSoftmaxTargetForwardKeepingExp(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
             for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }
         } else {
-            sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
+            gemm.mm(false, true, N, V, C, 1, .f32(lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
         }
     }
@@ -307,14 +336,14 @@ public final class LlamaTrainer: @unchecked Sendable {
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
             logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-            sgemm(true, false, V, C, m, 1, dlogits, V, lnfc, C, 1, g + lay.lmHead, C)
-            sgemm(false, false, m, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, lnfc, C)
+            gemm.mm(true, false, V, C, m, 1, dlogits, V, lnfc, C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, m, C, V, 1, .f32(dlogits), V, weight(lay.lmHead), C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
             for r in 0..<m { (dln + Int(rowIndex[r]) * C).update(from: lnfc + r * C, count: C) }
         } else {
             logSoftmaxTargetBackward(dlogits, logitsBuf, lse, targets.baseAddress!, wbuf, N, V)
-            sgemm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
-            sgemm(false, false, N, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, dln, C)
+            gemm.mm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, N, C, V, 1, .f32(dlogits), V, weight(lay.lmHead), C, 0, dln, C)
         }
         dres.update(repeating: 0, count: N * C)
         rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
@@ -325,21 +354,21 @@ public final class LlamaTrainer: @unchecked Sendable {
             swigluForward(hbuf, a.gu, N, F)
             var dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(2 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            sgemm(false, false, N, F, C, 1, dbranch, C, p + o.down, F, 0, dh, F)
-            sgemm(true, false, C, F, N, 1, dbranch, C, hbuf, F, 1, g + o.down, F)
+            gemm.mm(false, false, N, F, C, 1, .f32(dbranch), C, weight(o.down), F, 0, dh, F)
+            gemm.mm(true, false, C, F, N, 1, dbranch, C, hbuf, F, 1, g + o.down, F)
             swigluBackward(dgu, dh, a.gu, N, F)
-            sgemm(false, false, N, C, 2 * F, 1, dgu, 2 * F, p + o.gateUp, C, 0, dln, C)
-            sgemm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
+            gemm.mm(false, false, N, C, 2 * F, 1, .f32(dgu), 2 * F, weight(o.gateUp), C, 0, dln, C)
+            gemm.mm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
             rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
             // attention (dres = d xmid; dbranch as above)
             dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(1 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            sgemm(false, false, N, H * hd, C, 1, dbranch, C, p + o.o, H * hd, 0, datt, H * hd)
-            sgemm(true, false, C, H * hd, N, 1, dbranch, C, a.att, H * hd, 1, g + o.o, H * hd)
+            gemm.mm(false, false, N, H * hd, C, 1, .f32(dbranch), C, weight(o.o), H * hd, 0, datt, H * hd)
+            gemm.mm(true, false, C, H * hd, N, 1, dbranch, C, a.att, H * hd, 1, g + o.o, H * hd)
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
-            sgemm(false, false, N, C, W, 1, dqkv, W, p + o.qkv, C, 0, dln, C)
-            sgemm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
+            gemm.mm(false, false, N, C, W, 1, .f32(dqkv), W, weight(o.qkv), C, 0, dln, C)
+            gemm.mm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
         }
         if masked { dropoutBackward(dln, dres, mask(0), N * C); embeddingBackward(g + lay.embed, dln, tokens.baseAddress!, N, C) }
