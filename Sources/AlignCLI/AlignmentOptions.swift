@@ -21,10 +21,12 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("recent-positions"), help: "Override recent_positions: draw prompts only from each user's last N training positions (0 = every position).") var recentPositions: Int?
     @Option(name: .customLong("prompt-sampling"), help: "Override prompt_sampling: examples (uniform over training examples) | users (balanced over users).") var promptSampling: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     /// Applies the shared overrides to a preference config's common fields.
     func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64,
-               recentPositions r: inout Int, promptSampling ps: inout PromptSampling) throws {
+               recentPositions r: inout Int, promptSampling ps: inout PromptSampling, precision: inout Precision?) throws {
+        if let v = precisionOptions.precision { precision = v }
         if let v = recentPositions { r = v }
         if let v = promptSampling {
             guard let p = PromptSampling(rawValue: v) else { throw AlignError.invalidArgument("--prompt-sampling must be examples or users (got '\(v)')") }

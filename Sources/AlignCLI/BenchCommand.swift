@@ -291,7 +291,8 @@ struct BenchCommand: ParsableCommand {
     /// Beam-like batched decoding: best seconds of the steps alone, of prefill + steps, and the FLOPs of both.
     func decodeBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Double, Double, Double) {
         let c = p.model, d = p.decode, V = c.vocabSize, R = d.groups * d.width
-        let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps)
+        let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps,
+                               precision: precision)
         let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: V)) } }
         var bestStep = Double.infinity, bestTotal = Double.infinity
         var toks = [Int32](repeating: 0, count: R), parents = Array(0..<R)

@@ -28,9 +28,11 @@ struct ChatCommand: ParsableCommand {
     @Option(name: .long, help: "Beam width.")
     var beam: Int = 20
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         try ServeCLI.reportingErrors {
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k))
+            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), precision: precisionOptions.resolve(announce: false))
             let engine = try ChatEngine(service: service, k: k)
             func answer(_ text: String) throws -> ChatReply {
                 let r = try engine.respond(text)

@@ -32,17 +32,21 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the comparison as JSON here.")
     var out: String?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
             guard k >= 1, k <= 20 else { throw AlignError.invalidArgument("--k must be in 1...20 (got \(k))") }
             let urlA = URL(fileURLWithPath: a), urlB = URL(fileURLWithPath: b)
             let (sp, p) = try ranking.resolve(run: urlA)   // protocol default: run A's config
             let beam = ranking.beam
+            let precision = precisionOptions.resolve()
             let dataset = try ranking.dataset()
             let examples = dataset.examples(p, sp)
             var ranks: [[Int?]] = []
             for url in [urlA, urlB] {
                 let model = try RecModel.load(url)
+                model.precision = precision
                 try model.sidMap.checkProtocol(p.rawValue, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
                                                           progress: !ranking.noProgress)

@@ -37,7 +37,7 @@ struct DPOCommand: ParsableCommand {
         if let v = sftWeight { c.sftWeight = v }
         if let v = futureWindow { c.futureWindow = v }
         try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
+                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel)
         return c
     }

@@ -29,6 +29,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
             let modelURL = URL(fileURLWithPath: model)
@@ -36,6 +38,7 @@ struct EvalCommand: ParsableCommand {
             guard maxExamples >= 0 else { throw AlignError.invalidArgument("--max-examples must be ≥ 0") }
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
+            rec.precision = precisionOptions.resolve()
             let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,

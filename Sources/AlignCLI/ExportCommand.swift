@@ -36,6 +36,8 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "No progress bar.")
     var noProgress = false
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         try ServeCLI.reportingErrors {
             guard let fmt = ExportFormat(rawValue: format) else {
@@ -45,7 +47,8 @@ struct ExportCommand: ParsableCommand {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
             guard k >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("--k and --users-per-batch must be ≥ 1") }
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch)
+            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch,
+                                              precision: precisionOptions.resolve(announce: false))
             let ds = try Dataset.load(from: URL(fileURLWithPath: data))
             try ServeInputs.checkCatalogue(model: service.model, dataset: ds, dataPath: data)
             let sel = try ServeInputs.selection(users, dataset: ds)

@@ -53,7 +53,7 @@ struct GRPOCommand: ParsableCommand {
         }
         if let v = iterations { c.iterations = v }
         try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
+                     recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel)
         return c
     }

@@ -50,6 +50,8 @@ struct GenerateCommand: ParsableCommand {
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be ≥ 1") }
     }
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         let dir = try RecModel.resolveCheckpoint(URL(fileURLWithPath: model))
         let ck = try HFCheckpoint.readLlama(dir: dir)
@@ -75,7 +77,8 @@ struct GenerateCommand: ParsableCommand {
         }
         let mode: SamplingMode = temperature.map { .sample(temperature: $0, topK: topK, topP: topP) } ?? .greedy
         let sampler = try TokenSampler(mode: mode, vocabSize: ck.config.vocabSize)
-        let decoder = LlamaDecoder(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens)
+        let decoder = LlamaDecoder(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens,
+                                   precision: precisionOptions.resolve(announce: false))
         var rng = Rng(seed: seed)
         let eos = (ck.tokenizer?.eosId ?? ck.config.eosTokenId).map { Int32($0) }
         let start = Date()

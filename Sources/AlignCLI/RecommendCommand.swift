@@ -44,12 +44,15 @@ struct RecommendCommand: ParsableCommand {
         guard k >= 1 else { throw ValidationError("--k must be ≥ 1") }
     }
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         try ServeCLI.reportingErrors {
             guard let t = PromptTask(rawValue: task), t == .nextitem || t == .titlehist2sid else {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
-            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: 1)
+            let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: 1,
+                                              precision: precisionOptions.resolve(announce: false))
             let target = try ServeCLI.resolveUser(user: user, history: history, historyIds: historyIds, data: data,
                                                   service: service, excludeHistory: excludeHistory)
             let list = try service.recommend([RecommendRequest(history: target.history, exclude: target.exclude)], k: k, task: t)[0]

@@ -55,6 +55,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
     @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     func resolvedConfig() throws -> TrainConfig {
         var cfg: TrainConfig
@@ -76,6 +77,7 @@ struct SFTCommand: ParsableCommand {
         if let v = warmup { cfg.optim.warmup = v }
         if let v = batchSize { cfg.optim.batchSize = v }
         if let v = seed { cfg.seed = v }
+        if let v = precisionOptions.precision { cfg.precision = v }
         if let v = `protocol` { cfg.protocolName = v }
         if let v = maxHistory { cfg.maxHistory = v }
         if let v = evalEvery { cfg.eval.every = v }

@@ -7,6 +7,10 @@
 // Work nobody reads is skipped: prefill runs the last layer's query, attention, o_proj and MLP only for each
 // prompt's last position (the other positions only feed the cache, i.e. that layer's keys/values), and with
 // a `logitRange` the LM head multiplies only those vocabulary rows (e.g. 256 SID codes instead of 4096).
+//
+// Products go through `gemm` at the decoder's precision (see LlamaTrainer): in bf16 the weights are a bf16 copy
+// refreshed at each prefill (or shared and kept current by the owner of several decoders), activations rounded
+// as the products take them; the KV cache, attention and norms stay fp32.
 import Foundation
 
 /// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
@@ -37,10 +41,18 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     // live-row step: compact row → row, per-group compact offsets, rows whose suffix cache is complete
     let liveRows: UnsafeMutableBufferPointer<Int32>, groupStart: UnsafeMutableBufferPointer<Int>
     let rowComplete: UnsafeMutableBufferPointer<Bool>
+    /// The matrix-product engine (`gemm.threads`: 1 when decoders run side by side).
+    public let gemm: Gemm
+    let weights16: BF16Weights?
+    let ownsWeights16: Bool
+    public var precision: Precision { gemm.precision }
 
     /// Plans memory for up to `maxGroups` prompts of ≤ `maxPrompt` tokens, `maxWidth` rows each, and
-    /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix).
-    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int) {
+    /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix). `precision` of the products;
+    /// in bf16 `sharedWeights` is a copy the caller keeps current (nil = refreshed here at each prefill).
+    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int,
+                precision: Precision = .fp32, backend: GemmBackend? = nil, sharedWeights: BF16Weights? = nil,
+                gemmThreads: Int = Parallel.workers) {
         precondition(maxGroups > 0 && maxWidth > 0 && maxPrompt > 0 && maxSuffix > 0)
         self.params = params
         self.maxGroups = maxGroups; self.maxWidth = maxWidth; self.maxPrompt = maxPrompt; self.maxSuffix = maxSuffix
@@ -72,6 +84,19 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         groupStart = .allocate(capacity: maxGroups + 1); groupStart.initialize(repeating: 0)
         rowComplete = .allocate(capacity: R); rowComplete.initialize(repeating: true)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
+        gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        if precision == .bf16 {
+            weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
+            ownsWeights16 = sharedWeights == nil
+        } else {
+            weights16 = nil; ownsWeights16 = false
+        }
+    }
+
+    /// A product operand for the weight tensor at `offset` (bf16 copy in bf16, else the fp32 weights).
+    @inline(__always) func weight(_ offset: Int) -> GemmOperand {
+        if let w = weights16 { return .bf16(w.ptr(offset)) }
+        return .f32(UnsafePointer(params.data.baseAddress! + offset))
     }
 
     deinit {
@@ -109,13 +134,14 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             n += p.count
         }
         groups = prompts.count; self.width = width; suffixLength = 0
+        if ownsWeights16 { weights16!.refresh(from: params) }
         for r in 0..<(groups * width) { rowComplete[r] = true }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
         for l in 0..<(L - 1) {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
-            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
             storePromptKV(layer: l, starts: starts, lengths: lengths)
@@ -143,7 +169,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         let l = L - 1, pr = params.data.baseAddress!, o = params.layout.layers[l], qW = H * hd
         rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, config.rmsNormEps)
         // K and V columns of qkv[n, W] only: rows qW..<W of the [W, C] projection.
-        sgemm(false, true, n, 2 * kvW, C, 1, ln, C, pr + o.qkv + qW * C, C, 0, qkv + qW, W)
+        gemm.mm(false, true, n, 2 * kvW, C, 1, .f32(ln), C, weight(o.qkv + qW * C), C, 0, qkv + qW, W)
         ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
         storePromptKV(layer: l, starts: starts, lengths: lengths)
         // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
@@ -157,7 +183,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             pos[g] = Int32(lengths[g] - 1)
         }
         // Queries of those rows into qkv rows 0..<groups (their K/V columns are already in the cache).
-        sgemm(false, true, groups, qW, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+        gemm.mm(false, true, groups, qW, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
         ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
         let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
                                    promptLengths: UnsafePointer(promptLengths.baseAddress!),
@@ -170,11 +196,11 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     @inline(__always)
     func mlpBlock(n: Int, layer l: Int, attOut: UnsafeMutablePointer<Float>) {
         let pr = params.data.baseAddress!, o = params.layout.layers[l]
-        sgemm(false, true, n, C, H * hd, 1, attOut, H * hd, pr + o.o, H * hd, 1, x, C)
+        gemm.mm(false, true, n, C, H * hd, 1, .f32(attOut), H * hd, weight(o.o), H * hd, 1, x, C)
         rmsnormForward(ln, rstd, x, pr + o.ln2, n, C, config.rmsNormEps)
-        sgemm(false, true, n, 2 * F, C, 1, ln, C, pr + o.gateUp, C, 0, gu, 2 * F)
+        gemm.mm(false, true, n, 2 * F, C, 1, .f32(ln), C, weight(o.gateUp), C, 0, gu, 2 * F)
         swigluForward(h, gu, n, F)
-        sgemm(false, true, n, C, F, 1, h, F, pr + o.down, F, 1, x, C)
+        gemm.mm(false, true, n, C, F, 1, .f32(h), F, weight(o.down), F, 1, x, C)
     }
 
     /// Final norm + LM head over the first `rows` rows of x, for the vocabulary rows `range` of the head
@@ -182,7 +208,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     func head(rows: Int, _ range: Range<Int>) -> LogitRows {
         let pr = params.data.baseAddress!, lay = params.layout, cols = range.count
         rmsnormForward(ln, rstd, x, pr + lay.finalNorm, rows, C, config.rmsNormEps)
-        sgemm(false, true, rows, cols, C, 1, ln, C, pr + lay.lmHead + range.lowerBound * C, C, 0, logitsBuf, cols)
+        gemm.mm(false, true, rows, cols, C, 1, .f32(ln), C, weight(lay.lmHead + range.lowerBound * C), C, 0, logitsBuf, cols)
         return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: rows * cols), rowStride: cols, tokens: range)
     }
 
@@ -239,7 +265,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         for l in 0..<L {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
-            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             for i in 0..<n {
                 let src = qkv + i * W + H * hd, dst = (Int(liveRows[i]) * maxSuffix + s) * kvW

@@ -59,7 +59,7 @@ public final class AlignmentContext {
 
     /// Loads the bundle (`from`: checkpoint or run dir) and the dataset; opens the run directory.
     public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
-                resolvedConfig: String, progress: Bool, say: @escaping (String) -> Void) throws {
+                resolvedConfig: String, progress: Bool, precision: Precision? = nil, say: @escaping (String) -> Void) throws {
         guard let p = EvalProtocol(rawValue: protocolName) else {
             throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
         }
@@ -71,7 +71,11 @@ public final class AlignmentContext {
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
         }
-        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path)
+        let (prec, note) = Precision.resolve(precision)
+        if let note { say(note) }
+        say(prec.summary)
+        model.precision = prec
+        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path, precision: prec)
     }
 
     /// Training examples of the protocol — every position, or with `recent` > 0 only each user's last `recent`

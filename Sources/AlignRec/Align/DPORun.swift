@@ -83,7 +83,7 @@ public enum DPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, say: say)
+                                       progress: o.progress, precision: cfg.precision, say: say)
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
@@ -111,7 +111,8 @@ public enum DPORun {
         let perPair = 1 + cfg.numNegatives
         let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
                                pairsPerMicroBatch: max(1, min(cfg.optim.batchSize, cfg.optim.microBatch / perPair)),
-                               maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip)
+                               maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
+                               precision: ctx.model.precision)
         core.sftWeight = cfg.sftWeight
         let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "seq") : nil
         try core.computeReference(&pairs, progress: refBar)

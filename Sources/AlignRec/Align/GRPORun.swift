@@ -25,7 +25,7 @@ public enum GRPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, say: say)
+                                       progress: o.progress, precision: cfg.precision, say: say)
         let model = ctx.model, G = cfg.groupSize
         var embeddings: ItemEmbeddings? = nil
         if cfg.reward.needsEmbeddings {
@@ -54,12 +54,12 @@ public enum GRPORun {
         ref.data.baseAddress!.update(from: model.params.data.baseAddress!, count: model.params.count)
         let core = try GRPOCore(policy: model.params, reference: ref, microBatch: cfg.optim.microBatch,
                                 maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
-                                gradClip: cfg.optim.gradClip, trie: model.trie)
+                                gradClip: cfg.optim.gradClip, trie: model.trie, precision: model.precision)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {
             decoder = LlamaDecoder(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
-                                   maxSuffix: model.trie.maxDepth + 1)
+                                   maxSuffix: model.trie.maxDepth + 1, precision: model.precision)
         }
         let schedule = cfg.optim.schedule
         var order: [Int] = [], cursor = 0

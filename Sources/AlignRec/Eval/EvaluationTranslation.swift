@@ -39,7 +39,7 @@ public enum TranslationEval {
             throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
         }
         let decoder = LlamaDecoder(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
-                                   maxSuffix: max(maxNew, sidLen))
+                                   maxSuffix: max(maxNew, sidLen), precision: model.precision)
         let search = ConstrainedBeamSearch(trie: model.trie)
         let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "item") : nil
         var s2tHits = 0, t2sHits = 0

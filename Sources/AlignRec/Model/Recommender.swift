@@ -28,7 +28,7 @@ public final class Recommender {
         }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
         sharded = try ShardedBeamSearch(params: model.params, trie: model.trie, beamWidth: beam,
-                                        usersPerWorker: usersPerBatch, workers: workers)
+                                        usersPerWorker: usersPerBatch, workers: workers, precision: model.precision)
     }
 
     /// Decoder rows computed by every recommendation so far.

@@ -13,9 +13,11 @@ public struct RunInfo: Codable, Sendable {
     public var commandLine: [String]
     public var started: String
     public var parent: String?
+    /// Precision of the run's matrix products (fp32 or bf16; absent in runs made before it was recorded).
+    public var precision: Precision?
 
     enum CodingKeys: String, CodingKey {
-        case format, version, stage, seed, gitCommit = "git_commit", commandLine = "command_line", started, parent
+        case format, version, stage, seed, gitCommit = "git_commit", commandLine = "command_line", started, parent, precision
     }
 }
 
@@ -25,11 +27,13 @@ public final class RunDirectory {
     public let metrics: MetricsLog
 
     /// Opens (creating if needed) `url`; writes `run.json` and the resolved config (`config.yaml`) atomically.
-    public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil, append: Bool = false) throws {
+    public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil, append: Bool = false,
+                precision: Precision? = nil) throws {
         self.url = url
         try AtomicFile.createDirectory(url)
         let info = RunInfo(stage: stage, seed: seed, gitCommit: RunDirectory.gitCommit(),
-                           commandLine: CommandLine.arguments, started: ISO8601DateFormatter().string(from: Date()), parent: parent)
+                           commandLine: CommandLine.arguments, started: ISO8601DateFormatter().string(from: Date()), parent: parent,
+                           precision: precision)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(enc.encode(info), to: url.appendingPathComponent("run.json"))

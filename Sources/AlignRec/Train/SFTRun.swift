@@ -155,7 +155,12 @@ public enum SFTRun {
             model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
             state = SFTState(sampleRng: Rng(seed: 0))
         }
-        let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), append: o.resume)
+        let (precision, note) = Precision.resolve(cfg.precision)
+        if let note { log(note) }
+        log(precision.summary)
+        model.precision = precision
+        let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), append: o.resume,
+                                   precision: precision)
 
         let (samples, rngAfter) = try samples(model: model, dataset: dataset, config: cfg)
         if o.resume {
@@ -178,7 +183,8 @@ public enum SFTRun {
             ? { epoch in try Self.samples(model: model, dataset: dataset, config: cfg, epoch: epoch, epochZero: samples).0 } : nil
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
-                               maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings)
+                               maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
+                               precision: precision)
         let total = cfg.optim.steps
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "step") : nil
         let t0 = Date()
