@@ -74,7 +74,7 @@ import Testing
         let gemm = Gemm(precision: precision, backend: backend, threads: 2)
         var seed: UInt64 = 1
         for (tA, tB) in [(false, true), (false, false), (true, false), (true, true)] {
-            for (m, n, k) in [(1, 7, 5), (13, 33, 70), (64, 48, 96)] {
+            for (m, n, k) in [(1, 7, 5), (13, 33, 70), (64, 48, 96), (200, 96, 64), (16, 1040, 72)] {   // the last two are split
                 for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, 1), (0.25, 0)] {
                     for pad in [0, 3] {
                         seed += 1
