@@ -268,6 +268,7 @@ struct BenchCommand: ParsableCommand {
         var targets = Array(tokens.dropFirst()) + [Int32(rng.int(below: c.vocabSize))]
         for b in 0..<p.batch { targets[b * p.seq + p.seq - 1] = ignoreIndex }
         let trainer = LlamaTrainer(params: params, maxBatch: p.batch, maxSeq: p.seq, precision: precision)
+        trainer.logitsForAllPositions = false   // the LM head over trained rows, as SFT runs it
         let opt = AdamW(count: params.count, groups: params.paramGroups, config: AdamWConfig(lr: 1e-4))
         func step() throws {
             trainer.zeroGrads()

@@ -158,4 +158,24 @@ import Testing
         #expect(abs(fast.loss - ref.loss) <= 1e-4)
         #expect(gradErr <= 2e-3)
     }
+
+    @Test func bf16DataParallelReplicasMatchOneTrainer() throws {
+        let f = try LlamaFixture("llama-tiny")
+        let B = f.B
+        let one = LlamaTrainer(params: f.params, maxBatch: B, maxSeq: f.T, precision: .bf16)
+        one.logitsForAllPositions = false
+        try one.forward(tokens: f.inputIds, targets: f.targets, batch: B, seq: f.T)
+        one.zeroGrads()
+        try one.backwardMeanCrossEntropy()
+        let dp = DataParallelTrainer(params: f.params, maxBatch: B, maxSeq: f.T, workers: 2, precision: .bf16)
+        dp.logitsForAllPositions = false
+        dp.zeroGrads()
+        try dp.forward(tokens: f.inputIds, targets: f.targets, batch: B, seq: f.T)
+        #expect(abs(dp.meanCrossEntropy() - one.meanCrossEntropy()) <= 1e-4)
+        try dp.backwardMeanCrossEntropy()
+        let err = scaledError(Array(dp.grads), Array(one.grads))
+        print("bf16 data-parallel vs one trainer: gradient scaled error \(err)")
+        #expect(err <= 2e-3)
+        #expect(dp.precision == .bf16 && dp.replicas.allSatisfy { $0.precision == .bf16 })
+    }
 }

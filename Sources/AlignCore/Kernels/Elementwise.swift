@@ -133,10 +133,14 @@ public func swigluBackwardNaive(_ dgu: UnsafeMutablePointer<Float>, _ dh: Unsafe
 @inline(__always) func _exp(_ x: Double) -> Double { Foundation.exp(x) }
 
 /// Which element-wise kernels run: the AVX2 + FMA C versions (Sources/CKernels) when the CPU has both and
-/// ALIGN_NO_AVX2 is unset, else the portable Swift loops. Read once.
+/// ALIGN_NO_AVX2 is unset, the AVX-512 row kernels (softmax, cross-entropy) when the CPU has AVX-512 and
+/// neither ALIGN_NO_AVX512 nor ALIGN_NO_AVX2 is set, else the portable Swift loops. Read once.
 public enum VectorKernels {
     /// Whether the CPU has AVX2 and FMA (the C kernels can run).
     public static let available: Bool = align_kernels_avx2() != 0
     /// Whether the AVX2 + FMA kernels are in use.
     public static let avx2: Bool = available && ProcessInfo.processInfo.environment["ALIGN_NO_AVX2"] == nil
+    /// Whether the AVX-512 row kernels are in use.
+    public static let avx512: Bool = avx2 && align_kernels_avx512() != 0
+        && ProcessInfo.processInfo.environment["ALIGN_NO_AVX512"] == nil
 }

@@ -38,6 +38,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     /// bf16 copies of the weights (bf16 only); refreshed at each forward when this trainer owns them.
     let weights16: BF16Weights?
     let ownsWeights16: Bool
+    /// bf16 copies of the product inputs (bf16 only).
+    let act16: BF16Activations?
     public var precision: Precision { gemm.precision }
 
     struct LayerActs {
@@ -138,8 +140,9 @@ public final class LlamaTrainer: @unchecked Sendable {
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
             ownsWeights16 = sharedWeights == nil
+            act16 = BF16Activations(config: c, rows: N)
         } else {
-            weights16 = nil; ownsWeights16 = false
+            weights16 = nil; ownsWeights16 = false; act16 = nil
         }
     }
 
@@ -209,25 +212,27 @@ public final class LlamaTrainer: @unchecked Sendable {
         for l in 0..<c.numHiddenLayers {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
             rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
-            gemm.mm(false, true, N, W, C, 1, .f32(a.ln1), C, weight(o.qkv), C, 0, a.qkv, W)
+            gemm.mm(false, true, N, W, C, 1, productOperand(a.ln1, N * C, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
             attentionForward(a.att, a.probs, a.qkv, shape)
             a.xmid.update(from: x, count: N * C)
+            let att = productOperand(a.att, N * H * hd, act16?.att[l])
             if masked {
-                gemm.mm(false, true, N, C, H * hd, 1, .f32(a.att), H * hd, weight(o.o), H * hd, 0, branch, C)
+                gemm.mm(false, true, N, C, H * hd, 1, att, H * hd, weight(o.o), H * hd, 0, branch, C)
                 dropoutAddForward(a.xmid, branch, mask(1 + 2 * l), N * C)
             } else {
-                gemm.mm(false, true, N, C, H * hd, 1, .f32(a.att), H * hd, weight(o.o), H * hd, 1, a.xmid, C)
+                gemm.mm(false, true, N, C, H * hd, 1, att, H * hd, weight(o.o), H * hd, 1, a.xmid, C)
             }
             rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
-            gemm.mm(false, true, N, 2 * F, C, 1, .f32(a.ln2), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
+            gemm.mm(false, true, N, 2 * F, C, 1, productOperand(a.ln2, N * C, act16?.ln2[l]), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
             swigluForward(hbuf, a.gu, N, F)
+            let h = productOperand(hbuf, N * F, act16?.h[l])
             xout.update(from: a.xmid, count: N * C)
             if masked {
-                gemm.mm(false, true, N, C, F, 1, .f32(hbuf), F, weight(o.down), F, 0, branch, C)
+                gemm.mm(false, true, N, C, F, 1, h, F, weight(o.down), F, 0, branch, C)
                 dropoutAddForward(xout, branch, mask(2 + 2 * l), N * C)
             } else {
-                gemm.mm(false, true, N, C, F, 1, .f32(hbuf), F, weight(o.down), F, 1, xout, C)
+                gemm.mm(false, true, N, C, F, 1, h, F, weight(o.down), F, 1, xout, C)
             }
         }
         rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
@@ -242,13 +247,13 @@ public final class LlamaTrainer: @unchecked Sendable {
                 m += 1
             }
             compactRows = m
-            gemm.mm(false, true, m, V, C, 1, .f32(lnfc), C, weight(lay.lmHead), C, 0, logitsBuf, V)
+            gemm.mm(false, true, m, V, C, 1, productOperand(lnfc, m * C, act16?.lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             // The compact block's logits are never read again: keep exp(logit − max) in their place and 1/Σ in
             // lsec, so the backward scales instead of recomputing the exponentials.
             logSoftmaxTargetForwardKeepingExp(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
             for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }
         } else {
-            gemm.mm(false, true, N, V, C, 1, .f32(lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
+            gemm.mm(false, true, N, V, C, 1, productOperand(lnf, N * C, act16?.lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
         }
     }
@@ -336,14 +341,16 @@ public final class LlamaTrainer: @unchecked Sendable {
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
             logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-            gemm.mm(true, false, V, C, m, 1, dlogits, V, lnfc, C, 1, g + lay.lmHead, C)
-            gemm.mm(false, false, m, C, V, 1, .f32(dlogits), V, weight(lay.lmHead), C, 0, lnfc, C)
+            let dl = productOperand(dlogits, m * V, act16?.grad)
+            gemm.mm(true, false, V, C, m, 1, dl, V, savedOperand(lnfc, act16?.lnf), C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, m, C, V, 1, dl, V, weight(lay.lmHead), C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
             for r in 0..<m { (dln + Int(rowIndex[r]) * C).update(from: lnfc + r * C, count: C) }
         } else {
             logSoftmaxTargetBackward(dlogits, logitsBuf, lse, targets.baseAddress!, wbuf, N, V)
-            gemm.mm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
-            gemm.mm(false, false, N, C, V, 1, .f32(dlogits), V, weight(lay.lmHead), C, 0, dln, C)
+            let dl = productOperand(dlogits, N * V, act16?.grad)
+            gemm.mm(true, false, V, C, N, 1, dl, V, savedOperand(lnf, act16?.lnf), C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, N, C, V, 1, dl, V, weight(lay.lmHead), C, 0, dln, C)
         }
         dres.update(repeating: 0, count: N * C)
         rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
@@ -351,24 +358,28 @@ public final class LlamaTrainer: @unchecked Sendable {
             let a = acts[l], o = lay.layers[l]
             // MLP (dres = d layer output; dbranch = d down-projection output, dres · mask under dropout,
             // kept in dln, which the gate/up backward overwrites only after both uses)
-            swigluForward(hbuf, a.gu, N, F)
+            if act16 == nil { swigluForward(hbuf, a.gu, N, F) }   // bf16 kept its rounded copy
             var dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(2 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            gemm.mm(false, false, N, F, C, 1, .f32(dbranch), C, weight(o.down), F, 0, dh, F)
-            gemm.mm(true, false, C, F, N, 1, dbranch, C, hbuf, F, 1, g + o.down, F)
+            var dy = productOperand(dbranch, N * C, act16?.grad)
+            gemm.mm(false, false, N, F, C, 1, dy, C, weight(o.down), F, 0, dh, F)
+            gemm.mm(true, false, C, F, N, 1, dy, C, savedOperand(hbuf, act16?.h[l]), F, 1, g + o.down, F)
             swigluBackward(dgu, dh, a.gu, N, F)
-            gemm.mm(false, false, N, C, 2 * F, 1, .f32(dgu), 2 * F, weight(o.gateUp), C, 0, dln, C)
-            gemm.mm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
+            dy = productOperand(dgu, N * 2 * F, act16?.grad)
+            gemm.mm(false, false, N, C, 2 * F, 1, dy, 2 * F, weight(o.gateUp), C, 0, dln, C)
+            gemm.mm(true, false, 2 * F, C, N, 1, dy, 2 * F, savedOperand(a.ln2, act16?.ln2[l]), C, 1, g + o.gateUp, C)
             rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
             // attention (dres = d xmid; dbranch as above)
             dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(1 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            gemm.mm(false, false, N, H * hd, C, 1, .f32(dbranch), C, weight(o.o), H * hd, 0, datt, H * hd)
-            gemm.mm(true, false, C, H * hd, N, 1, dbranch, C, a.att, H * hd, 1, g + o.o, H * hd)
+            dy = productOperand(dbranch, N * C, act16?.grad)
+            gemm.mm(false, false, N, H * hd, C, 1, dy, C, weight(o.o), H * hd, 0, datt, H * hd)
+            gemm.mm(true, false, C, H * hd, N, 1, dy, C, savedOperand(a.att, act16?.att[l]), H * hd, 1, g + o.o, H * hd)
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
-            gemm.mm(false, false, N, C, W, 1, .f32(dqkv), W, weight(o.qkv), C, 0, dln, C)
-            gemm.mm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
+            dy = productOperand(dqkv, N * W, act16?.grad)
+            gemm.mm(false, false, N, C, W, 1, dy, W, weight(o.qkv), C, 0, dln, C)
+            gemm.mm(true, false, W, C, N, 1, dy, W, savedOperand(a.ln1, act16?.ln1[l]), C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
         }
         if masked { dropoutBackward(dln, dres, mask(0), N * C); embeddingBackward(g + lay.embed, dln, tokens.baseAddress!, N, C) }

@@ -1,0 +1,100 @@
+// AVX-512 row kernels for softmax and cross-entropy (see include/align_kernels.h), chosen at run time by the
+// Swift callers. exp is the Cephes expf polynomial of Sources/AlignCore/Kernels/FastMath.swift (`expApprox`),
+// sixteen lanes at a time with fused multiply-adds, inputs clamped to [-87.3, 88.3]; row tails use masked
+// loads and stores.
+#include "align_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int align_kernels_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+AVX512 static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t),
+                                                                        _mm512_set1_epi32(0x4B400000)),
+                                                       _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+static inline __mmask16 tail_mask(long left) { return (__mmask16)((1u << left) - 1); }
+
+AVX512 float align_row_max_avx512(const float *p, long n) {
+    __m512 m0 = _mm512_set1_ps(-__builtin_inff()), m1 = m0;
+    long j = 0;
+    for (; j + 32 <= n; j += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(p + j));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(p + j + 16));
+    }
+    for (; j + 16 <= n; j += 16) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(p + j));
+    if (j < n) m1 = _mm512_mask_max_ps(m1, tail_mask(n - j), m1, _mm512_maskz_loadu_ps(tail_mask(n - j), p + j));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+AVX512 float align_row_exp_store_avx512(float *dst, const float *src, long n, float sub, float mul) {
+    const __m512 s = _mm512_set1_ps(sub), k = _mm512_set1_ps(mul);
+    __m512 acc = _mm512_setzero_ps();
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(src + j), s));
+        acc = _mm512_add_ps(acc, e);
+        _mm512_storeu_ps(dst + j, _mm512_mul_ps(e, k));
+    }
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, src + j), s));
+        acc = _mm512_mask_add_ps(acc, m, acc, e);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_mul_ps(e, k));
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 float align_row_exp_sum_avx512(const float *src, long n, float sub) {
+    const __m512 s = _mm512_set1_ps(sub);
+    __m512 acc = _mm512_setzero_ps();
+    long j = 0;
+    for (; j + 16 <= n; j += 16) acc = _mm512_add_ps(acc, exp16(_mm512_sub_ps(_mm512_loadu_ps(src + j), s)));
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        acc = _mm512_mask_add_ps(acc, m, acc, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, src + j), s)));
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 void align_row_scale_avx512(float *dst, const float *src, long n, float k) {
+    const __m512 kk = _mm512_set1_ps(k);
+    long j = 0;
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(dst + j, _mm512_mul_ps(_mm512_loadu_ps(src + j), kk));
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + j), kk));
+    }
+}
+
+#else
+int align_kernels_avx512(void) { return 0; }
+float align_row_max_avx512(const float *p, long n) { (void)p; (void)n; return 0; }
+float align_row_exp_store_avx512(float *dst, const float *src, long n, float sub, float mul) {
+    (void)dst; (void)src; (void)n; (void)sub; (void)mul; return 0;
+}
+float align_row_exp_sum_avx512(const float *src, long n, float sub) { (void)src; (void)n; (void)sub; return 0; }
+void align_row_scale_avx512(float *dst, const float *src, long n, float k) { (void)dst; (void)src; (void)n; (void)k; }
+#endif
