@@ -98,3 +98,32 @@ float align_row_exp_store_avx512(float *dst, const float *src, long n, float sub
 float align_row_exp_sum_avx512(const float *src, long n, float sub) { (void)src; (void)n; (void)sub; return 0; }
 void align_row_scale_avx512(float *dst, const float *src, long n, float k) { (void)dst; (void)src; (void)n; (void)k; }
 #endif
+
+#if defined(__x86_64__)
+AVX512 static inline __m512i mix64x8(__m512i z) {
+    z = _mm512_add_epi64(z, _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ULL));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), _mm512_set1_epi64((long long)0x94D049BB133111EBULL));
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+AVX512 void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale) {
+    const __m512i step = _mm512_set1_epi64((long long)0xD1B54A32D192ED03ULL);
+    const __m512i thr = _mm512_set1_epi64((long long)threshold);
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256 s = _mm256_set1_ps(scale), zero = _mm256_setzero_ps();
+    long i = 0;
+    for (; i < n; i += 8) {
+        __m512i idx = _mm512_add_epi64(_mm512_set1_epi64(i), lane);
+        __m512i u = _mm512_srli_epi64(mix64x8(_mm512_add_epi64(_mm512_set1_epi64((long long)base), _mm512_mullo_epi64(idx, step))), 40);
+        __mmask8 keep = _mm512_cmpge_epu64_mask(u, thr);
+        __m256 v = _mm256_mask_blend_ps(keep, zero, s);
+        if (i + 8 <= n) _mm256_storeu_ps(mask + i, v);
+        else _mm256_mask_storeu_ps(mask + i, (__mmask8)((1u << (n - i)) - 1), v);
+    }
+}
+#else
+void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale) {
+    (void)mask; (void)n; (void)base; (void)threshold; (void)scale;
+}
+#endif

@@ -31,4 +31,13 @@ import Testing
             #expect(scaled == x.map { $0 * 0.25 }, "scale, n \(n)")
         }
     }
+
+    @Test func dropoutMaskIsThePortableMaskBitForBit() {
+        for (n, p, key) in [(1, Float(0.2), UInt64(3)), (7, 0.5, 9), (8, 0.1, 1 << 40), (1001, 0.2, 77), (4096, 0.75, 5)] {
+            var fast = [Float](repeating: -1, count: n), slow = [Float](repeating: -2, count: n)
+            dropoutMask(&fast, n, p: p, key: key)
+            dropoutMaskPortable(&slow, n, p: p, key: key)
+            #expect(fast.map(\.bitPattern) == slow.map(\.bitPattern), "n \(n) p \(p)")
+        }
+    }
 }

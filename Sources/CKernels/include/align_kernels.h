@@ -36,6 +36,10 @@ float align_row_exp_sum_avx512(const float *src, long n, float sub);
 /// dst[j] = src[j] · k for j < n (dst may alias src).
 void align_row_scale_avx512(float *dst, const float *src, long n, float k);
 
+/// Dropout mask (Sources/AlignCore/Kernels/Dropout.swift, bit for bit): mask[i] = scale when
+/// mix64(base + i·0xD1B54A32D192ED03) >> 40 ≥ threshold, else 0.
+void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale);
+
 // bf16 (bfloat16: the top 16 bits of an IEEE fp32) conversions. Rounding is to nearest even; inputs whose
 // exponent field is zero (zeros and subnormals) become signed zero, and NaN stays a (quiet) NaN: exactly what
 // the AVX512_BF16 instruction VCVTNEPS2BF16 does, so the portable and the vector path agree bit for bit.
