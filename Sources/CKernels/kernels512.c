@@ -127,3 +127,43 @@ void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t thre
     (void)mask; (void)n; (void)base; (void)threshold; (void)scale;
 }
 #endif
+
+#if defined(__x86_64__)
+// SwiGLU, sixteen lanes at a time (the AVX2 kernels' arithmetic; tails masked).
+AVX512 static inline __m512 sigmoid16(__m512 g) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+}
+
+AVX512 void align_swiglu_forward_avx512(float *h, const float *gu, long n, long f) {
+    for (long i = 0; i < n; i++) {
+        const float *g = gu + i * 2 * f, *u = g + f;
+        float *o = h + i * f;
+        for (long j = 0; j < f; j += 16) {
+            __mmask16 m = j + 16 <= f ? (__mmask16)0xFFFF : tail_mask(f - j);
+            __m512 x = _mm512_maskz_loadu_ps(m, g + j);
+            _mm512_mask_storeu_ps(o + j, m, _mm512_mul_ps(_mm512_mul_ps(x, sigmoid16(x)), _mm512_maskz_loadu_ps(m, u + j)));
+        }
+    }
+}
+
+AVX512 void align_swiglu_backward_avx512(float *dgu, const float *dh, const float *gu, long n, long f) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long i = 0; i < n; i++) {
+        const float *g = gu + i * 2 * f, *u = g + f, *d = dh + i * f;
+        float *dg = dgu + i * 2 * f, *du = dg + f;
+        for (long j = 0; j < f; j += 16) {
+            __mmask16 m = j + 16 <= f ? (__mmask16)0xFFFF : tail_mask(f - j);
+            __m512 x = _mm512_maskz_loadu_ps(m, g + j), s = sigmoid16(x), dd = _mm512_maskz_loadu_ps(m, d + j);
+            __m512 k = _mm512_fmadd_ps(x, _mm512_sub_ps(one, s), one);
+            _mm512_mask_storeu_ps(dg + j, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dd, _mm512_maskz_loadu_ps(m, u + j)), s), k));
+            _mm512_mask_storeu_ps(du + j, m, _mm512_mul_ps(dd, _mm512_mul_ps(x, s)));
+        }
+    }
+}
+#else
+void align_swiglu_forward_avx512(float *h, const float *gu, long n, long f) { (void)h; (void)gu; (void)n; (void)f; }
+void align_swiglu_backward_avx512(float *dgu, const float *dh, const float *gu, long n, long f) {
+    (void)dgu; (void)dh; (void)gu; (void)n; (void)f;
+}
+#endif

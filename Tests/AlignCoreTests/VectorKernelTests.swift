@@ -40,4 +40,20 @@ import Testing
             #expect(fast.map(\.bitPattern) == slow.map(\.bitPattern), "n \(n) p \(p)")
         }
     }
+
+    @Test func avx512SwigluMatchesTheReference() {
+        guard align_kernels_avx512() != 0 else { return }   // no AVX-512: the AVX2 and portable tests cover SwiGLU
+        var rng = Rng(seed: 82)
+        for (N, F) in [(3, 3), (2, 16), (5, 21), (4, 288)] {
+            var gu = (0..<(N * 2 * F)).map { _ in Float(rng.normal() * 3) }
+            gu[0] = 120; gu[1 % (2 * F)] = -120
+            let R = (0..<(N * F)).map { _ in Float(rng.normal()) }
+            var want = [Float](repeating: 0, count: N * F), dwant = [Float](repeating: 0, count: gu.count)
+            swigluForwardNaive(&want, gu, N, F); swigluBackwardNaive(&dwant, R, gu, N, F)
+            var h = [Float](repeating: .nan, count: N * F), d = [Float](repeating: .nan, count: gu.count)
+            align_swiglu_forward_avx512(&h, gu, N, F); align_swiglu_backward_avx512(&d, R, gu, N, F)
+            #expect(maxAbsDiff(h, want) < 1e-4, "AVX-512 forward \(N)×\(F)")
+            #expect(maxAbsDiff(d, dwant) < 1e-4, "AVX-512 backward \(N)×\(F)")
+        }
+    }
 }

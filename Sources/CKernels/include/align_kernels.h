@@ -36,6 +36,10 @@ float align_row_exp_sum_avx512(const float *src, long n, float sub);
 /// dst[j] = src[j] · k for j < n (dst may alias src).
 void align_row_scale_avx512(float *dst, const float *src, long n, float k);
 
+/// align_swiglu_forward_avx2 / align_swiglu_backward_avx2 sixteen lanes at a time.
+void align_swiglu_forward_avx512(float *h, const float *gu, long n, long f);
+void align_swiglu_backward_avx512(float *dgu, const float *dh, const float *gu, long n, long f);
+
 /// Dropout mask (Sources/AlignCore/Kernels/Dropout.swift, bit for bit): mask[i] = scale when
 /// mix64(base + i·0xD1B54A32D192ED03) >> 40 ≥ threshold, else 0.
 void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale);
