@@ -146,30 +146,29 @@ public final class Gemm: @unchecked Sendable {
         // Blocks of rows of C (A's rows: a row offset, or a column offset of the stored [k,m] when transA), or,
         // with fewer rows than columns, blocks of columns (B's columns likewise).
         let byRows = m >= n, total = byRows ? m : n
-        let bounds = (0...parts).map { total * $0 / parts / 16 * 16 }.enumerated().map { $0.offset == parts ? total : $0.element }
-        var prims: [OpaquePointer] = []
-        prims.reserveCapacity(parts)
-        for i in 0..<parts {
-            let len = bounds[i + 1] - bounds[i]
-            guard let p = primitive(byRows ? key(len, n, i) : key(m, len, i)) else { return false }
-            prims.append(p)
-        }
-        let box = UncheckedSendable((prims, bounds))
-        Parallel.forEach(parts) { i in
-            let (prims, bounds) = box.value
-            let lo = bounds[i]
-            // (the call stays outside `precondition`, whose condition -Ounchecked never evaluates)
-            let status: Int32
-            if byRows {
-                let ao = transA ? lo : lo * lda
-                status = align_mm_run(prims[i], a + ao * elem, b, c + lo * ldc)
-            } else {
-                let bo = transB ? lo * ldb : lo
-                status = align_mm_run(prims[i], a, b + bo * elem, c + lo)
+        @inline(__always) func bound(_ i: Int) -> Int { i == parts ? total : total * i / parts / 16 * 16 }
+        return withUnsafeTemporaryAllocation(of: OpaquePointer.self, capacity: parts) { prims -> Bool in
+            for i in 0..<parts {
+                let len = bound(i + 1) - bound(i)
+                guard let p = primitive(byRows ? key(len, n, i) : key(m, len, i)) else { return false }
+                prims.initializeElement(at: i, to: p)
             }
-            precondition(status == 0, "oneDNN matmul failed to execute")
+            let box = UncheckedSendable(prims.baseAddress!)
+            Parallel.forEach(parts) { i in
+                let lo = bound(i)
+                // (the call stays outside `precondition`, whose condition -Ounchecked never evaluates)
+                let status: Int32
+                if byRows {
+                    let ao = transA ? lo : lo * lda
+                    status = align_mm_run(box.value[i], a + ao * elem, b, c + lo * ldc)
+                } else {
+                    let bo = transB ? lo * ldb : lo
+                    status = align_mm_run(box.value[i], a, b + bo * elem, c + lo)
+                }
+                precondition(status == 0, "oneDNN matmul failed to execute")
+            }
+            return true
         }
-        return true
     }
 
     /// The cached primitive for `key`, created on first use; nil (and OpenBLAS from then on) when oneDNN fails.
