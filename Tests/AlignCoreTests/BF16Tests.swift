@@ -74,7 +74,8 @@ import Testing
         let gemm = Gemm(precision: precision, backend: backend, threads: 2)
         var seed: UInt64 = 1
         for (tA, tB) in [(false, true), (false, false), (true, false), (true, true)] {
-            for (m, n, k) in [(1, 7, 5), (13, 33, 70), (64, 48, 96), (200, 96, 64), (16, 1040, 72)] {   // the last two are split
+            // (37, 50, 37): rows and inner count cut into 32 + 5; the last two are also split over workers
+            for (m, n, k) in [(1, 7, 5), (13, 33, 70), (37, 50, 37), (64, 48, 96), (200, 96, 64), (16, 1040, 72)] {
                 for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, 1), (0.25, 0)] {
                     for pad in [0, 3] {
                         seed += 1
@@ -177,5 +178,41 @@ import Testing
         print("bf16 data-parallel vs one trainer: gradient scaled error \(err)")
         #expect(err <= 2e-3)
         #expect(dp.precision == .bf16 && dp.replicas.allSatisfy { $0.precision == .bf16 })
+    }
+
+    /// bf16 KV-cached decoding (prefill, then beam steps with reordered parents) against the fp32 full forward:
+    /// the logits' tolerance of the bf16 trainer (2e-2), and the bf16 full forward within accumulation-order
+    /// rounding (2e-3) — the decoder and the trainer round the same values.
+    @Test(arguments: LlamaGoldenTests.models) func bf16DecodingFollowsTheForward(model: String) throws {
+        let f = try LlamaFixture(model)
+        let V = f.config.vocabSize, width = 3, steps = 3
+        var rng = Rng(seed: 12)
+        let prompts: [[Int32]] = [6, 9].map { n in (0..<n).map { _ in Int32(rng.int(below: V)) } }
+        let dec = LlamaDecoder(params: f.params, maxGroups: 2, maxWidth: width, maxPrompt: 9, maxSuffix: steps, precision: .bf16)
+        #expect(dec.precision == .bf16)
+        let fp32 = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 9 + steps)
+        let bf16 = LlamaTrainer(params: f.params, maxBatch: 1, maxSeq: 9 + steps, precision: .bf16)
+        func last(_ tr: LlamaTrainer, _ seq: [Int32]) throws -> [Float] {
+            try tr.forward(tokens: seq, targets: [Int32](repeating: ignoreIndex, count: seq.count), batch: 1, seq: seq.count)
+            return Array(tr.logits[(seq.count - 1) * V..<seq.count * V])
+        }
+        var toFP32: Float = 0, toBF16: Float = 0
+        func check(_ got: [Float], _ seq: [Int32]) throws {
+            toFP32 = max(toFP32, maxAbsDiff(got, try last(fp32, seq)))
+            toBF16 = max(toBF16, maxAbsDiff(got, try last(bf16, seq)))
+        }
+        let pre = try dec.prefill(prompts, width: width)
+        for (g, p) in prompts.enumerated() { try check(Array(pre[g * V..<(g + 1) * V]), p) }
+        var rows: [[Int32]] = (0..<(prompts.count * width)).map { prompts[$0 / width] }
+        for _ in 0..<steps {
+            let parents = rows.indices.map { r in (r / width) * width + rng.int(below: width) }
+            let tokens = rows.indices.map { _ in Int32(rng.int(below: V)) }
+            rows = rows.indices.map { r in rows[parents[r]] + [tokens[r]] }
+            let logits = try dec.step(parents: parents, tokens: tokens)
+            for r in rows.indices { try check(Array(logits[r * V..<(r + 1) * V]), rows[r]) }
+        }
+        print("\(model): bf16 KV-cache decoding vs fp32 forward \(toFP32), vs bf16 forward \(toBF16)")
+        #expect(toFP32 <= 2e-2)
+        #expect(toBF16 <= 2e-3)
     }
 }

@@ -62,7 +62,8 @@ public final class Gemm: @unchecked Sendable {
     /// oneDNN failed to create a primitive once: everything after runs on OpenBLAS.
     private var dnnlFailed = false
 
-    /// Cached primitives at most (then the cache starts over; shapes that recur are re-created once).
+    /// Cached primitives at most (then the cache starts over, between two products; shapes that recur are
+    /// re-created once).
     static let maxPrimitives = 2048
 
     public init(precision: Precision, backend: GemmBackend? = nil, threads: Int = Parallel.workers) {
@@ -128,19 +129,49 @@ public final class Gemm: @unchecked Sendable {
     /// Products below this many multiply-adds run whole on the calling thread (a split costs a hand-off).
     static let splitMinimum = 1 << 20
 
-    /// Runs the product on oneDNN, split over `threads` workers when it is large; false when oneDNN failed
-    /// (nothing was written). Operand pointers are raw, `elem` bytes per value.
+    /// Runs the product on oneDNN; false when oneDNN failed (then nothing was written). Operand pointers are
+    /// raw, `elem` bytes per value. Row and inner counts that vary from call to call (live beam rows, prompt
+    /// and batch lengths) would each need their own primitive: m and k are cut into a multiple of 16 and a
+    /// remainder below 16 (the remainder's products accumulate onto the first's), so a run creates at most
+    /// about max/16 + 16 primitives per product family. Every primitive is created before anything runs.
     private func dnnl(_ bf16: Bool, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                       _ a: UnsafeRawPointer, _ lda: Int, _ b: UnsafeRawPointer, _ ldb: Int, _ beta: Float,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, elem: Int) -> Bool {
-        let parts = m * n * k < Gemm.splitMinimum ? 1 : min(threads, max(m, n) / 16)
+        if primitives.count > Gemm.maxPrimitives - 4 * 64 {   // start over before, never during, a product
+            for p in primitives.values { align_mm_destroy(p) }
+            primitives.removeAll(keepingCapacity: true)
+        }
+        let mMain = m / 16 * 16, kMain = k / 16 * 16
+        let mPieces = mMain > 0 && mMain < m ? 2 : 1, kPieces = kMain > 0 && kMain < k ? 2 : 1
+        for pass in 0..<2 {
+            let execute = pass == 1
+            for mi in 0..<mPieces {
+                let m0 = mi == 0 ? 0 : mMain, ml = mPieces == 1 ? m : (mi == 0 ? mMain : m - mMain)
+                for ki in 0..<kPieces {
+                    let k0 = ki == 0 ? 0 : kMain, kl = kPieces == 1 ? k : (ki == 0 ? kMain : k - kMain)
+                    let ao = (transA ? m0 : m0 * lda) + (transA ? k0 * lda : k0)
+                    let bo = transB ? k0 : k0 * ldb
+                    guard block(bf16, transA, transB, ml, n, kl, alpha, a + ao * elem, lda, b + bo * elem, ldb,
+                                ki == 0 ? beta : 1, c + m0 * ldc, ldc, elem: elem, execute: execute) else { return false }
+                }
+            }
+        }
+        return true
+    }
+
+    /// One product of `dnnl`: creates its primitives (`execute` false) or runs it, split over `threads` workers
+    /// when it is large.
+    private func block(_ bf16: Bool, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                       _ a: UnsafeRawPointer, _ lda: Int, _ b: UnsafeRawPointer, _ ldb: Int, _ beta: Float,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, elem: Int, execute: Bool) -> Bool {
+        let parts = m * n * k < Gemm.splitMinimum ? 1 : min(threads, 64, max(m, n) / 16)
         func key(_ bm: Int, _ bn: Int, _ part: Int) -> Key {
             Key(bf16: bf16, transA: transA, transB: transB, m: bm, n: bn, k: k, lda: lda, ldb: ldb, ldc: ldc,
                 alpha: alpha.bitPattern, beta: beta.bitPattern, part: part)
         }
         if parts <= 1 {
             guard let p = primitive(key(m, n, 0)) else { return false }
-            run(p, a, b, c)
+            if execute { run(p, a, b, c) }
             return true
         }
         // Blocks of rows of C (A's rows: a row offset, or a column offset of the stored [k,m] when transA), or,
@@ -153,6 +184,7 @@ public final class Gemm: @unchecked Sendable {
                 guard let p = primitive(byRows ? key(len, n, i) : key(m, len, i)) else { return false }
                 prims.initializeElement(at: i, to: p)
             }
+            if !execute { return true }
             let box = UncheckedSendable(prims.baseAddress!)
             Parallel.forEach(parts) { i in
                 let lo = bound(i)
@@ -174,10 +206,6 @@ public final class Gemm: @unchecked Sendable {
     /// The cached primitive for `key`, created on first use; nil (and OpenBLAS from then on) when oneDNN fails.
     private func primitive(_ key: Key) -> OpaquePointer? {
         if let p = primitives[key] { return p }
-        if primitives.count >= Gemm.maxPrimitives {
-            for p in primitives.values { align_mm_destroy(p) }
-            primitives.removeAll(keepingCapacity: true)
-        }
         var err = [CChar](repeating: 0, count: 256)
         let p = align_mm_create(key.bf16 ? 1 : 0, key.transA ? 1 : 0, key.transB ? 1 : 0, key.m, key.n, key.k,
                                 key.lda, key.ldb, key.ldc, Float(bitPattern: key.alpha), Float(bitPattern: key.beta),
