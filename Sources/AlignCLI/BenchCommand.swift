@@ -93,16 +93,16 @@ final class StepGemms {
                    GemmShape(transA: false, transB: false, m: N, n: C, k: V)]
         var layerHead: [GemmShape] = []
         var r0 = 0
-        while r0 < T {
+        while r0 < T {   // the causal blocks of Attention.swift: scores, P·V, dP, dV, dQ, dK
             let r1 = min(T, r0 + 64)
-            layerHead.append(GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd))
+            layerHead += [GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd),
+                          GemmShape(transA: false, transB: false, m: r1 - r0, n: hd, k: r1),
+                          GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd),
+                          GemmShape(transA: true, transB: false, m: r1 - r0, n: hd, k: T - r0),
+                          GemmShape(transA: false, transB: false, m: r1 - r0, n: hd, k: r1),
+                          GemmShape(transA: true, transB: false, m: r1 - r0, n: hd, k: T - r0)]
             r0 = r1
         }
-        layerHead += [GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: false, transB: true, m: T, n: T, k: hd),
-                      GemmShape(transA: true, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: true, transB: false, m: T, n: hd, k: T)]
         for _ in 0..<cfg.numHiddenLayers { perHead += layerHead }
         let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
         maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1

@@ -86,7 +86,8 @@ import Testing
                 }
             }
         }
-        if backend == .onednn { #expect(gemm.cachedPrimitives > 0) }
+        // oneDNN ran the products (on a CPU whose oneDNN has no bf16 kernels the reference path answered instead)
+        if backend == .onednn && (precision == .fp32 || Precision.cpuHasBF16) { #expect(gemm.cachedPrimitives > 0) }
     }
 
     @Test func fallbackPolicy() {
