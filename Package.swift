@@ -24,12 +24,15 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train"), .linkedLibrary("stdc++")]
         ),
-        // AVX2 + FMA element-wise kernels, chosen at run time when the CPU has both (portable Swift otherwise).
+        // AVX2 + FMA element-wise kernels and bf16 conversions, chosen at run time from the CPU's features
+        // (portable code otherwise).
         .target(name: "CKernels", path: "Sources/CKernels"),
+        // oneDNN (Debian: libdnnl-dev) matmul primitives behind a narrow C API: fp32 and bf16 products.
+        .target(name: "CDnnl", path: "Sources/CDnnl", linkerSettings: [.linkedLibrary("dnnl")]),
         // Engine: kernels, LLaMA, BERT encoder, optimizer, checkpoints, tokenizer.
         .target(
             name: "AlignCore",
-            dependencies: ["CBLAS", "CSentencePiece", "CKernels"],
+            dependencies: ["CBLAS", "CSentencePiece", "CKernels", "CDnnl"],
             path: "Sources/AlignCore",
             swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
         ),
@@ -47,7 +50,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AlignCore"], path: "Tests/TestSupport"),
         .testTarget(
             name: "AlignCoreTests",
-            dependencies: ["AlignCore", "CKernels", "TestSupport"],
+            dependencies: ["AlignCore", "CKernels", "CDnnl", "TestSupport"],
             path: "Tests/AlignCoreTests",
             resources: [.copy("Fixtures")]
         ),

@@ -22,12 +22,14 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("prompt-sampling"), help: "Override prompt_sampling: examples (uniform over training examples) | users (balanced over users).") var promptSampling: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
     @Flag(name: .long, help: "Replace the run already in --out (without it, an existing run is an error).") var overwrite = false
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     /// Applies the shared overrides to a preference config's common fields; returns the flags given.
     func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64,
-               recentPositions r: inout Int, promptSampling ps: inout PromptSampling) throws -> [String] {
+               recentPositions r: inout Int, promptSampling ps: inout PromptSampling, precision: inout Precision?) throws -> [String] {
         var flags: [String] = []
         func note<T>(_ v: T?, _ flag: String) -> T? { if v != nil { flags.append(flag) }; return v }
+        if let v = note(precisionOptions.precision, "--precision") { precision = v }
         if let v = note(recentPositions, "--recent-positions") { r = v }
         if let v = note(promptSampling, "--prompt-sampling") {
             guard let p = PromptSampling(rawValue: v) else {

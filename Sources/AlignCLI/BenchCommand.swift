@@ -66,8 +66,9 @@ struct GemmShape {
     var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 }
 
-/// The sgemm calls of one training step: the big projections (BLAS-threaded) and the per-(batch, head)
-/// attention products (run in parallel on single-threaded BLAS), with scratch operands allocated once.
+/// The sgemm calls of one training step: the big projections (at the run's precision, through a `Gemm`) and the
+/// per-(batch, head) attention products (fp32, run in parallel on single-threaded BLAS), with scratch operands
+/// allocated once.
 final class StepGemms {
     var linear: [GemmShape] = []
     var perHead: [GemmShape] = []
@@ -75,9 +76,11 @@ final class StepGemms {
     let a: UnsafeMutableBufferPointer<Float>, b: UnsafeMutableBufferPointer<Float>
     let c: UnsafeMutableBufferPointer<Float>, hc: UnsafeMutableBufferPointer<Float>
     let maxHead: Int
+    let gemm: Gemm
+    let a16: UnsafeMutableBufferPointer<UInt16>, b16: UnsafeMutableBufferPointer<UInt16>
     var total: Double { linear.reduce(0) { $0 + $1.flops } + Double(heads) * perHead.reduce(0) { $0 + $1.flops } }
 
-    init(_ cfg: LlamaConfig, batch B: Int, seq T: Int) {
+    init(_ cfg: LlamaConfig, batch B: Int, seq T: Int, precision: Precision) {
         let N = B * T, C = cfg.hiddenSize, H = cfg.numAttentionHeads, hd = cfg.headDim
         let W = (H + 2 * cfg.numKeyValueHeads) * hd, F = cfg.intermediateSize, V = cfg.vocabSize
         heads = B * H
@@ -100,29 +103,38 @@ final class StepGemms {
                    GemmShape(transA: false, transB: false, m: N, n: C, k: V)]
         var layerHead: [GemmShape] = []
         var r0 = 0
-        while r0 < T {
+        while r0 < T {   // the causal blocks of Attention.swift: scores, P·V, dP, dV, dQ, dK
             let r1 = min(T, r0 + 64)
-            layerHead.append(GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd))
+            layerHead += [GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd),
+                          GemmShape(transA: false, transB: false, m: r1 - r0, n: hd, k: r1),
+                          GemmShape(transA: false, transB: true, m: r1 - r0, n: r1, k: hd),
+                          GemmShape(transA: true, transB: false, m: r1 - r0, n: hd, k: T - r0),
+                          GemmShape(transA: false, transB: false, m: r1 - r0, n: hd, k: r1),
+                          GemmShape(transA: true, transB: false, m: r1 - r0, n: hd, k: T - r0)]
             r0 = r1
         }
-        layerHead += [GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: false, transB: true, m: T, n: T, k: hd),
-                      GemmShape(transA: true, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: false, transB: false, m: T, n: hd, k: T),
-                      GemmShape(transA: true, transB: false, m: T, n: hd, k: T)]
         for _ in 0..<cfg.numHiddenLayers { perHead += layerHead }
         let maxLinear = linear.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
         maxHead = perHead.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 1
         a = .allocate(capacity: maxLinear); b = .allocate(capacity: maxLinear); c = .allocate(capacity: maxLinear)
         hc = .allocate(capacity: maxHead * heads)
         a.initialize(repeating: 0.01); b.initialize(repeating: 0.01); c.initialize(repeating: 0); hc.initialize(repeating: 0)
+        a16 = .allocate(capacity: maxLinear); b16 = .allocate(capacity: maxLinear)
+        a16.initialize(repeating: 0x3C23); b16.initialize(repeating: 0x3C23)   // bf16 ≈ 0.01
+        gemm = Gemm(precision: precision)
     }
 
-    deinit { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate() }
+    deinit { a.deallocate(); b.deallocate(); c.deallocate(); hc.deallocate(); a16.deallocate(); b16.deallocate() }
 
     /// Best time to run every product once on scratch buffers (the GEMM-only ceiling of one step).
     func time(reps: Int) -> Clock {
         let a = self.a, b = self.b, c = self.c, hc = self.hc, maxHead = self.maxHead, perHead = self.perHead
+        let gemm = self.gemm, bf16 = gemm.precision == .bf16
+        let oa: GemmOperand = bf16 ? .bf16(UnsafePointer(a16.baseAddress!)) : .f32(UnsafePointer(a.baseAddress!))
+        let ob: GemmOperand = bf16 ? .bf16(UnsafePointer(b16.baseAddress!)) : .f32(UnsafePointer(b.baseAddress!))
+        func linearRun(_ g: GemmShape, _ out: UnsafeMutablePointer<Float>) {
+            gemm.mm(g.transA, g.transB, g.m, g.n, g.k, 1, oa, g.transA ? g.m : g.k, ob, g.transB ? g.k : g.n, 0, out, g.n)
+        }
         func run(_ g: GemmShape, _ out: UnsafeMutablePointer<Float>) {
             sgemm(g.transA, g.transB, g.m, g.n, g.k, 1, a.baseAddress!, g.transA ? g.m : g.k,
                   b.baseAddress!, g.transB ? g.k : g.n, 0, out, g.n)
@@ -130,7 +142,7 @@ final class StepGemms {
         var best = Clock(wall: .infinity, cpu: .infinity)
         for _ in 0..<reps {
             let t0 = Clock.now()
-            for g in linear { run(g, c.baseAddress!) }
+            for g in linear { linearRun(g, c.baseAddress!) }
             let saved = Blas.threads
             Blas.setThreads(1)
             Parallel.forEach(heads) { h in for g in perHead { run(g, hc.baseAddress! + h * maxHead) } }
@@ -195,6 +207,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed for weights and tokens.")
     var seed: UInt64 = 0
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+    var precision: Precision { Precision.resolve(precisionOptions.precision).precision }
+
     func presetURLs() throws -> [URL] {
         let dir = URL(fileURLWithPath: configs)
         if preset.isEmpty {
@@ -223,6 +238,7 @@ struct BenchCommand: ParsableCommand {
         Blas.setThreads(Parallel.workers)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "n/a"
         print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads) (kernels \(BlasCore.name)), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
+        _ = precisionOptions.resolve()
         let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         for s in sections where !["engine", "beam", "embed", "sid"].contains(s) {
             throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid)")
@@ -267,7 +283,8 @@ struct BenchCommand: ParsableCommand {
         let tokens = (0..<N).map { _ in Int32(rng.int(below: c.vocabSize)) }
         var targets = Array(tokens.dropFirst()) + [Int32(rng.int(below: c.vocabSize))]
         for b in 0..<p.batch { targets[b * p.seq + p.seq - 1] = ignoreIndex }
-        let trainer = LlamaTrainer(params: params, maxBatch: p.batch, maxSeq: p.seq)
+        let trainer = LlamaTrainer(params: params, maxBatch: p.batch, maxSeq: p.seq, precision: precision)
+        trainer.logitsForAllPositions = false   // the LM head over trained rows, as SFT runs it
         let opt = AdamW(count: params.count, groups: params.paramGroups, config: AdamWConfig(lr: 1e-4))
         func step() throws {
             trainer.zeroGrads()
@@ -277,7 +294,7 @@ struct BenchCommand: ParsableCommand {
             opt.update(params: params.data.baseAddress!, grads: trainer.grads.baseAddress!)
         }
         try step()
-        let gemms = StepGemms(c, batch: p.batch, seq: p.seq)
+        let gemms = StepGemms(c, batch: p.batch, seq: p.seq, precision: precision)
         var best = Clock(wall: .infinity, cpu: .infinity), ceil = best
         for _ in 0..<steps {
             let t0 = Clock.now()
@@ -291,7 +308,8 @@ struct BenchCommand: ParsableCommand {
     /// Beam-like batched decoding: best seconds of the steps alone, of prefill + steps, and the FLOPs of both.
     func decodeBench(_ p: BenchPreset, _ params: LlamaParameters, _ rng: inout Rng) throws -> (Double, Double, Double) {
         let c = p.model, d = p.decode, V = c.vocabSize, R = d.groups * d.width
-        let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps)
+        let dec = LlamaDecoder(params: params, maxGroups: d.groups, maxWidth: d.width, maxPrompt: d.prompt, maxSuffix: d.steps,
+                               precision: precision)
         let prompts = (0..<d.groups).map { _ in (0..<d.prompt).map { _ in Int32(rng.int(below: V)) } }
         var bestStep = Double.infinity, bestTotal = Double.infinity
         var toks = [Int32](repeating: 0, count: R), parents = Array(0..<R)

@@ -17,20 +17,21 @@ extension BenchCommand {
         let prompts = BeamBench.syntheticPrompts(count: beamUsers, length: 100, bos: 1, firstToken: 3, vocabSize: Int(first), seed: seed)
         guard beamBatch >= 1 else { throw ValidationError("--beam-batch must be at least 1") }
         guard beamWorkers >= 1 else { throw ValidationError("--beam-workers must be at least 1") }
-        print("\nconstrained beam search — preset A, beam 20, top-20, 100-token prompts, \(beamBatch) users per decoder × \(beamWorkers) decoder(s) side by side, \(levels) levels × \(codes) codes")
+        print("\nconstrained beam search — \(precision.rawValue), preset A, beam 20, top-20, 100-token prompts, \(beamBatch) users per decoder × \(beamWorkers) decoder(s) side by side, \(levels) levels × \(codes) codes")
         print("items | users | seconds | users/s | beam-step rows computed per user (of)")
         // The prompt's share: a one-level trie of 256 items needs the prefill and no beam step.
         do {
             let sids = (0..<codes).map { (item: $0 + 1, tokens: [first + Int32($0)]) }
             let search = try ShardedBeamSearch(params: params, trie: try SIDTrie(sids: sids), beamWidth: 20,
-                                               usersPerWorker: beamBatch, workers: beamWorkers)
+                                               usersPerWorker: beamBatch, workers: beamWorkers, precision: precision)
             let r = try BeamBench.run(search: search, prompts: prompts, topK: 20)
             print(String(format: "prefill only (1 level × %d) | %d | %.2f | %.1f | 0 (0)", codes, r.users, r.seconds, r.usersPerSecond))
         }
         for items in [10_000, 50_000] {
             let sids = try BeamBench.syntheticSIDs(items: items, levels: levels, codes: codes, firstToken: first, seed: seed &+ UInt64(items))
             let trie = try SIDTrie(sids: sids)
-            let search = try ShardedBeamSearch(params: params, trie: trie, beamWidth: 20, usersPerWorker: beamBatch, workers: beamWorkers, skipRows: !beamEveryRow)
+            let search = try ShardedBeamSearch(params: params, trie: trie, beamWidth: 20, usersPerWorker: beamBatch, workers: beamWorkers, skipRows: !beamEveryRow,
+                                               precision: precision)
             let r = try BeamBench.run(search: search, prompts: prompts, topK: 20)
             print(String(format: "%d | %d | %.2f | %.1f | %.1f (%.0f)", items, r.users, r.seconds, r.usersPerSecond,
                          r.stepRowsPerUser, r.rowSlotsPerUser))
@@ -55,7 +56,7 @@ extension BenchCommand {
 
     func exportSection() throws {
         guard let model, let data else { throw ValidationError("--model needs --data (the dataset it was trained on)") }
-        let service = try RecService.load(URL(fileURLWithPath: model), beam: 20, usersPerBatch: 16)
+        let service = try RecService.load(URL(fileURLWithPath: model), beam: 20, usersPerBatch: 16, precision: precision)
         let ds = try Dataset.load(from: URL(fileURLWithPath: data))
         let users = try ServeInputs.selection("test", dataset: ds)
         let s = try RecExport.benchmark(service: service, users: users, count: beamUsers * 4, k: 20)

@@ -28,9 +28,12 @@ struct ChatCommand: ParsableCommand {
     @Option(name: .long, help: "Beam width.")
     var beam: Int = 20
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
-            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 16)
+            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 16,
+                                            precision: precisionOptions.resolve(announce: false))
             let engine = try ChatEngine(service: service, k: k)
             func answer(_ text: String) throws -> ChatReply {
                 let r = try engine.respond(text)

@@ -32,6 +32,8 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the comparison as JSON here.")
     var out: String?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
             try CLIErrors.option.int("--k", k, 1...20)
@@ -39,12 +41,14 @@ struct CompareCommand: ParsableCommand {
             let urlA = URL(fileURLWithPath: a), urlB = URL(fileURLWithPath: b)
             let (sp, p) = try ranking.resolve(run: urlA)   // protocol default: run A's config
             let beam = ranking.beam
+            let precision = precisionOptions.resolve()
             let dataset = try ranking.dataset()
             let examples = dataset.examples(p, sp)
             var ranks: [[Int?]] = []
             for url in [urlA, urlB] {
                 let model = try RecModel.load(url)
                 try CLIErrors.option.beam("--beam", beam, items: model.items.count)
+                model.precision = precision
                 try model.sidMap.checkProtocol(p.rawValue, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
                                                           progress: !ranking.noProgress)

@@ -43,7 +43,7 @@ struct DPOCommand: ParsableCommand {
         if let v = sftWeight { c.sftWeight = v; flags.append("--sft-weight") }
         if let v = futureWindow { c.futureWindow = v; flags.append("--future-window") }
         flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
-                                  recentPositions: &c.recentPositions, promptSampling: &c.promptSampling)
+                                  recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel(flags))
         return (c, common.configLabel(flags))
     }

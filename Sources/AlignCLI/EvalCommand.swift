@@ -29,6 +29,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
             let modelURL = URL(fileURLWithPath: model)
@@ -39,6 +41,7 @@ struct EvalCommand: ParsableCommand {
             let rec = try RecModel.load(modelURL)
             try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
             try CLIErrors.option.beam("--translation-beam", translationBeam, items: rec.items.count)
+            rec.precision = precisionOptions.resolve()
             let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,

@@ -36,6 +36,8 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "No progress bar.")
     var noProgress = false
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         do {
             guard let fmt = ExportFormat(rawValue: format) else {
@@ -44,7 +46,8 @@ struct ExportCommand: ParsableCommand {
             guard let t = PromptTask(rawValue: task), t == .nextitem || t == .titlehist2sid else {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
-            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: usersPerBatch)
+            let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: usersPerBatch,
+                                            precision: precisionOptions.resolve(announce: false))
             let ds = try Dataset.load(from: URL(fileURLWithPath: data))
             try ServeInputs.checkCatalogue(model: service.model, dataset: ds, dataPath: data)
             let sel = try ServeInputs.selection(users, dataset: ds)

@@ -49,6 +49,8 @@ struct GenerateCommand: ParsableCommand {
         if greedy && temperature != nil { throw ValidationError("use either --greedy or --temperature, not both") }
     }
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         let o = CLIErrors.option
         try o.int("--max-new-tokens", maxNewTokens, 1...LlamaConfig.maxPositions)
@@ -80,7 +82,8 @@ struct GenerateCommand: ParsableCommand {
         let mode: SamplingMode = temperature.map { .sample(temperature: $0, topK: topK, topP: topP) } ?? .greedy
         let sampler = try TokenSampler(mode: mode, vocabSize: ck.config.vocabSize)
         let decoder = try LlamaDecoder.planned(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens,
-                                               purpose: "generation of --max-new-tokens \(maxNewTokens)")
+                                               purpose: "generation of --max-new-tokens \(maxNewTokens)",
+                                               precision: precisionOptions.resolve(announce: false))
         var rng = Rng(seed: seed)
         let eos = (ck.tokenizer?.eosId ?? ck.config.eosTokenId).map { Int32($0) }
         let start = Date()

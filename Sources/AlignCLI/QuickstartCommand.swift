@@ -61,6 +61,8 @@ struct QuickstartCommand: ParsableCommand {
     var skipAlignment = false
     @Flag(name: .customLong("no-progress"), help: "No progress bars.")
     var noProgress = false
+    @Option(name: .long, help: "Matrix-product precision of SFT, DPO, GRPO and the evaluations: fp32 or bf16 (default: the configs' value, else bf16 where the CPU has AVX512_BF16 or AMX).")
+    var precision: Precision?
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
@@ -111,6 +113,7 @@ struct QuickstartCommand: ParsableCommand {
         s.sidMethod = sidMethod; s.sidLevels = sidLevels; s.sidCodes = sidCodes; s.sidDedup = sidDedup
         s.vocabSize = vocabSize; s.sidSeed = sidSeed; s.chronoSidSeed = chronoSidSeed; s.cfWeight = cfWeight
         s.seed = seed; s.evalProtocol = evalProtocol; s.skipAlignment = skipAlignment; s.noProgress = noProgress
+        s.precision = precision
         let plan = QuickstartPlan(s)
         for stage in plan.stages { try run(stage) }
         print("── report")

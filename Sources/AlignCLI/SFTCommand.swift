@@ -57,6 +57,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
     @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     func resolvedConfig() throws -> (TrainConfig, String) {
         var cfg: TrainConfig
@@ -88,6 +89,7 @@ struct SFTCommand: ParsableCommand {
         set(warmup, "--warmup") { cfg.optim.warmup = $0 }
         set(batchSize, "--batch-size") { cfg.optim.batchSize = $0 }
         set(seed, "--seed") { cfg.seed = $0 }
+        set(precisionOptions.precision, "--precision") { cfg.precision = $0 }
         set(`protocol`, "--protocol") { cfg.protocolName = $0 }
         set(maxHistory, "--max-history") { cfg.maxHistory = $0 }
         set(evalEvery, "--eval-every") { cfg.eval.every = $0 }

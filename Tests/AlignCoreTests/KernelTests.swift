@@ -140,7 +140,7 @@ func checkFiniteDifferences(_ x: [Float], _ analytic: [Float], h: Float = 1e-2, 
         }
     }
 
-    @Test(arguments: [(2, 5, 4, 2, 4), (1, 70, 2, 2, 8), (2, 3, 6, 1, 4)])
+    @Test(arguments: [(2, 5, 4, 2, 4), (1, 70, 2, 2, 8), (2, 3, 6, 1, 4), (1, 150, 4, 2, 8)])   // 70, 150: causal blocks
     func attention(b: Int, t: Int, h: Int, kv: Int, hd: Int) {
         var rng = Rng(seed: 7)
         let s = AttentionShape(batch: b, seq: t, heads: h, kvHeads: kv, headDim: hd)

@@ -1,6 +1,7 @@
 // Golden tests against PyTorch/transformers numbers for both fixture models (llama-tiny: GQA 4/2 heads,
 // untied; llama-tiny-tied: 6/6 heads, tied, theta 5e5, eps 1e-6): logits, loss, every parameter gradient,
-// 5 AdamW steps, and greedy decoding through both the KV cache and a full forward.
+// 5 AdamW steps, and greedy decoding through both the KV cache and a full forward. The fp32 training tests run
+// on both matrix-product backends (OpenBLAS and oneDNN) against the same numbers.
 import AlignCore
 import Foundation
 import TestSupport
@@ -35,13 +36,13 @@ func scaledError(_ a: [Float], _ b: [Float]) -> Float {
 @Suite struct LlamaGoldenTests {
     static let models = ["llama-tiny", "llama-tiny-tied"]
 
-    @Test(arguments: models) func logitsLossAndGradients(model: String) throws {
+    @Test(arguments: models, GemmBackend.allCases) func logitsLossAndGradients(model: String, backend: GemmBackend) throws {
         let f = try LlamaFixture(model)
-        let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T)
+        let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T, backend: backend)
         try tr.forward(tokens: f.inputIds, targets: f.targets, batch: f.B, seq: f.T)
         let logitErr = maxAbsDiff(Array(tr.logits), try f.golden.floats("logits"))
         let lossErr = abs(tr.meanCrossEntropy() - (try f.golden.floats("loss"))[0])
-        print("\(model): logits max abs err \(logitErr), loss err \(lossErr)")
+        print("\(model) \(backend): logits max abs err \(logitErr), loss err \(lossErr)")
         #expect(logitErr <= 1e-4)
         #expect(lossErr <= 1e-5)
         tr.zeroGrads()
@@ -53,12 +54,12 @@ func scaledError(_ a: [Float], _ b: [Float]) -> Float {
             worst = max(worst, err)
             #expect(err <= 1e-4, "gradient of \(t.name): error \(err)")
         }
-        print("\(model): worst gradient error \(worst)")
+        print("\(model) \(backend): worst gradient error \(worst)")
     }
 
-    @Test(arguments: models) func fiveAdamWSteps(model: String) throws {
+    @Test(arguments: models, GemmBackend.allCases) func fiveAdamWSteps(model: String, backend: GemmBackend) throws {
         let f = try LlamaFixture(model)
-        let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T)
+        let tr = LlamaTrainer(params: f.params, maxBatch: f.B, maxSeq: f.T, backend: backend)
         let opt = AdamW(count: f.params.count, groups: f.params.paramGroups,
                         config: AdamWConfig(lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1))
         let losses = try f.golden.floats("adamw.losses")
@@ -77,7 +78,7 @@ func scaledError(_ a: [Float], _ b: [Float]) -> Float {
             worst = max(worst, err)
             #expect(err <= 1e-3, "\(t.name) after 5 steps: error \(err)")
         }
-        print("\(model): worst parameter error after 5 AdamW steps \(worst)")
+        print("\(model) \(backend): worst parameter error after 5 AdamW steps \(worst)")
     }
 
     @Test(arguments: models) func greedyThroughFullForward(model: String) throws {

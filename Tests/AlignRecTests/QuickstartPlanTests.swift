@@ -83,3 +83,14 @@ private func stage(_ plan: QuickstartPlan, _ name: String) throws -> QuickstartS
     #expect(!plan.stages.contains { $0.tool == .dpo || $0.tool == .grpo })
     #expect(plan.runs.map(\.1) == ["runs/c-sft"])
 }
+
+@Test func quickstartPrecisionReachesEveryStageThatRunsTheModel() throws {
+    var settings = QuickstartSettings()
+    settings.precision = .fp32
+    let plan = QuickstartPlan(settings)
+    for s in plan.stages {
+        let runsModel = [.sft, .eval, .dpo, .grpo].contains(s.tool)
+        #expect((value("--precision", s.arguments) == "fp32") == runsModel, "\(s.name)")
+    }
+    #expect(!QuickstartPlan(QuickstartSettings()).stages.contains { $0.arguments.contains("--precision") })
+}

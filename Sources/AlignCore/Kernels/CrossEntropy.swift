@@ -3,6 +3,7 @@
 // the same kernel serves cross-entropy (w = −1/N), DPO (per-sequence weights) and GRPO (per-token weights).
 // A second pair keeps the exponentials of the forward in place of the logits (for callers that never read the
 // logits again), so its backward needs no second pass of exp.
+import CKernels
 import Foundation
 
 /// Value of `targets` that marks a position as not trained (Hugging Face's ignore index).
@@ -57,8 +58,7 @@ public func logSoftmaxTargetForwardKeepingExp(_ logp: UnsafeMutablePointer<Float
             let t = targets[i]
             let m = rowMax(row, v)
             let xt = t == ignoreIndex ? 0 : row[Int(t)]
-            rowExpStore(row, row, v, sub: m)
-            let sum = rowSum(row, v)
+            let sum = rowExpStore(row, row, v, sub: m)
             invSum[i] = 1 / sum
             logp[i] = t == ignoreIndex ? 0 : xt - (m + logf(sum))
         }
@@ -79,7 +79,7 @@ public func logSoftmaxTargetBackwardFromExp(_ dlogits: UnsafeMutablePointer<Floa
                 continue
             }
             let w = weights[i], k = -w * invSum[i]
-            for j in 0..<v { d[j] = e[j] * k }
+            if VectorKernels.avx512 { align_row_scale_avx512(d, e, v, k) } else { for j in 0..<v { d[j] = e[j] * k } }
             d[Int(t)] += w
         }
     }

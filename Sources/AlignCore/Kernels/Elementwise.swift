@@ -65,7 +65,9 @@ public func residualForwardNaive(_ out: UnsafeMutablePointer<Float>, _ a: Unsafe
 /// h[N,F] = silu(gate) * up, where gu[N,2F] holds each row's gate (first F) then up (next F).
 public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        if VectorKernels.avx2 {
+        if VectorKernels.avx512 {
+            align_swiglu_forward_avx512(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+        } else if VectorKernels.avx2 {
             align_swiglu_forward_avx2(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
         } else {
             swigluForwardPortable(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
@@ -77,7 +79,9 @@ public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<
 public func swigluBackward(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                            _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        if VectorKernels.avx2 {
+        if VectorKernels.avx512 {
+            align_swiglu_backward_avx512(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+        } else if VectorKernels.avx2 {
             align_swiglu_backward_avx2(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
         } else {
             swigluBackwardPortable(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
@@ -133,10 +137,14 @@ public func swigluBackwardNaive(_ dgu: UnsafeMutablePointer<Float>, _ dh: Unsafe
 @inline(__always) func _exp(_ x: Double) -> Double { Foundation.exp(x) }
 
 /// Which element-wise kernels run: the AVX2 + FMA C versions (Sources/CKernels) when the CPU has both and
-/// ALIGN_NO_AVX2 is unset, else the portable Swift loops. Read once.
+/// ALIGN_NO_AVX2 is unset, the AVX-512 row kernels (softmax, cross-entropy) when the CPU has AVX-512 and
+/// neither ALIGN_NO_AVX512 nor ALIGN_NO_AVX2 is set, else the portable Swift loops. Read once.
 public enum VectorKernels {
     /// Whether the CPU has AVX2 and FMA (the C kernels can run).
     public static let available: Bool = align_kernels_avx2() != 0
     /// Whether the AVX2 + FMA kernels are in use.
     public static let avx2: Bool = available && ProcessInfo.processInfo.environment["ALIGN_NO_AVX2"] == nil
+    /// Whether the AVX-512 row kernels are in use.
+    public static let avx512: Bool = avx2 && align_kernels_avx512() != 0
+        && ProcessInfo.processInfo.environment["ALIGN_NO_AVX512"] == nil
 }

@@ -1,6 +1,9 @@
 // Fast exp and row reductions for the element-wise kernels (softmax rows, cross-entropy, SiLU).
 // `expApprox` is the Cephes expf polynomial (≈1–2 ulp) with branch-free rounding, written as plain scalar
 // code so that loops over it auto-vectorise; reductions use SIMD8 partial sums. Tests compare against libm.
+// On CPUs with AVX-512 the row kernels (max, exp, scale) run the same polynomial sixteen lanes at a time in C
+// (Sources/CKernels/kernels512.c); the Swift loops are the portable path and the reference.
+import CKernels
 import Foundation
 
 /// e^x for x in the float range (inputs clamped to [-87.3, 88.3], so exp of very negative x is ~1e-38).
@@ -32,6 +35,7 @@ public func expApprox(_ x0: Float) -> Float {
 /// max of p[0..<n] (n ≥ 1).
 @inline(__always)
 public func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    if VectorKernels.avx512 { return align_row_max_avx512(p, n) }
     var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
     var j = 0
     while j + 4 <= n {
@@ -53,17 +57,22 @@ public func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     return s
 }
 
-/// dst[j] = exp(src[j] − sub) · mul for j < n (dst may alias src).
-@inline(__always)
+/// dst[j] = exp(src[j] − sub) · mul for j < n (dst may alias src); returns Σ_j exp(src[j] − sub).
+@inline(__always) @discardableResult
 public func rowExpStore(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int,
-                        sub: Float, mul: Float = 1) {
-    for j in 0..<n { dst[j] = expApprox(src[j] - sub) * mul }
+                        sub: Float, mul: Float = 1) -> Float {
+    if VectorKernels.avx512 { return align_row_exp_store_avx512(dst, src, n, sub, mul) }
+    for j in 0..<n { dst[j] = expApprox(src[j] - sub) }
+    let s = rowSum(dst, n)
+    if mul != 1 { for j in 0..<n { dst[j] *= mul } }
+    return s
 }
 
 /// Σ_j exp(src[j] − sub) without writing anything (blocks through a small stack buffer).
 @inline(__always)
 public func rowExpSum(_ src: UnsafePointer<Float>, _ n: Int, sub: Float) -> Float {
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buf in
+    if VectorKernels.avx512 { return align_row_exp_sum_avx512(src, n, sub) }
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buf in
         let b = buf.baseAddress!
         var s: Float = 0, j = 0
         while j < n {
@@ -80,13 +89,13 @@ public func rowExpSum(_ src: UnsafePointer<Float>, _ n: Int, sub: Float) -> Floa
 @inline(__always)
 public func rowSoftmax(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
     let m = rowMax(p, n)
-    rowExpStore(p, p, n, sub: m)
-    rowScale(p, n, 1 / rowSum(p, n))
+    rowScale(p, n, 1 / rowExpStore(p, p, n, sub: m))
 }
 
 /// p[0..<n] *= k.
 @inline(__always)
 public func rowScale(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ k: Float) {
+    if VectorKernels.avx512 { align_row_scale_avx512(p, p, n, k); return }
     for j in 0..<n { p[j] *= k }
 }
 

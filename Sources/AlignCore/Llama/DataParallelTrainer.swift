@@ -11,6 +11,10 @@
 // additions (and OpenBLAS's blocking for the smaller row counts), so results agree with the one-trainer path up
 // to rounding (tested), and are deterministic for a given replica count.
 //
+// Precision: the replicas share one bf16 copy of the weights (refreshed once per forward here). Their oneDNN
+// products run on one thread each while replicas run side by side (one OpenMP thread per core, like OpenBLAS
+// on one thread), and on every core when a batch leaves a single replica active.
+//
 // Dropout: replica 0 uses the step's key, so its rows get the masks the one-trainer path gives them; replica r
 // draws from the key mixed with r (masks remain a pure function of (seed, step, replica, index)).
 import Dispatch
@@ -31,16 +35,24 @@ public final class DataParallelTrainer: @unchecked Sendable {
     public var dropoutRows: [Bool]?
     /// Row ranges of the last forward, one per active replica.
     private var shards: [Range<Int>] = []
+    /// The replicas' shared bf16 weight copy (bf16 only).
+    private let weights16: BF16Weights?
+    public var precision: Precision { replicas[0].precision }
 
     /// Plans `workers` replicas (at most one per row; ALIGN_THREADS or the core count by default).
     public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil,
-                workers: Int = Parallel.workers) {
+                workers: Int = Parallel.workers, precision: Precision = .fp32) {
         precondition(maxBatch > 0 && maxSeq > 0 && workers > 0)
         self.params = params
         self.maxBatch = maxBatch
         let w = min(workers, maxBatch)
         let per = (maxBatch + w - 1) / w
-        replicas = (0..<w).map { _ in LlamaTrainer(params: params, maxBatch: per, maxSeq: maxSeq, dropout: dropout, items: items) }
+        let shared = precision == .bf16 ? BF16Weights(layout: params.layout) : nil
+        weights16 = shared
+        replicas = (0..<w).map { _ in
+            LlamaTrainer(params: params, maxBatch: per, maxSeq: maxSeq, dropout: dropout, items: items, precision: precision,
+                         sharedWeights: shared, gemmThreads: w > 1 ? 1 : Parallel.workers)
+        }
     }
 
     /// d objective / d parameter after `backwardMeanCrossEntropy` (replica 0's buffer holds the sum).
@@ -70,6 +82,7 @@ public final class DataParallelTrainer: @unchecked Sendable {
     /// Runs `body(r)` for each active replica: inline for one, else one per core with single-threaded BLAS.
     /// Replicas touch disjoint memory (their own activations and gradients), the weights are only read.
     private func each(_ count: Int, _ body: (Int) throws -> Void) throws {
+        replicas[0].gemm.threads = count == 1 ? Parallel.workers : 1
         if count == 1 { try body(0); return }
         var errors = [Error?](repeating: nil, count: count)
         withoutActuallyEscaping(body) { body in
@@ -97,6 +110,7 @@ public final class DataParallelTrainer: @unchecked Sendable {
         }
         let w = min(replicas.count, B)
         shards = (0..<w).map { (B * $0 / w)..<(B * ($0 + 1) / w) }
+        weights16?.refresh(from: params)
         let key = dropoutKey, rows = dropoutRows, shards = self.shards
         try each(w) { r in
             let shard = shards[r], t = self.replicas[r]

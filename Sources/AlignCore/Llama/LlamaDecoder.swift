@@ -12,6 +12,9 @@
 // completed at a position is added to its embedding — in prompts and in generated continuations (each row keeps
 // its SID scan state, inherited from its parent). After prefill, `promptHidden` holds each prompt's final-norm
 // hidden state at its last position, which the item-scoring head reads (ItemScorer).
+// Products go through `gemm` at the decoder's precision (see LlamaTrainer): in bf16 the weights are a bf16 copy
+// refreshed at each prefill (or shared and kept current by the owner of several decoders), activations rounded
+// as the products take them; the KV cache, attention and norms stay fp32.
 import Foundation
 
 /// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
@@ -50,9 +53,18 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     /// Final-norm hidden state of each prompt's last position [maxGroups, C], written by prefill.
     let hiddenBuf: UnsafeMutableBufferPointer<Float>
 
+    /// The matrix-product engine (`gemm.threads`: 1 when decoders run side by side).
+    public let gemm: Gemm
+    let weights16: BF16Weights?
+    let ownsWeights16: Bool
+    public var precision: Precision { gemm.precision }
+
     /// Plans memory for up to `maxGroups` prompts of ≤ `maxPrompt` tokens, `maxWidth` rows each, and
-    /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix).
-    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int, items: ItemTable? = nil) {
+    /// ≤ `maxSuffix` steps. Positions must fit the rope table (maxPrompt + maxSuffix). `precision` of the products;
+    /// in bf16 `sharedWeights` is a copy the caller keeps current (nil = refreshed here at each prefill).
+    public init(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int, items: ItemTable? = nil,
+                precision: Precision = .fp32, backend: GemmBackend? = nil, sharedWeights: BF16Weights? = nil,
+                gemmThreads: Int = Parallel.workers) {
         precondition(maxGroups > 0 && maxWidth > 0 && maxPrompt > 0 && maxSuffix > 0)
         precondition((items?.count ?? 0) == params.items, "item table of \(items?.count ?? 0) items for an item memory of \(params.items)")
         self.params = params
@@ -89,13 +101,28 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         added = .allocate(capacity: items == nil ? 0 : N); added.initialize(repeating: 0)
         hiddenBuf = .allocate(capacity: maxGroups * C); hiddenBuf.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
+        gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        if precision == .bf16 {
+            weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
+            ownsWeights16 = sharedWeights == nil
+        } else {
+            weights16 = nil; ownsWeights16 = false
+        }
+    }
+
+    /// A product operand for the weight tensor at `offset` (bf16 copy in bf16, else the fp32 weights).
+    @inline(__always) func weight(_ offset: Int) -> GemmOperand {
+        if let w = weights16 { return .bf16(w.ptr(offset)) }
+        return .f32(UnsafePointer(params.data.baseAddress! + offset))
     }
 
     /// A decoder planned for these sizes, after checking that it fits in the memory available: a beam or batch
     /// too large for this machine is an error with the estimate, not an allocator crash. `purpose` names the
     /// setting for the message (e.g. "beam search with beam 20 over 16 prompts").
     public static func planned(params: LlamaParameters, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int,
-                               purpose: String, items: ItemTable? = nil) throws -> LlamaDecoder {
+                               purpose: String, items: ItemTable? = nil, precision: Precision = .fp32,
+                               backend: GemmBackend? = nil, sharedWeights: BF16Weights? = nil,
+                               gemmThreads: Int = Parallel.workers) throws -> LlamaDecoder {
         guard maxGroups > 0, maxWidth > 0, maxPrompt > 0, maxSuffix > 0 else {
             throw AlignError.invalidArgument("\(purpose): a decoder needs ≥ 1 prompt, width, prompt token and step (got \(maxGroups), \(maxWidth), \(maxPrompt), \(maxSuffix))")
         }
@@ -104,7 +131,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
                                                                      maxPrompt: maxPrompt, maxSuffix: maxSuffix))
         try need.check("\(purpose) over \(maxGroups) prompts × width \(maxWidth), prompts up to \(maxPrompt) tokens,")
         return LlamaDecoder(params: params, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix,
-                            items: items)
+                            items: items, precision: precision, backend: backend, sharedWeights: sharedWeights, gemmThreads: gemmThreads)
     }
 
     /// Floats of the arena (caches and scratch): Int to allocate, Double to size it first. One formula for both.
@@ -174,6 +201,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             n += p.count
         }
         groups = prompts.count; self.width = width; suffixLength = 0
+        if ownsWeights16 { weights16!.refresh(from: params) }
         for r in 0..<(groups * width) { rowComplete[r] = true }
         let pr = params.data.baseAddress!, lay = params.layout, eps = config.rmsNormEps
         embeddingForward(x, tok.baseAddress!, pr + lay.embed, n, C)
@@ -187,7 +215,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         for l in 0..<(L - 1) {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
-            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
             storePromptKV(layer: l, starts: starts, lengths: lengths)
@@ -217,7 +245,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         let l = L - 1, pr = params.data.baseAddress!, o = params.layout.layers[l], qW = H * hd
         rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, config.rmsNormEps)
         // K and V columns of qkv[n, W] only: rows qW..<W of the [W, C] projection.
-        sgemm(false, true, n, 2 * kvW, C, 1, ln, C, pr + o.qkv + qW * C, C, 0, qkv + qW, W)
+        gemm.mm(false, true, n, 2 * kvW, C, 1, .f32(ln), C, weight(o.qkv + qW * C), C, 0, qkv + qW, W)
         ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
         storePromptKV(layer: l, starts: starts, lengths: lengths)
         // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
@@ -231,7 +259,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             pos[g] = Int32(lengths[g] - 1)
         }
         // Queries of those rows into qkv rows 0..<groups (their K/V columns are already in the cache).
-        sgemm(false, true, groups, qW, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+        gemm.mm(false, true, groups, qW, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
         ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
         let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
                                    promptLengths: UnsafePointer(promptLengths.baseAddress!),
@@ -244,11 +272,11 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     @inline(__always)
     func mlpBlock(n: Int, layer l: Int, attOut: UnsafeMutablePointer<Float>) {
         let pr = params.data.baseAddress!, o = params.layout.layers[l]
-        sgemm(false, true, n, C, H * hd, 1, attOut, H * hd, pr + o.o, H * hd, 1, x, C)
+        gemm.mm(false, true, n, C, H * hd, 1, .f32(attOut), H * hd, weight(o.o), H * hd, 1, x, C)
         rmsnormForward(ln, rstd, x, pr + o.ln2, n, C, config.rmsNormEps)
-        sgemm(false, true, n, 2 * F, C, 1, ln, C, pr + o.gateUp, C, 0, gu, 2 * F)
+        gemm.mm(false, true, n, 2 * F, C, 1, .f32(ln), C, weight(o.gateUp), C, 0, gu, 2 * F)
         swigluForward(h, gu, n, F)
-        sgemm(false, true, n, C, F, 1, h, F, pr + o.down, F, 1, x, C)
+        gemm.mm(false, true, n, C, F, 1, .f32(h), F, weight(o.down), F, 1, x, C)
     }
 
     /// Final norm + LM head over the first `rows` rows of x, for the vocabulary rows `range` of the head
@@ -256,7 +284,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     func head(rows: Int, _ range: Range<Int>) -> LogitRows {
         let pr = params.data.baseAddress!, lay = params.layout, cols = range.count
         rmsnormForward(ln, rstd, x, pr + lay.finalNorm, rows, C, config.rmsNormEps)
-        sgemm(false, true, rows, cols, C, 1, ln, C, pr + lay.lmHead + range.lowerBound * C, C, 0, logitsBuf, cols)
+        gemm.mm(false, true, rows, cols, C, 1, .f32(ln), C, weight(lay.lmHead + range.lowerBound * C), C, 0, logitsBuf, cols)
         return LogitRows(buffer: UnsafeBufferPointer(start: logitsBuf, count: rows * cols), rowStride: cols, tokens: range)
     }
 
@@ -321,7 +349,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         for l in 0..<L {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
-            sgemm(false, true, n, W, C, 1, ln, C, pr + o.qkv, C, 0, qkv, W)
+            gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             for i in 0..<n {
                 let src = qkv + i * W + H * hd, dst = (Int(liveRows[i]) * maxSuffix + s) * kvW

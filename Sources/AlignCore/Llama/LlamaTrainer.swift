@@ -21,6 +21,10 @@
 // trained to emit an item's first SID token also score every item: logits = final-norm row · V, V = Σ code rows of
 // the LM head + residual, log-softmax over the catalogue. Its mean cross-entropy joins the token loss in
 // `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO backwards leave the head out.
+// Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision. In bf16 the weights enter
+// the products as a bf16 copy (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared
+// and refreshed by the owner of data-parallel replicas); activations are rounded to bf16 as the products take
+// them; accumulation, outputs, gradients and every element-wise op stay fp32.
 import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
@@ -35,6 +39,14 @@ public final class LlamaTrainer: @unchecked Sendable {
     /// d objective / d parameter, same layout as `params.data`; accumulated by `backward`.
     public let grads: UnsafeMutableBufferPointer<Float>
     let rope: RopeTable
+    /// The matrix-product engine (its precision is the trainer's; `gemm.threads` its oneDNN threads).
+    public let gemm: Gemm
+    /// bf16 copies of the weights (bf16 only); refreshed at each forward when this trainer owns them.
+    let weights16: BF16Weights?
+    let ownsWeights16: Bool
+    /// bf16 copies of the product inputs (bf16 only).
+    let act16: BF16Activations?
+    public var precision: Precision { gemm.precision }
 
     struct LayerActs {
         var ln1: UnsafeMutablePointer<Float>, rstd1: UnsafeMutablePointer<Float>
@@ -110,7 +122,11 @@ public final class LlamaTrainer: @unchecked Sendable {
 
     /// Plans all memory for batches up to [maxBatch, maxSeq]; `dropout` in [0, 1) (see the file header). `items`
     /// (same count as the parameters' item memory) turns the item memory on.
-    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil) {
+    /// `precision` of the matrix products; in bf16 `sharedWeights` is a bf16 copy kept current by the caller
+    /// (data-parallel replicas), nil = the trainer keeps its own. `backend` nil = `GemmBackend.preferred`.
+    public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil,
+                precision: Precision = .fp32, backend: GemmBackend? = nil, sharedWeights: BF16Weights? = nil,
+                gemmThreads: Int = Parallel.workers) {
         precondition(maxBatch > 0 && maxSeq > 0)
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
         precondition((items?.count ?? 0) == params.items, "item table of \(items?.count ?? 0) items for an item memory of \(params.items)")
@@ -163,6 +179,20 @@ public final class LlamaTrainer: @unchecked Sendable {
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+        gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        if precision == .bf16 {
+            weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
+            ownsWeights16 = sharedWeights == nil
+            act16 = BF16Activations(config: c, rows: N)
+        } else {
+            weights16 = nil; ownsWeights16 = false; act16 = nil
+        }
+    }
+
+    /// A product operand for the weight tensor at `offset`: the bf16 copy in bf16, the fp32 weights otherwise.
+    @inline(__always) func weight(_ offset: Int) -> GemmOperand {
+        if let w = weights16 { return .bf16(w.ptr(offset)) }
+        return .f32(UnsafePointer(params.data.baseAddress! + offset))
     }
 
     /// Floats of the activation arena for [maxBatch, maxSeq]: Int to allocate it, Double to size it before
@@ -231,6 +261,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
         }
         batch = B; seq = T
+        if ownsWeights16 { weights16!.refresh(from: params) }
         runForward()
         state = .forwarded
     }
@@ -259,25 +290,27 @@ public final class LlamaTrainer: @unchecked Sendable {
         for l in 0..<c.numHiddenLayers {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
             rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
-            sgemm(false, true, N, W, C, 1, a.ln1, C, p + o.qkv, C, 0, a.qkv, W)
+            gemm.mm(false, true, N, W, C, 1, productOperand(a.ln1, N * C, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
             attentionForward(a.att, a.probs, a.qkv, shape)
             a.xmid.update(from: x, count: N * C)
+            let att = productOperand(a.att, N * H * hd, act16?.att[l])
             if masked {
-                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 0, branch, C)
+                gemm.mm(false, true, N, C, H * hd, 1, att, H * hd, weight(o.o), H * hd, 0, branch, C)
                 dropoutAddForward(a.xmid, branch, mask(1 + 2 * l), N * C)
             } else {
-                sgemm(false, true, N, C, H * hd, 1, a.att, H * hd, p + o.o, H * hd, 1, a.xmid, C)
+                gemm.mm(false, true, N, C, H * hd, 1, att, H * hd, weight(o.o), H * hd, 1, a.xmid, C)
             }
             rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
-            sgemm(false, true, N, 2 * F, C, 1, a.ln2, C, p + o.gateUp, C, 0, a.gu, 2 * F)
+            gemm.mm(false, true, N, 2 * F, C, 1, productOperand(a.ln2, N * C, act16?.ln2[l]), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
             swigluForward(hbuf, a.gu, N, F)
+            let h = productOperand(hbuf, N * F, act16?.h[l])
             xout.update(from: a.xmid, count: N * C)
             if masked {
-                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 0, branch, C)
+                gemm.mm(false, true, N, C, F, 1, h, F, weight(o.down), F, 0, branch, C)
                 dropoutAddForward(xout, branch, mask(2 + 2 * l), N * C)
             } else {
-                sgemm(false, true, N, C, F, 1, hbuf, F, p + o.down, F, 1, xout, C)
+                gemm.mm(false, true, N, C, F, 1, h, F, weight(o.down), F, 1, xout, C)
             }
         }
         rmsnormForward(lnf, rstdf, res[c.numHiddenLayers], p + lay.finalNorm, N, C, eps)
@@ -292,13 +325,13 @@ public final class LlamaTrainer: @unchecked Sendable {
                 m += 1
             }
             compactRows = m
-            sgemm(false, true, m, V, C, 1, lnfc, C, p + lay.lmHead, C, 0, logitsBuf, V)
+            gemm.mm(false, true, m, V, C, 1, productOperand(lnfc, m * C, act16?.lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             // The compact block's logits are never read again: keep exp(logit − max) in their place and 1/Σ in
             // lsec, so the backward scales instead of recomputing the exponentials.
             logSoftmaxTargetForwardKeepingExp(logpc, lsec, logitsBuf, targetsc.baseAddress!, m, V)
             for r in 0..<m { logp[Int(rowIndex[r])] = logpc[r] }
         } else {
-            sgemm(false, true, N, V, C, 1, lnf, C, p + lay.lmHead, C, 0, logitsBuf, V)
+            gemm.mm(false, true, N, V, C, 1, productOperand(lnf, N * C, act16?.lnf), C, weight(lay.lmHead), C, 0, logitsBuf, V)
             logSoftmaxTargetForward(logp, lse, logitsBuf, targets.baseAddress!, N, V)
         }
         headForward = itemHead && items != nil
@@ -336,7 +369,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         headRows = m
         itemVectorsForward(itemVec, p + lay.lmHead, p + lay.itemMemory!.offset, itemCodes.baseAddress!, NI, items.levels, C)
         guard m > 0 else { return }
-        sgemm(false, true, m, NI, C, 1, headIn, C, itemVec, C, 0, headLogits, NI)
+        gemm.mm(false, true, m, NI, C, 1, .f32(headIn), C, .f32(itemVec), C, 0, headLogits, NI)
         logSoftmaxTargetForwardKeepingExp(headLogp, headInvSum, headLogits, headTgt.baseAddress!, m, NI)
     }
 
@@ -443,14 +476,16 @@ public final class LlamaTrainer: @unchecked Sendable {
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
             logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-            sgemm(true, false, V, C, m, 1, dlogits, V, lnfc, C, 1, g + lay.lmHead, C)
-            sgemm(false, false, m, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, lnfc, C)
+            let dl = productOperand(dlogits, m * V, act16?.grad)
+            gemm.mm(true, false, V, C, m, 1, dl, V, savedOperand(lnfc, act16?.lnf), C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, m, C, V, 1, dl, V, weight(lay.lmHead), C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
             for r in 0..<m { (dln + Int(rowIndex[r]) * C).update(from: lnfc + r * C, count: C) }
         } else {
             logSoftmaxTargetBackward(dlogits, logitsBuf, lse, targets.baseAddress!, wbuf, N, V)
-            sgemm(true, false, V, C, N, 1, dlogits, V, lnf, C, 1, g + lay.lmHead, C)
-            sgemm(false, false, N, C, V, 1, dlogits, V, p + lay.lmHead, C, 0, dln, C)
+            let dl = productOperand(dlogits, N * V, act16?.grad)
+            gemm.mm(true, false, V, C, N, 1, dl, V, savedOperand(lnf, act16?.lnf), C, 1, g + lay.lmHead, C)
+            gemm.mm(false, false, N, C, V, 1, dl, V, weight(lay.lmHead), C, 0, dln, C)
         }
         if itemHeadWeighted && headRows > 0, let items { itemHeadBackward(items) }
         dres.update(repeating: 0, count: N * C)
@@ -459,24 +494,28 @@ public final class LlamaTrainer: @unchecked Sendable {
             let a = acts[l], o = lay.layers[l]
             // MLP (dres = d layer output; dbranch = d down-projection output, dres · mask under dropout,
             // kept in dln, which the gate/up backward overwrites only after both uses)
-            swigluForward(hbuf, a.gu, N, F)
+            if act16 == nil { swigluForward(hbuf, a.gu, N, F) }   // bf16 kept its rounded copy
             var dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(2 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            sgemm(false, false, N, F, C, 1, dbranch, C, p + o.down, F, 0, dh, F)
-            sgemm(true, false, C, F, N, 1, dbranch, C, hbuf, F, 1, g + o.down, F)
+            var dy = productOperand(dbranch, N * C, act16?.grad)
+            gemm.mm(false, false, N, F, C, 1, dy, C, weight(o.down), F, 0, dh, F)
+            gemm.mm(true, false, C, F, N, 1, dy, C, savedOperand(hbuf, act16?.h[l]), F, 1, g + o.down, F)
             swigluBackward(dgu, dh, a.gu, N, F)
-            sgemm(false, false, N, C, 2 * F, 1, dgu, 2 * F, p + o.gateUp, C, 0, dln, C)
-            sgemm(true, false, 2 * F, C, N, 1, dgu, 2 * F, a.ln2, C, 1, g + o.gateUp, C)
+            dy = productOperand(dgu, N * 2 * F, act16?.grad)
+            gemm.mm(false, false, N, C, 2 * F, 1, dy, 2 * F, weight(o.gateUp), C, 0, dln, C)
+            gemm.mm(true, false, 2 * F, C, N, 1, dy, 2 * F, savedOperand(a.ln2, act16?.ln2[l]), C, 1, g + o.gateUp, C)
             rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
             // attention (dres = d xmid; dbranch as above)
             dbranch = UnsafePointer(dres)
             if masked { dropoutBackward(dln, dres, mask(1 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            sgemm(false, false, N, H * hd, C, 1, dbranch, C, p + o.o, H * hd, 0, datt, H * hd)
-            sgemm(true, false, C, H * hd, N, 1, dbranch, C, a.att, H * hd, 1, g + o.o, H * hd)
+            dy = productOperand(dbranch, N * C, act16?.grad)
+            gemm.mm(false, false, N, H * hd, C, 1, dy, C, weight(o.o), H * hd, 0, datt, H * hd)
+            gemm.mm(true, false, C, H * hd, N, 1, dy, C, savedOperand(a.att, act16?.att[l]), H * hd, 1, g + o.o, H * hd)
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
-            sgemm(false, false, N, C, W, 1, dqkv, W, p + o.qkv, C, 0, dln, C)
-            sgemm(true, false, W, C, N, 1, dqkv, W, a.ln1, C, 1, g + o.qkv, C)
+            dy = productOperand(dqkv, N * W, act16?.grad)
+            gemm.mm(false, false, N, C, W, 1, dy, W, weight(o.qkv), C, 0, dln, C)
+            gemm.mm(true, false, W, C, N, 1, dy, W, savedOperand(a.ln1, act16?.ln1[l]), C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
         }
         let dx = masked ? dln : dres   // d embedding output (before dropout)
@@ -490,8 +529,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     func itemHeadBackward(_ items: ItemTable) {
         let m = headRows, NI = items.count, C = config.hiddenSize, lay = params.layout, g = grads.baseAddress!
         logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
-        sgemm(true, false, NI, C, m, 1, headLogits, NI, headIn, C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
-        sgemm(false, false, m, C, NI, 1, headLogits, NI, itemVec, C, 0, headIn, C)       // d rows = dZ · V
+        gemm.mm(true, false, NI, C, m, 1, .f32(headLogits), NI, .f32(headIn), C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
+        gemm.mm(false, false, m, C, NI, 1, .f32(headLogits), NI, .f32(itemVec), C, 0, headIn, C)       // d rows = dZ · V
         for r in 0..<m {
             let d = dln + Int(headPos[r]) * C, s = headIn + r * C
             for j in 0..<C { d[j] += s[j] }

@@ -117,12 +117,15 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
+    /// Precision of the matrix products (fp32 | bf16); absent = the CPU's default. `--precision` overrides it.
+    public var precision: Precision?
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
         case recentPositions = "recent_positions", futureWindow = "future_window", promptSampling = "prompt_sampling"
+        case precision
     }
 
     public init(from decoder: Decoder) throws {
@@ -142,6 +145,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        precision = try TrainConfig.decodePrecision(c, .precision)
     }
 
     /// Loads and validates a YAML config (strictly: unknown or repeated keys and wrong types are errors).
@@ -221,6 +225,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
+    /// Precision of the matrix products (fp32 | bf16); absent = the CPU's default. `--precision` overrides it.
+    public var precision: Precision?
     public init() {}
 
     enum CodingKeys: String, CodingKey {
@@ -228,6 +234,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
         case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
         case futureWindow = "future_window", futureDecay = "future_decay", promptSampling = "prompt_sampling"
+        case precision
     }
 
     public init(from decoder: Decoder) throws {
@@ -253,6 +260,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        precision = try TrainConfig.decodePrecision(c, .precision)
     }
 
     /// Loads and validates a YAML config (strictly: unknown or repeated keys and wrong types are errors).

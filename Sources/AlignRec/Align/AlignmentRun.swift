@@ -44,6 +44,8 @@ public final class AlignmentContext {
     /// The run directory, opened by `open` once the stage's checks have passed.
     public private(set) var run: RunDirectory!
     let out: URL, seed: UInt64, resolvedConfig: String, mode: RunMode
+    /// Precision of the run's matrix products (resolved for this CPU).
+    public let precision: Precision
     public let eval: AlignEval
     public let from: URL
     public let progress: Bool
@@ -62,7 +64,8 @@ public final class AlignmentContext {
     /// Refuses an `out` that holds a run (unless `overwrite`), then loads the bundle (`from`: checkpoint or run
     /// dir) and the dataset. Nothing is written until `open`.
     public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
-                resolvedConfig: String, progress: Bool, overwrite: Bool = false, say: @escaping (String) -> Void) throws {
+                resolvedConfig: String, progress: Bool, overwrite: Bool = false, precision: Precision? = nil,
+                say: @escaping (String) -> Void) throws {
         guard let p = EvalProtocol(rawValue: protocolName) else {
             throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
         }
@@ -76,13 +79,18 @@ public final class AlignmentContext {
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
         }
+        let (prec, note) = Precision.resolve(precision)
+        if let note { say(note) }
+        say(prec.summary)
+        model.precision = prec
+        self.precision = prec
     }
 
     /// What every alignment run holds besides its optimisation core: the weights, AdamW moments, the best
     /// weights' copy, the moving average, and validation's beam search over prompts of up to `maxPrompt` tokens.
     public func memoryEstimate(ema: Bool, maxPrompt: Int) -> MemoryEstimate {
         var e = MemoryEstimate()
-        let p = model.config.parameterFloats
+        let p = model.config.parameterFloats + Double(model.params.items * model.config.hiddenSize)
         e.add("weights, AdamW moments, best weights and checkpoint copy", floats: 5 * p + (ema ? 2 * p : 0))
         e.add("validation beam search with eval.beam \(eval.beam)",
               floats: Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: max(eval.beam, 20),
@@ -92,7 +100,8 @@ public final class AlignmentContext {
 
     /// Opens the run directory (after the stage's checks: a start that fails writes nothing).
     public func open() throws {
-        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path, mode: mode)
+        run = try RunDirectory(url: out, stage: stage, seed: seed, resolvedConfig: resolvedConfig, parent: from.path, mode: mode,
+                           precision: precision)
     }
 
     /// Where a diverged run's last good weights are.

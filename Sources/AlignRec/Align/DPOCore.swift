@@ -63,12 +63,13 @@ public final class DPOCore {
     /// Plans memory for micro-batches of `pairsPerMicroBatch` pairs with `negatives` negatives each and
     /// sequences of up to `maxSeq` inputs.
     public init(params: LlamaParameters, negatives: Int, pairsPerMicroBatch: Int, maxSeq: Int, beta: Double,
-                adamW: AdamWConfig, gradClip: Float, items: ItemTable? = nil) throws {
+                adamW: AdamWConfig, gradClip: Float, items: ItemTable? = nil, precision: Precision = .fp32) throws {
         guard negatives >= 1, pairsPerMicroBatch >= 1, maxSeq >= 2 else {
             throw AlignError.invalidArgument("DPO needs ≥ 1 negative, ≥ 1 pair per micro-batch and sequences ≥ 2 tokens")
         }
         guard beta > 0, beta.isFinite else { throw AlignError.invalidArgument("DPO beta must be > 0 (got \(beta))") }
-        trainer = LlamaTrainer(params: params, maxBatch: pairsPerMicroBatch * (1 + negatives), maxSeq: maxSeq, items: items)
+        trainer = LlamaTrainer(params: params, maxBatch: pairsPerMicroBatch * (1 + negatives), maxSeq: maxSeq, items: items,
+                               precision: precision)
         optimizer = AdamW(count: params.count, groups: params.paramGroups, config: adamW)
         self.beta = beta; self.gradClip = gradClip; self.pairsPerMicroBatch = pairsPerMicroBatch
     }

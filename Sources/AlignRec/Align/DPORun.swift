@@ -87,7 +87,7 @@ public enum DPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, overwrite: o.overwrite, say: say)
+                                       progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
         guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
@@ -136,7 +136,7 @@ public enum DPORun {
         let core = try DPOCore(params: ctx.model.params, negatives: cfg.numNegatives,
                                pairsPerMicroBatch: pairsPerMicroBatch,
                                maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
-                               items: ctx.model.itemTable)
+                               items: ctx.model.itemTable, precision: ctx.model.precision)
         core.sftWeight = cfg.sftWeight
         let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "sequences", announce: false) : nil
         try core.computeReference(&pairs, progress: refBar)

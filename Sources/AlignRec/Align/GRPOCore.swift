@@ -83,7 +83,8 @@ public final class GRPOCore {
 
     /// `reference` must be a separate copy of the starting weights (same config).
     public init(policy params: LlamaParameters, reference ref: LlamaParameters, microBatch: Int, maxSeq: Int,
-                hyper: GRPOHyper, adamW: AdamWConfig, gradClip: Float, trie: SIDTrie?, items: ItemTable? = nil) throws {
+                hyper: GRPOHyper, adamW: AdamWConfig, gradClip: Float, trie: SIDTrie?, items: ItemTable? = nil,
+                precision: Precision = .fp32) throws {
         guard microBatch >= 1, maxSeq >= 2 else { throw AlignError.invalidArgument("GRPO micro-batch must be ≥ 1 and sequences ≥ 2 tokens") }
         guard hyper.iterations >= 1 else { throw AlignError.invalidArgument("GRPO iterations must be ≥ 1 (got \(hyper.iterations))") }
         guard hyper.beta >= 0, hyper.epsilon >= 0, hyper.epsilon < 1, hyper.epsilonHigh >= 0 else {
@@ -92,8 +93,8 @@ public final class GRPOCore {
         guard ref.count == params.count, ref.data.baseAddress != params.data.baseAddress else {
             throw AlignError.invalidArgument("the GRPO reference must be a separate copy of the policy's weights")
         }
-        policy = LlamaTrainer(params: params, maxBatch: microBatch, maxSeq: maxSeq, items: items)
-        reference = LlamaTrainer(params: ref, maxBatch: microBatch, maxSeq: maxSeq, items: items)
+        policy = LlamaTrainer(params: params, maxBatch: microBatch, maxSeq: maxSeq, items: items, precision: precision)
+        reference = LlamaTrainer(params: ref, maxBatch: microBatch, maxSeq: maxSeq, items: items, precision: precision)
         optimizer = AdamW(count: params.count, groups: params.paramGroups, config: adamW)
         self.hyper = hyper; self.gradClip = gradClip; self.trie = trie
     }

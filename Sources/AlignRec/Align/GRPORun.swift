@@ -29,7 +29,7 @@ public enum GRPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, overwrite: o.overwrite, say: say)
+                                       progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         let model = ctx.model, G = cfg.groupSize
         let check = FieldCheck(file: o.configLabel)
         try check.beam("eval.beam", cfg.eval.beam, items: model.items.count)
@@ -73,12 +73,13 @@ public enum GRPORun {
         let ref = model.params.copy()
         let core = try GRPOCore(policy: model.params, reference: ref, microBatch: cfg.optim.microBatch,
                                 maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
-                                gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable)
+                                gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable, precision: model.precision)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {
             decoder = try LlamaDecoder.planned(params: model.params, maxGroups: cfg.optim.batchSize, maxWidth: G, maxPrompt: maxPrompt,
-                                               maxSuffix: model.trie.maxDepth + 1, purpose: "sampled rollouts (group_size \(G))", items: model.itemTable)
+                                               maxSuffix: model.trie.maxDepth + 1, purpose: "sampled rollouts (group_size \(G))",
+                                               items: model.itemTable, precision: model.precision)
         }
         let schedule = cfg.optim.schedule
         var order: [Int] = [], cursor = 0

@@ -8,6 +8,8 @@
 // the split. Leaves to ConstrainedBeamSearch: the search itself. Results come back in prompt order and are the
 // same items and scores as one decoder gives up to the last bits of the matrix products: a shard's rows go
 // through the same sgemm kernels, only the row count (and so OpenBLAS's blocking) of a call differs (tested).
+// In bf16 the decoders share one bf16 copy of the weights, refreshed at each `search` call; their products run
+// on one thread each while they run side by side.
 import AlignCore
 import Dispatch
 import Foundation
@@ -29,6 +31,9 @@ public final class ShardedBeamSearch {
     /// The model's item memory (nil: SID-only), given to every decoder.
     public let items: ItemTable?
     private var decoders: [LlamaDecoder] = []
+    /// Precision of the decoders' products.
+    public let precision: Precision
+    private let weights16: BF16Weights?
     /// Step rows computed by every search so far (see `BeamSearchStats`).
     public private(set) var stats = BeamSearchStats()
 
@@ -36,7 +41,7 @@ public final class ShardedBeamSearch {
     /// or the active core count by default).
     public init(params: LlamaParameters, trie: SIDTrie, beamWidth: Int, usersPerWorker: Int = 16,
                 workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized, skipRows: Bool = true,
-                items: ItemTable? = nil) throws {
+                items: ItemTable? = nil, precision: Precision = .fp32) throws {
         guard beamWidth >= 1, usersPerWorker >= 1, workers >= 1 else {
             throw AlignError.invalidArgument("sharded beam search needs beam width, users per worker and workers ≥ 1 (got \(beamWidth), \(usersPerWorker), \(workers))")
         }
@@ -44,6 +49,8 @@ public final class ShardedBeamSearch {
         self.items = items
         search = ConstrainedBeamSearch(trie: trie, scoring: scoring, skipRows: skipRows)
         maxSuffix = trie.maxDepth + 1
+        self.precision = precision
+        weights16 = precision == .bf16 ? BF16Weights(layout: params.layout) : nil
     }
 
     /// Prompts one `search` call decodes at once (more are processed in successive rounds).
@@ -57,7 +64,8 @@ public final class ShardedBeamSearch {
         let old = w < decoders.count ? decoders[w] : nil
         let d = try LlamaDecoder.planned(params: params, maxGroups: max(groups, old?.maxGroups ?? 0), maxWidth: beamWidth,
                                          maxPrompt: max(promptLength, old?.maxPrompt ?? 0), maxSuffix: maxSuffix,
-                                         purpose: "beam search with beam \(beamWidth) on worker \(w + 1) of \(workers)", items: items)
+                                         purpose: "beam search with beam \(beamWidth) on worker \(w + 1) of \(workers)", items: items,
+                                         precision: precision, sharedWeights: weights16)
         if w < decoders.count { decoders[w] = d } else { decoders.append(d) }
         return d
     }
@@ -74,6 +82,7 @@ public final class ShardedBeamSearch {
         if let exclude, exclude.count != prompts.count {
             throw AlignError.invalidArgument("\(exclude.count) exclusion lists for \(prompts.count) prompts")
         }
+        weights16?.refresh(from: params)
         var out: [[ScoredItem]] = []
         out.reserveCapacity(prompts.count)
         var hidden: [Float] = []
@@ -95,12 +104,14 @@ public final class ShardedBeamSearch {
         let maxLen = prompts.map(\.count).max() ?? 1
         if w <= 1 {
             let d = try decoder(0, groups: n, promptLength: maxLen)
+            d.gemm.threads = Parallel.workers
             let r = try search.searchCounting(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
             stats = stats + r.stats
             return (r.items, Array(d.promptHidden))
         }
         let bounds = (0...w).map { n * $0 / w }
         let decs = try (0..<w).map { try decoder($0, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
+        for d in decs { d.gemm.threads = 1 }
         var results = [Result<(items: [[ScoredItem]], stats: BeamSearchStats), Error>](repeating: .success(([], BeamSearchStats())), count: w)
         let search = self.search, B = beamWidth
         results.withUnsafeMutableBufferPointer { res in

@@ -40,7 +40,8 @@ public enum TranslationEval {
             throw AlignError.invalidArgument("translation prompts need \(maxPrompt + maxNew) positions, the model has \(model.params.config.maxPositionEmbeddings)")
         }
         let decoder = try LlamaDecoder.planned(params: model.params, maxGroups: batch, maxWidth: beam, maxPrompt: maxPrompt,
-                                               maxSuffix: max(maxNew, sidLen), purpose: "translation evaluation with beam \(beam)", items: model.itemTable)
+                                               maxSuffix: max(maxNew, sidLen), purpose: "translation evaluation with beam \(beam)",
+                                               items: model.itemTable, precision: model.precision)
         let search = ConstrainedBeamSearch(trie: model.trie)
         let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0

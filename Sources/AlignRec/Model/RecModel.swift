@@ -43,6 +43,9 @@ public final class RecModel: @unchecked Sendable {
     public let trie: SIDTrie
     public let builder: TaskSampleBuilder
     public var info: AlignInfo
+    /// Precision of the matrix products of everything that runs this model (decoders, trainers); set by the
+    /// command from `--precision` / the config (fp32 until then).
+    public var precision: Precision = .fp32
     /// SID token ids per item (index item - 1), without EOS.
     public let sidIds: [[Int32]]
     /// The item memory's items (nil: a SID-only model); its count equals `params.items`.

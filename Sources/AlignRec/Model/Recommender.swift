@@ -33,7 +33,8 @@ public final class Recommender {
         }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
         sharded = try ShardedBeamSearch(params: model.params, trie: model.trie, beamWidth: beam,
-                                        usersPerWorker: usersPerBatch, workers: workers, items: model.itemTable)
+                                        usersPerWorker: usersPerBatch, workers: workers, items: model.itemTable,
+                                        precision: model.precision)
         scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
     }

@@ -37,6 +37,8 @@ public struct QuickstartSettings: Sendable {
     public var chronoValidationUsers = 2000
     public var skipAlignment = false
     public var noProgress = false
+    /// `--precision` for the stages that run the model (nil: their configs' value, else the CPU's default).
+    public var precision: Precision?
     public init() {}
 }
 
@@ -62,7 +64,8 @@ public struct QuickstartPlan: Sendable {
     public init(_ s: QuickstartSettings) {
         evalProtocol = s.evalProtocol
         let chrono = s.evalProtocol == .chrono
-        let progress = s.noProgress ? ["--no-progress"] : []
+        // flags of the stages that run the model
+        let modelFlags = (s.noProgress ? ["--no-progress"] : []) + (s.precision.map { ["--precision", $0.rawValue] } ?? [])
         let prefix = s.runs ?? (chrono ? "runs/quickstart-chrono" : "runs/quickstart")
         let sft = "\(prefix)-sft", dpo = "\(prefix)-dpo", grpo = "\(prefix)-grpo"
         let protocolArgs = ["--protocol", s.evalProtocol.rawValue]
@@ -101,20 +104,20 @@ public struct QuickstartPlan: Sendable {
             }
             sftArgs += protocolArgs + ["--sid-map", sidMap, "--max-users", "\(s.chronoValidationUsers)"]
         }
-        add("sft", "\(sft)/last", .sft, sftArgs + progress)
-        add("eval sft (test)", "\(sft)/eval.json", .eval, ["--model", sft, "--data", s.data, "--split", "test"] + protocolArgs + progress)
+        add("sft", "\(sft)/last", .sft, sftArgs + modelFlags)
+        add("eval sft (test)", "\(sft)/eval.json", .eval, ["--model", sft, "--data", s.data, "--split", "test"] + protocolArgs + modelFlags)
         runs = [("SFT", sft)]
         guard !s.skipAlignment else { return }
         let alignProtocol = chrono ? protocolArgs : []
         add("dpo", "\(dpo)/last", .dpo,
-            ["--from", sft, "--data", s.data, "--out", dpo, "--config", s.dpoConfig, "--seed", "\(s.seed)"] + alignProtocol + progress)
+            ["--from", sft, "--data", s.data, "--out", dpo, "--config", s.dpoConfig, "--seed", "\(s.seed)"] + alignProtocol + modelFlags)
         add("eval dpo (test)", "\(dpo)/eval.json", .eval,
-            ["--model", dpo, "--data", s.data, "--split", "test", "--no-translation"] + protocolArgs + progress)
+            ["--model", dpo, "--data", s.data, "--split", "test", "--no-translation"] + protocolArgs + modelFlags)
         let grpoConfig = s.grpoConfig ?? (chrono ? "configs/grpo-chrono-future.yaml" : "configs/grpo.yaml")
         add("grpo", "\(grpo)/last", .grpo,
-            ["--from", sft, "--data", s.data, "--out", grpo, "--config", grpoConfig, "--seed", "\(s.seed)"] + alignProtocol + progress)
+            ["--from", sft, "--data", s.data, "--out", grpo, "--config", grpoConfig, "--seed", "\(s.seed)"] + alignProtocol + modelFlags)
         add("eval grpo (test)", "\(grpo)/eval.json", .eval,
-            ["--model", grpo, "--data", s.data, "--split", "test", "--no-translation"] + protocolArgs + progress)
+            ["--model", grpo, "--data", s.data, "--split", "test", "--no-translation"] + protocolArgs + modelFlags)
         runs += [("DPO", dpo), ("GRPO", grpo)]
     }
 }

@@ -36,9 +36,12 @@ public struct RunInfo: Codable, Sendable {
     public var started: String
     public var parent: String?
     public var invocations: [RunInvocation]?
+    /// Precision of the run's matrix products (fp32 or bf16; absent in runs made before it was recorded).
+    public var precision: Precision?
 
     enum CodingKeys: String, CodingKey {
         case format, version, stage, seed, gitCommit = "git_commit", commandLine = "command_line", started, parent, invocations
+        case precision
     }
 }
 
@@ -90,7 +93,7 @@ public final class RunDirectory {
     /// old one's files), `.resume` keeps the run, cuts metrics.jsonl back to `resumeStep` and appends this
     /// invocation to run.json. Writes run.json and the resolved config (`config.yaml`) atomically.
     public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil,
-                mode: RunMode = .fresh, resumeStep: Int? = nil) throws {
+                mode: RunMode = .fresh, resumeStep: Int? = nil, precision: Precision? = nil) throws {
         self.url = url
         try AtomicFile.createDirectory(url)
         let fm = FileManager.default
@@ -103,10 +106,11 @@ public final class RunDirectory {
                                 gitCommit: RunDirectory.gitCommit(), resumedAtStep: mode == .resume ? resumeStep : nil)
         let runJSON = url.appendingPathComponent("run.json")
         var info = RunInfo(stage: stage, seed: seed, gitCommit: now.gitCommit, commandLine: now.commandLine, started: now.started,
-                           parent: parent, invocations: [now])
+                           parent: parent, invocations: [now], precision: precision)
         if mode == .resume, let data = fm.contents(atPath: runJSON.path), var old = try? JSONDecoder().decode(RunInfo.self, from: data) {
             old.invocations = (old.invocations ?? [RunInvocation(commandLine: old.commandLine, started: old.started,
                                                                  gitCommit: old.gitCommit, resumedAtStep: nil)]) + [now]
+            old.precision = precision ?? old.precision
             info = old
         }
         let enc = JSONEncoder()

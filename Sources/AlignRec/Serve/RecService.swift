@@ -62,12 +62,14 @@ public final class RecService {
     }
 
     /// Loads a model directory with serving-oriented messages.
-    public static func load(_ dir: URL, beam: Int = 20, usersPerBatch: Int = 16) throws -> RecService {
+    public static func load(_ dir: URL, beam: Int = 20, usersPerBatch: Int = 16, precision: Precision = .fp32) throws -> RecService {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
             throw AlignError.io(path: dir.path, message: "no such model directory (pass a run directory such as runs/X or a checkpoint inside it)")
         }
-        return try RecService(model: try RecModel.load(dir), beam: beam, usersPerBatch: usersPerBatch)
+        let model = try RecModel.load(dir)
+        model.precision = precision
+        return try RecService(model: model, beam: beam, usersPerBatch: usersPerBatch)
     }
 
     /// Whether the model was trained on `task` (true when align.json does not say).
@@ -112,7 +114,8 @@ public final class RecService {
         if let d = decoder, d.maxPrompt >= promptLength, d.maxWidth >= width, d.maxSuffix >= suffix { return d }
         let d = try LlamaDecoder.planned(params: model.params, maxGroups: 1, maxWidth: max(width, decoder?.maxWidth ?? 0),
                                          maxPrompt: max(promptLength, decoder?.maxPrompt ?? 0),
-                                         maxSuffix: max(suffix, decoder?.maxSuffix ?? 0), purpose: "decoding with beam \(width)", items: model.itemTable)
+                                         maxSuffix: max(suffix, decoder?.maxSuffix ?? 0), purpose: "decoding with beam \(width)",
+                                         items: model.itemTable, precision: model.precision)
         decoder = d
         return d
     }

@@ -108,7 +108,8 @@ public final class SFTLoop {
     public init(params: LlamaParameters, samples: SFTSamples, optim: OptimPreset, seed: UInt64, padId: Int32,
                 state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil,
                 resample: ((Int) throws -> SFTSamples)? = nil, maxLength: Int = 0, items: ItemTable? = nil,
-                itemMemory: ItemMemoryPreset = ItemMemoryPreset(), workers: Int = Parallel.workers) throws {
+                itemMemory: ItemMemoryPreset = ItemMemoryPreset(), workers: Int = Parallel.workers,
+                precision: Precision = .fp32) throws {
         guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
         let maxLen = max(samples.maxLength, maxLength)
         guard maxLen <= params.config.maxPositionEmbeddings else {
@@ -125,7 +126,7 @@ public final class SFTLoop {
         batcher = try LengthBucketBatcher(lengths: samples.examples.map(\.inputs.count), batchSize: optim.batchSize,
                                           windowBatches: optim.windowBatches, seed: seed)
         trainer = DataParallelTrainer(params: params, maxBatch: optim.batchSize, maxSeq: maxLen, dropout: optim.dropout,
-                                      items: items, workers: workers)
+                                      items: items, workers: workers, precision: precision)
         trainer.logitsForAllPositions = false   // SFT reads only log-probs: the LM head runs on trained rows
         itemHeadWeight = items == nil ? 0 : itemMemory.headWeight
         trainer.itemHead = itemHeadWeight > 0

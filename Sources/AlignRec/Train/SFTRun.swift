@@ -197,6 +197,10 @@ public enum SFTRun {
             model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
             state = SFTState(sampleRng: Rng(seed: 0))
         }
+        let (precision, note) = Precision.resolve(cfg.precision)
+        if let note { log(note) }
+        log(precision.summary)
+        model.precision = precision
 
         let (samples, rngAfter) = try samples(model: model, dataset: dataset, config: cfg)
         guard o.resume || !cfg.itemMemory.enabled || model.itemTable == nil else {
@@ -234,9 +238,9 @@ public enum SFTRun {
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
-                               items: model.itemTable, itemMemory: cfg.itemMemory)
+                               items: model.itemTable, itemMemory: cfg.itemMemory, precision: precision)
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
-                                   resumeStep: state.step)
+                                   resumeStep: state.step, precision: precision)
         let total = cfg.optim.steps, startStep = loop.state.step
         let bar = o.progress ? ProgressBar(total: total - loop.state.step, label: "sft", unit: "steps") : nil
         let t0 = Date()

@@ -240,11 +240,14 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Per-item vectors and the item head (off by default).
     public var itemMemory = ItemMemoryPreset()
     public var seed: UInt64 = 0
+    /// Precision of the matrix products (fp32 | bf16); absent = bf16 where the CPU has AVX512_BF16 or AMX, else
+    /// fp32. `--precision` overrides it.
+    public var precision: Precision?
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, textVocabSize = "text_vocab_size", protocolName = "protocol"
-        case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory"
+        case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory", precision
     }
 
     public init(from decoder: Decoder) throws {
@@ -262,6 +265,16 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         sampling = try c.decodeIfPresent(SamplingPreset.self, forKey: .sampling) ?? d.sampling
         itemMemory = try c.decodeIfPresent(ItemMemoryPreset.self, forKey: .itemMemory) ?? d.itemMemory
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        precision = try Self.decodePrecision(c, .precision)
+    }
+
+    /// Decodes an optional `precision:` value with an error that names the allowed values.
+    static func decodePrecision<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Precision? {
+        guard let s = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let p = Precision(rawValue: s) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "precision must be fp32 or bf16, found '\(s)'")
+        }
+        return p
     }
 
     /// Loads and validates a YAML preset (strictly: unknown or repeated keys and wrong types are errors).

@@ -4,6 +4,8 @@
 #ifndef ALIGN_KERNELS_H
 #define ALIGN_KERNELS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,6 +18,50 @@ void align_swiglu_forward_avx2(float *h, const float *gu, long n, long f);
 
 /// dgu[n, 2f] from dh[n, f]: dgate = dh·up·σ(g)(1 + g(1 − σ(g))), dup = dh·silu(g).
 void align_swiglu_backward_avx2(float *dgu, const float *dh, const float *gu, long n, long f);
+
+// AVX-512 row kernels (softmax, cross-entropy), for the Swift callers to choose at run time.
+
+/// 1 when the running CPU has AVX512F/BW/VL/DQ (and the kernels below were compiled for x86-64), else 0.
+int align_kernels_avx512(void);
+
+/// max of p[0..<n] (n ≥ 1).
+float align_row_max_avx512(const float *p, long n);
+
+/// dst[j] = exp(src[j] − sub) · mul for j < n (dst may alias src); returns Σ_j exp(src[j] − sub).
+float align_row_exp_store_avx512(float *dst, const float *src, long n, float sub, float mul);
+
+/// Σ_j exp(src[j] − sub) for j < n, nothing written.
+float align_row_exp_sum_avx512(const float *src, long n, float sub);
+
+/// dst[j] = src[j] · k for j < n (dst may alias src).
+void align_row_scale_avx512(float *dst, const float *src, long n, float k);
+
+/// align_swiglu_forward_avx2 / align_swiglu_backward_avx2 sixteen lanes at a time.
+void align_swiglu_forward_avx512(float *h, const float *gu, long n, long f);
+void align_swiglu_backward_avx512(float *dgu, const float *dh, const float *gu, long n, long f);
+
+/// Dropout mask (Sources/AlignCore/Kernels/Dropout.swift, bit for bit): mask[i] = scale when
+/// mix64(base + i·0xD1B54A32D192ED03) >> 40 ≥ threshold, else 0.
+void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale);
+
+// bf16 (bfloat16: the top 16 bits of an IEEE fp32) conversions. Rounding is to nearest even; inputs whose
+// exponent field is zero (zeros and subnormals) become signed zero, and NaN stays a (quiet) NaN: exactly what
+// the AVX512_BF16 instruction VCVTNEPS2BF16 does, so the portable and the vector path agree bit for bit.
+
+/// 1 when the running CPU has AVX512_BF16 (and AVX512F/BW/VL), else 0.
+int align_kernels_avx512bf16(void);
+
+/// dst[n] = bf16(src[n]): VCVTNEPS2BF16 where the CPU has it, else the portable loop.
+void align_f32_to_bf16(uint16_t *dst, const float *src, long n);
+
+/// The portable conversion (plain C), the reference of align_f32_to_bf16.
+void align_f32_to_bf16_portable(uint16_t *dst, const float *src, long n);
+
+/// dst[n] = float(src[n]) (exact).
+void align_bf16_to_f32(float *dst, const uint16_t *src, long n);
+
+/// dst[n] = float(bf16(src[n])): fp32 values rounded to the nearest bf16 (the portable bf16 reference's inputs).
+void align_round_to_bf16(float *dst, const float *src, long n);
 
 #ifdef __cplusplus
 }

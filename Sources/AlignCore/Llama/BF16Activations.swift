@@ -1,0 +1,52 @@
+// bf16 copies of the activations a bf16 LlamaTrainer feeds to its matrix products, planned once beside the
+// fp32 arena: per layer the inputs of the projections that the backward multiplies again for the weight
+// gradients (ln1, attention output, ln2, SwiGLU output), the final-norm rows of the LM head, and one scratch
+// for the output gradient of the product being back-propagated. Each value is rounded once and read by both
+// the forward product and its weight-gradient product (and each output gradient by both of its products),
+// instead of being rounded again per product; the SwiGLU output is kept rather than recomputed.
+import Foundation
+
+/// bf16 activation memory of one trainer (bf16 precision only).
+final class BF16Activations {
+    let buffer: UnsafeMutableBufferPointer<UInt16>
+    /// Per layer: ln1 [N,C], attention output [N,H·hd], ln2 [N,C], SwiGLU output [N,F].
+    let ln1: [UnsafeMutablePointer<UInt16>], att: [UnsafeMutablePointer<UInt16>]
+    let ln2: [UnsafeMutablePointer<UInt16>], h: [UnsafeMutablePointer<UInt16>]
+    /// Final-norm rows of the LM head's input [N,C] (all rows, or the compact trained rows).
+    let lnf: UnsafeMutablePointer<UInt16>
+    /// The output gradient of the product being back-propagated: [N, max(V, 2F, W, C)].
+    let grad: UnsafeMutablePointer<UInt16>
+
+    init(config c: LlamaConfig, rows N: Int) {
+        let C = c.hiddenSize, A = c.numAttentionHeads * c.headDim, F = c.intermediateSize, L = c.numHiddenLayers
+        let W = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim
+        let perLayer = N * (2 * C + A + F), widest = max(c.vocabSize, 2 * F, W, C, A)
+        buffer = .allocate(capacity: L * perLayer + N * C + N * widest)
+        buffer.initialize(repeating: 0)
+        var cur = buffer.baseAddress!
+        func take(_ n: Int) -> UnsafeMutablePointer<UInt16> { defer { cur += n }; return cur }
+        var l1: [UnsafeMutablePointer<UInt16>] = [], at: [UnsafeMutablePointer<UInt16>] = []
+        var l2: [UnsafeMutablePointer<UInt16>] = [], hh: [UnsafeMutablePointer<UInt16>] = []
+        for _ in 0..<L { l1.append(take(N * C)); at.append(take(N * A)); l2.append(take(N * C)); hh.append(take(N * F)) }
+        ln1 = l1; att = at; ln2 = l2; h = hh
+        lnf = take(N * C); grad = take(N * widest)
+        precondition(cur == buffer.baseAddress! + buffer.count)
+    }
+
+    deinit { buffer.deallocate() }
+}
+
+/// `x` [count] as a product operand: rounded into `copy` when there is one (bf16), else x itself (fp32).
+@inline(__always)
+func productOperand(_ x: UnsafePointer<Float>, _ count: Int, _ copy: UnsafeMutablePointer<UInt16>?) -> GemmOperand {
+    guard let copy else { return .f32(x) }
+    convertToBF16(copy, x, count)
+    return .bf16(UnsafePointer(copy))
+}
+
+/// An operand rounded earlier into `copy` (bf16), else the fp32 values `x`.
+@inline(__always)
+func savedOperand(_ x: UnsafePointer<Float>, _ copy: UnsafeMutablePointer<UInt16>?) -> GemmOperand {
+    if let copy { return .bf16(UnsafePointer(copy)) }
+    return .f32(x)
+}
