@@ -63,18 +63,15 @@ public final class AlignmentContext {
 
     /// Refuses an `out` that holds a run (unless `overwrite`), then loads the bundle (`from`: checkpoint or run
     /// dir) and the dataset. Nothing is written until `open`.
-    public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
+    public init(stage: String, from: URL, data: URL, out: URL, evalProtocol p: EvalProtocol, eval: AlignEval, seed: UInt64,
                 resolvedConfig: String, progress: Bool, overwrite: Bool = false, precision: Precision? = nil,
                 say: @escaping (String) -> Void) throws {
-        guard let p = EvalProtocol(rawValue: protocolName) else {
-            throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
-        }
         self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
         self.out = out; self.seed = seed; self.resolvedConfig = resolvedConfig; mode = overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(out, mode: mode, canResume: false)
         say("loading \(from.path)")
         model = try RecModel.load(from)
-        try model.sidMap.checkProtocol(protocolName, what: stage)
+        try model.sidMap.checkProtocol(p, what: stage)
         dataset = try Dataset.load(from: data)
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")

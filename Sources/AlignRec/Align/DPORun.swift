@@ -85,12 +85,12 @@ public enum DPORun {
     @discardableResult
     public static func run(_ o: DPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
         let cfg = o.config
-        let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+        let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, evalProtocol: cfg.evalProtocol,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
-        guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) training split has no examples") }
         let check = FieldCheck(file: o.configLabel), items = ctx.model.items.count
         try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
         try check.beam("eval.beam", cfg.eval.beam, items: items)

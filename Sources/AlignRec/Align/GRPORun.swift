@@ -27,7 +27,7 @@ public enum GRPORun {
     @discardableResult
     public static func run(_ o: GRPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
         let cfg = o.config
-        let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+        let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, evalProtocol: cfg.evalProtocol,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         let model = ctx.model, G = cfg.groupSize
@@ -48,7 +48,7 @@ public enum GRPORun {
         let needed = cfg.optim.steps * cfg.optim.batchSize
         let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions,
                                           sampling: cfg.promptSampling, rng: &rng)
-        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) training split has no examples") }
         say("prompts: \(pool.count) training examples of \(Set(pool.map(\.user)).count) users (prompt_sampling \(cfg.promptSampling.rawValue)\(cfg.recentPositions > 0 ? ", each user's last \(cfg.recentPositions) positions" : ""))")
         let ahead = GRPORewards.aheadMaps(of: pool, in: ctx.trainingSet, window: cfg.reward.future > 0 ? cfg.futureWindow : 0)
         let rec = try Recommender(model: model, beam: G)

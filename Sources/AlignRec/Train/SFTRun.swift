@@ -90,8 +90,8 @@ public enum SFTRun {
     /// function returns them) saves rebuilding the sequence samples that `redraw: translation` keeps.
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0,
                                epochZero: SFTSamples? = nil) throws -> (SFTSamples, Rng) {
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
-        try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
+        let p = cfg.evalProtocol
+        try model.sidMap.checkProtocol(p, what: "SFT")
         let sequences = dataset.trainingSequences(p)
         let random = cfg.sampling.offsets == .random
         // Epoch 0 draws its templates from the run's sample generator (whose end state resume checks); later
@@ -166,7 +166,7 @@ public enum SFTRun {
         try cfg.validate(path: o.configLabel)
         let mode: RunMode = o.resume ? .resume : o.overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(o.out, mode: mode)
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
+        let p = cfg.evalProtocol
         let dataset = try Dataset.load(from: o.data)
         let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
 
