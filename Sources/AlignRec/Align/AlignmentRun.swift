@@ -166,8 +166,8 @@ public final class AlignmentContext {
         let sub = eval.maxUsers > 0 ? try evaluate(.valid, maxUsers: eval.maxUsers) : v
         bestNDCG = sub.ndcg(at: 10); bestStep = 0
         bestWeights = Array(model.params.data)
-        run.metrics.log(stage, ["event": "start", "step": 0, "valid_hr10": v.hr(at: 10), "valid_ndcg10": v.ndcg(at: 10),
-                                "test_hr10": t.hr(at: 10), "test_ndcg10": t.ndcg(at: 10), "check_ndcg10": bestNDCG])
+        run.metrics.log(AlignStartRecord(validHR10: v.hr(at: 10), validNDCG10: v.ndcg(at: 10), testHR10: t.hr(at: 10),
+                                         testNDCG10: t.ndcg(at: 10), checkNDCG10: bestNDCG), stage: stage)
         say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
                    evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
         try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
@@ -191,8 +191,8 @@ public final class AlignmentContext {
         let m = try evaluate(.valid, maxUsers: eval.maxUsers)
         let n = m.ndcg(at: 10)
         let improved = n > bestNDCG
-        run.metrics.log(stage, ["event": "valid", "step": step, "valid_hr10": m.hr(at: 10), "valid_ndcg10": n,
-                                "best": improved, "examples": m.count])
+        run.metrics.log(AlignValidRecord(step: step, validHR10: m.hr(at: 10), validNDCG10: n, best: improved, examples: m.count),
+                        stage: stage)
         say(String(format: "step %d valid HR@10 %.4f NDCG@10 %.4f%@", step, m.hr(at: 10), n, improved ? " (best)" : ""))
         if improved {
             bestNDCG = n; bestStep = step
@@ -226,8 +226,8 @@ public final class AlignmentContext {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json"))
-        run.metrics.log(stage, ["event": "final", "best_step": bestStep, "valid_ndcg10": summary.aligned.validNDCG10,
-                                "test_ndcg10": summary.aligned.testNDCG10, "minutes": minutes])
+        run.metrics.log(AlignFinalRecord(bestStep: bestStep, validNDCG10: summary.aligned.validNDCG10,
+                                         testNDCG10: summary.aligned.testNDCG10, minutes: minutes), stage: stage)
         let label = "\(stage.uppercased()) (best step \(bestStep))"
         func row(_ name: String, _ s: (valid: RankingMetrics, test: RankingMetrics)) -> String {
             name.padding(toLength: 24, withPad: " ", startingAt: 0)
