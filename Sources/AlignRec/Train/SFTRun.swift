@@ -132,7 +132,8 @@ public enum SFTRun {
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
         return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
+                            itemCarry: cfg.itemMemory.carry)
     }
 
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
