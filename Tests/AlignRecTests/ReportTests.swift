@@ -107,7 +107,7 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     log.log(DPOPairsRecord(pairs: 10, negatives: .beam, numNegatives: 1, sftTrainTop1: 0.3, maxSeq: 40, seconds: 2), stage: "dpo")
     var st = DPOStepStats(); st.loss = 0.69; st.margin = .nan
     log.log(DPOTrainRecord(step: 1, st, lr: 1e-5, seconds: 0.5), stage: "dpo")
-    log.log(AlignValidRecord(step: 1, validHR10: 0.06, validNDCG10: 0.03, best: true, examples: 100), stage: "dpo")
+    log.log(AlignValidRecord(step: 1, scores: ValidationScores(hr10: 0.06, ndcg10: 0.03, users: 100, seconds: 1), best: true), stage: "dpo")
     log.log(AlignFinalRecord(bestStep: 1, validNDCG10: 0.1, testNDCG10: 0.09, minutes: 3), stage: "dpo")
     let read = try MetricsLog.records(dir.appendingPathComponent("metrics.jsonl"))
     #expect(read.unread.isEmpty && read.lines.count == 5 && read.lines.allSatisfy { $0.stage == "dpo" && $0.time != nil })

@@ -25,16 +25,24 @@ public struct AlignStartRecord: MetricRecord {
 public struct AlignValidRecord: MetricRecord {
     public static let event: String? = "valid"
     public var step: Int
-    public var validHR10, validNDCG10: Double
+    public var scores: ValidationScores
     public var best: Bool
-    public var examples: Int
 
-    public init(step: Int, validHR10: Double, validNDCG10: Double, best: Bool, examples: Int) {
-        self.step = step; self.validHR10 = validHR10; self.validNDCG10 = validNDCG10; self.best = best; self.examples = examples
+    public init(step: Int, scores: ValidationScores, best: Bool) { self.step = step; self.scores = scores; self.best = best }
+
+    enum CodingKeys: String, CodingKey { case step, best }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        best = try c.decode(Bool.self, forKey: .best)
+        scores = try ValidationScores(from: decoder)
     }
 
-    enum CodingKeys: String, CodingKey {
-        case step, validHR10 = "valid_hr10", validNDCG10 = "valid_ndcg10", best, examples
+    public func encode(to encoder: Encoder) throws {
+        try scores.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(step, forKey: .step); try c.encode(best, forKey: .best)
     }
 }
 

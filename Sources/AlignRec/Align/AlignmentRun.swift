@@ -152,11 +152,15 @@ public final class AlignmentContext {
         return examples.filter { $0.pos >= cut[$0.user]! }
     }
 
-    /// Ranking metrics of the current weights on a split (`maxUsers` 0 = all).
-    public func evaluate(_ split: Split, maxUsers: Int) throws -> RankingMetrics {
-        try evaluateRanking(model: model, dataset: dataset, protocol: evalProtocol, split: split, beam: eval.beam,
-                            maxExamples: maxUsers, progress: progress).metrics
+    /// Validation of the current weights on a split (`maxUsers` 0 = all): the one path SFT uses too, at the model's
+    /// own SID weight when it has item memory.
+    public func validation(_ split: Split, maxUsers: Int) throws -> ValidationResult {
+        try Validation.run(model: model, dataset: dataset, examples: Validation.examples(dataset, evalProtocol, split, maxExamples: maxUsers),
+                           beam: eval.beam, progress: progress)
     }
+
+    /// Ranking metrics of the current weights on a split (`maxUsers` 0 = all).
+    public func evaluate(_ split: Split, maxUsers: Int) throws -> RankingMetrics { try validation(split, maxUsers: maxUsers).metrics }
 
     /// Scores the starting (SFT) weights on the whole validation and test splits, logs them, and makes them
     /// the best so far (call before training).
@@ -188,12 +192,11 @@ public final class AlignmentContext {
     }
 
     private func validateCurrent(step: Int) throws {
-        let m = try evaluate(.valid, maxUsers: eval.maxUsers)
-        let n = m.ndcg(at: 10)
+        let r = try validation(.valid, maxUsers: eval.maxUsers)
+        let n = r.metrics.ndcg(at: 10)
         let improved = n > bestNDCG
-        run.metrics.log(AlignValidRecord(step: step, validHR10: m.hr(at: 10), validNDCG10: n, best: improved, examples: m.count),
-                        stage: stage)
-        say(String(format: "step %d valid HR@10 %.4f NDCG@10 %.4f%@", step, m.hr(at: 10), n, improved ? " (best)" : ""))
+        run.metrics.log(AlignValidRecord(step: step, scores: ValidationScores(r), best: improved), stage: stage)
+        say(String(format: "step %d valid (%d users): %@%@", step, r.metrics.count, Validation.describe(r), improved ? " (best)" : ""))
         if improved {
             bestNDCG = n; bestStep = step
             bestWeights = Array(model.params.data)

@@ -149,6 +149,14 @@ public enum ReportHTML {
     /// A quantity a metrics line measured: a point of `series` in the chart of `quantity`.
     struct Measured { var quantity: String; var series: String; var value: Double }
 
+    /// The points of a validation line (SFT and alignment stages write the same keys).
+    static func validationPoints(_ v: ValidationScores) -> [Measured?] {
+        func m(_ q: String, _ s: String, _ x: Double?) -> Measured? { x.map { Measured(quantity: q, series: s, value: $0) } }
+        return [m("hr10", "valid", v.hr10), m("ndcg10", "valid", v.ndcg10),
+                m("hr10", "valid (SID beam)", v.sidHR10), m("ndcg10", "valid (SID beam)", v.sidNDCG10), m("sid_weight", "valid", v.sidWeight)]
+            + v.mix.map { m("ndcg10", String(format: "valid (sid weight %g)", Double($0.sidWeight)), $0.ndcg10) }
+    }
+
     /// What a metrics line adds to the curves; one-off lines (DPO pairs, final scores, divergences) add nothing.
     static func measured(_ e: MetricEntry) -> [Measured] {
         func m(_ q: String, _ s: String, _ v: Double?) -> Measured? { v.map { Measured(quantity: q, series: s, value: $0) } }
@@ -158,16 +166,12 @@ public enum ReportHTML {
             points = [m("loss", "train", r.loss), m("item_loss", "train", r.itemLoss), m("lr", "train", r.lr),
                       m("grad_norm", "train", r.gradNorm), m("tokens_per_s", "train", r.tokensPerSecond)]
         case .sftValid(let r):
-            points = [m("hr10", "valid", r.hr10), m("ndcg10", "valid", r.ndcg10),
-                      m("hr10", "valid (raw weights)", r.rawHR10), m("ndcg10", "valid (raw weights)", r.rawNDCG10),
-                      m("hr10", "valid (SID beam)", r.sidHR10), m("ndcg10", "valid (SID beam)", r.sidNDCG10),
-                      m("sid_weight", "valid", r.sidWeight)]
-                + r.mix.map { m("ndcg10", String(format: "valid (sid weight %g)", Double($0.sidWeight)), $0.ndcg10) }
+            points = validationPoints(r.scores) + [m("hr10", "valid (raw weights)", r.rawHR10), m("ndcg10", "valid (raw weights)", r.rawNDCG10)]
         case .alignStart(let r):
             points = [m("hr10", "valid", r.validHR10), m("ndcg10", "valid", r.validNDCG10), m("hr10", "test", r.testHR10),
                       m("ndcg10", "test", r.testNDCG10), m("check_ndcg10", "start", r.checkNDCG10)]
         case .alignValid(let r):
-            points = [m("hr10", "valid", r.validHR10), m("ndcg10", "valid", r.validNDCG10)]
+            points = validationPoints(r.scores)
         case .dpoTrain(let r):
             points = [m("loss", "train", r.loss), m("rewards_chosen", "train", r.rewardsChosen),
                       m("rewards_rejected", "train", r.rewardsRejected), m("rewards_margin", "train", r.rewardsMargin),

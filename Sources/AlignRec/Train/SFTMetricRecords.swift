@@ -34,66 +34,36 @@ public struct SIDWeightScore: Codable, Sendable, Equatable {
     public init(sidWeight: Float, ndcg10: Double) { self.sidWeight = sidWeight; self.ndcg10 = ndcg10 }
 }
 
-/// `sft_valid`: one validation. Keys `ndcg10_w<weight>` hold `mix`, one per SID weight tried.
+/// `sft_valid`: one validation — the validation keys every stage writes (`ValidationScores`), the step, whether it
+/// is a new best, and the raw weights' scores when validation used a moving average.
 public struct SFTValidRecord: StageMetricRecord {
     public static let stage = "sft_valid"
     public var step: Int
-    public var hr10: Double
-    public var ndcg10: Double
-    public var users: Int
-    public var seconds: Double
+    public var scores: ValidationScores
     /// A new best (saved to best/).
     public var best: Bool
     /// The raw weights' scores when validation used a moving average.
     public var rawHR10: Double?
     public var rawNDCG10: Double?
-    /// Item memory: the SID weight chosen, every weight's NDCG@10 and the SID beam's own scores.
-    public var sidWeight: Double?
-    public var mix: [SIDWeightScore] = []
-    public var sidNDCG10: Double?
-    public var sidHR10: Double?
 
-    public init(step: Int, hr10: Double, ndcg10: Double, users: Int, seconds: Double, best: Bool) {
-        self.step = step; self.hr10 = hr10; self.ndcg10 = ndcg10; self.users = users; self.seconds = seconds; self.best = best
-    }
+    public init(step: Int, scores: ValidationScores, best: Bool) { self.step = step; self.scores = scores; self.best = best }
 
-    enum CodingKeys: String, CodingKey {
-        case step, hr10, ndcg10, users, seconds, best, rawHR10 = "raw_hr10", rawNDCG10 = "raw_ndcg10"
-        case sidWeight = "sid_weight", sidNDCG10 = "ndcg10_sid", sidHR10 = "hr10_sid"
-    }
-
-    /// The key of a mix entry: "ndcg10_w0.5".
-    static func mixKey(_ w: Float) -> String { String(format: "ndcg10_w%g", Double(w)) }
+    enum CodingKeys: String, CodingKey { case step, best, rawHR10 = "raw_hr10", rawNDCG10 = "raw_ndcg10" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         step = try c.decode(Int.self, forKey: .step)
-        hr10 = try c.decode(Double.self, forKey: .hr10)
-        ndcg10 = try c.decode(Double.self, forKey: .ndcg10)
-        users = try c.decode(Int.self, forKey: .users)
-        seconds = try c.decode(Double.self, forKey: .seconds)
         best = try c.decode(Bool.self, forKey: .best)
         rawHR10 = try c.decodeIfPresent(Double.self, forKey: .rawHR10)
         rawNDCG10 = try c.decodeIfPresent(Double.self, forKey: .rawNDCG10)
-        sidWeight = try c.decodeIfPresent(Double.self, forKey: .sidWeight)
-        sidNDCG10 = try c.decodeIfPresent(Double.self, forKey: .sidNDCG10)
-        sidHR10 = try c.decodeIfPresent(Double.self, forKey: .sidHR10)
-        let any = try decoder.container(keyedBy: MetricKey.self)
-        mix = try any.allKeys.compactMap { k -> SIDWeightScore? in
-            guard k.stringValue.hasPrefix("ndcg10_w"), let w = Float(k.stringValue.dropFirst("ndcg10_w".count)) else { return nil }
-            return SIDWeightScore(sidWeight: w, ndcg10: try any.decode(Double.self, forKey: k))
-        }.sorted { $0.sidWeight < $1.sidWeight }
+        scores = try ValidationScores(from: decoder)
     }
 
     public func encode(to encoder: Encoder) throws {
+        try scores.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(step, forKey: .step); try c.encode(hr10, forKey: .hr10); try c.encode(ndcg10, forKey: .ndcg10)
-        try c.encode(users, forKey: .users); try c.encode(seconds, forKey: .seconds); try c.encode(best, forKey: .best)
+        try c.encode(step, forKey: .step); try c.encode(best, forKey: .best)
         try c.encodeIfPresent(rawHR10, forKey: .rawHR10); try c.encodeIfPresent(rawNDCG10, forKey: .rawNDCG10)
-        try c.encodeIfPresent(sidWeight, forKey: .sidWeight)
-        try c.encodeIfPresent(sidNDCG10, forKey: .sidNDCG10); try c.encodeIfPresent(sidHR10, forKey: .sidHR10)
-        var any = encoder.container(keyedBy: MetricKey.self)
-        for m in mix { try any.encode(m.ndcg10, forKey: MetricKey(Self.mixKey(m.sidWeight))) }
     }
 }
 

@@ -254,48 +254,24 @@ public enum SFTRun {
                            ema: loop.average?.snapshot)
         }
         func validate() throws {
-            let v0 = Date()
-            let exs = Evaluation.subsample(dataset.examples(p, .valid), max: cfg.eval.maxUsers)
-            // With item memory every SID weight of the mix is scored from one decoding; the best is the model's.
-            var mixes: [(weight: Float, metrics: RankingMetrics)] = []
-            var sidOnly: RankingMetrics? = nil
-            func score() throws -> RankingMetrics {
-                guard model.itemTable != nil else {
-                    let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
-                    return Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
-                }
-                let cands = try Evaluation.hybridCandidates(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam)
-                mixes = cfg.itemMemory.sidWeights.map { w in
-                    (w, Evaluation.metrics(lists: cands.map { $0.ranked(sidWeight: w, k: 20).map(\.item) }, examples: exs))
-                }
-                sidOnly = Evaluation.metrics(lists: cands.map { $0.beam.map(\.item) }, examples: exs)
-                let best = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }!
-                return best.metrics
+            let exs = Validation.examples(dataset, p, .valid, maxExamples: cfg.eval.maxUsers)
+            let weights = model.itemTable == nil ? nil : cfg.itemMemory.sidWeights
+            func score() throws -> ValidationResult {
+                try Validation.run(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, sidWeights: weights)
             }
             // With a moving average, validation and best/ use the averaged weights (last/ keeps the raw ones); the
-            // raw weights are scored too and logged beside, so a run shows what the average buys.
-            let m = try loop.withEvaluationWeights(score)
-            let chosen = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }
-            let mixFields = mixes, sidFields = sidOnly
-            let raw = loop.average == nil ? nil : try score()
-            let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
-            let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
-            var line = SFTValidRecord(step: loop.state.step, hr10: hr, ndcg10: ndcg, users: m.count,
-                                      seconds: Date().timeIntervalSince(v0), best: improved)
+            // raw weights are scored too and logged beside, so a run shows what the average buys. With item memory the
+            // best SID weight of the mix becomes the model's.
+            let r = try loop.withEvaluationWeights(score)
+            if let w = r.sidWeight { model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: w) }
+            let raw = loop.average == nil ? nil : try score().metrics
+            let improved = loop.recordValidation(r.metrics.ndcg(at: 10), patience: cfg.eval.patience)
+            var line = SFTValidRecord(step: loop.state.step, scores: ValidationScores(r), best: improved)
             if let raw { line.rawHR10 = raw.hr(at: 10); line.rawNDCG10 = raw.ndcg(at: 10) }
-            if let chosen {
-                line.sidWeight = Double(chosen.weight)
-                line.mix = mixFields.map { SIDWeightScore(sidWeight: $0.weight, ndcg10: $0.metrics.ndcg(at: 10)) }
-                if let sidFields { line.sidNDCG10 = sidFields.ndcg(at: 10); line.sidHR10 = sidFields.hr(at: 10) }
-                model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: chosen.weight)
-            }
             run.metrics.log(line)
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
-            let mixText = chosen.map { c in
-                String(format: " (mix sid weight %g; SID beam alone NDCG@10 %.4f)", c.weight, sidFields?.ndcg(at: 10) ?? 0)
-            } ?? ""
-            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@%@ [%.0fs]", loop.state.step, p.rawValue,
-                       m.count, hr, ndcg, mixText, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
+            log(String(format: "step %d valid (%@, %d users): %@%@%@ [%.0fs]", loop.state.step, p.rawValue, r.metrics.count,
+                       Validation.describe(r), improved ? " (best)" : "", rawText, r.seconds))
             if improved {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
