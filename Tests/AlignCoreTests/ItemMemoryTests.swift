@@ -109,6 +109,55 @@ struct ItemWorld {
         #expect(g[(im.offset + 4 * 8)..<(im.offset + 5 * 8)].allSatisfy { $0 == 0 })
     }
 
+    /// Central differences of Σ a_t · logp_t + Σ_r c_r · log p_head(r) (random per-token and per-head-row weights, what
+    /// DPO and GRPO back-propagate for the item-memory mix) against `backward(weights:itemHeadWeights:)`.
+    @Test func perRowItemHeadWeightsMatchFiniteDifferences() throws {
+        let w = try ItemWorld(warm: (0..<12).map { $0 != 6 })   // item 7 cold
+        let a = ItemWorld.sequence([1, 2, 7]), b = ItemWorld.sequence([6, 3], text: [2, 9])
+        let T = a.tokens.count
+        let tok = a.tokens + b.tokens + [Int32](repeating: 0, count: T - b.tokens.count)
+        let tgt = a.targets + b.targets + [Int32](repeating: ignoreIndex, count: T - b.targets.count)
+        let tr = LlamaTrainer(params: w.params, maxBatch: 2, maxSeq: T, items: w.table)
+        tr.itemHead = true
+        try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+        let rows = tr.itemHeadRows
+        #expect(rows == 5)
+        var rng = Rng(seed: 21)
+        let tw = (0..<(2 * T)).map { _ in Float(rng.normal()) }
+        let hw = (0..<rows).map { _ in Float(rng.normal()) }
+        func objective() throws -> Double {
+            try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+            var s = 0.0
+            for (i, x) in tr.tokenLogProbs.enumerated() where tgt[i] != ignoreIndex { s += Double(tw[i]) * Double(x) }
+            for (r, h) in tr.itemHeadLogProbs.enumerated() { s += Double(hw[r]) * Double(h.logp) }
+            return s
+        }
+        _ = try objective()
+        tr.zeroGrads()
+        try tr.backward(weights: tw, itemHeadWeights: hw)
+        let g = Array(tr.grads)
+        #expect(throws: AlignError.self) { try tr.backward(weights: tw, itemHeadWeights: [1]) }
+        let h: Float = 2e-3
+        var probes: [(String, Int)] = []
+        for t in w.params.layout.tensors { for _ in 0..<3 { probes.append((t.name, t.offset + rng.int(below: t.count))) } }
+        let im = w.params.layout.itemMemory!
+        for item in [1, 2, 3, 6, 10] { for j in [1, 6] { probes.append(("residual[\(item)]", im.offset + (item - 1) * 8 + j)) } }
+        for (name, i) in probes {
+            let saved = w.params.data[i]
+            w.params.data[i] = saved + h; let up = try objective()
+            w.params.data[i] = saved - h; let down = try objective()
+            w.params.data[i] = saved
+            let fd = (up - down) / Double(2 * h)
+            #expect(abs(fd - Double(g[i])) <= 1e-3 + 2e-2 * abs(fd), "\(name) @\(i): fd \(fd) vs \(g[i])")
+        }
+        // Head weights alone (token weights 0) still reach the residuals of items that only appear as head negatives.
+        try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+        tr.zeroGrads()
+        try tr.backward(weights: [Float](repeating: 0, count: 2 * T), itemHeadWeights: hw)
+        #expect(tr.grads[im.offset + 9 * 8] != 0)                                       // item 10: a negative only
+        #expect(tr.grads[(im.offset + 6 * 8)..<(im.offset + 7 * 8)].allSatisfy { $0 == 0 })   // cold item 7
+    }
+
     @Test func coldItemsAreNeverAdded() throws {
         let warm = try ItemWorld(), cold = try ItemWorld(warm: [Bool](repeating: false, count: 12))
         // A cold table leaves the input as the plain LLaMA's: same log-probs as a trainer without item memory.

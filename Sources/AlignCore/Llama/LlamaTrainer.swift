@@ -20,7 +20,7 @@
 // forward each addition is dropped with probability `itemInputDropout`), and with `itemHead` on, the positions
 // trained to emit an item's first SID token also score every item: logits = final-norm row · V, V = Σ code rows of
 // the LM head + residual, log-softmax over the catalogue. Its mean cross-entropy joins the token loss in
-// `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO backwards leave the head out.
+// `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO weight each head row on its own (`backward(weights:itemHeadWeights:)`).
 // Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision. In bf16 the weights enter
 // the products as a bf16 copy (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared
 // and refreshed by the owner of data-parallel replicas); activations are rounded to bf16 as the products take
@@ -436,6 +436,22 @@ public final class LlamaTrainer: @unchecked Sendable {
         }
         for i in 0..<weights.count { wbuf[i] = weights[i] }
         try runBackward(itemHeadWeighted: false)
+    }
+
+    /// Backward of Σ weights[b,t] · logp[b,t] + Σ_r itemHeadWeights[r] · log p_item[r], accumulated into `grads`:
+    /// the token term as `backward(weights:)`, and per item-head row r (`itemHeadRows` of them, in the order of
+    /// `itemHeadLogProbs`) the weight d objective / d log p_head(target of r). Needs a forward with `itemHead` on;
+    /// this is how DPO and GRPO train the item-memory mix (docs/alignment.md, "hybrid policy").
+    public func backward(weights: [Float], itemHeadWeights hw: [Float]) throws {
+        guard weights.count == batch * seq else {
+            throw AlignError.invalidArgument("backward: \(weights.count) weights for a [\(batch), \(seq)] batch")
+        }
+        guard hw.count == itemHeadRows else {
+            throw AlignError.invalidArgument("backward: \(hw.count) item-head weights for \(itemHeadRows) item-head rows")
+        }
+        for i in 0..<weights.count { wbuf[i] = weights[i] }
+        for r in 0..<hw.count { headW[r] = hw[r] }
+        try runBackward(itemHeadWeighted: !hw.isEmpty)
     }
 
     /// Backward of Σ_b sequenceWeights[b] · (Σ_t logp[b,t]) — DPO's per-sequence gradient (weights [B] =
