@@ -18,6 +18,14 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample during training).") var maxUsers: Int?
     @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: EvalProtocol?
     @Option(name: .long, help: "Override seed.") var seed: UInt64?
+    @Option(name: .long, help: "Override optim.epochs: passes over the training set (> 0 replaces --steps).") var epochs: Double?
+    @Option(name: .customLong("warmup-ratio"), help: "Override optim.warmup_ratio: warm-up as a share of the steps (> 0 replaces optim.warmup).") var warmupRatio: Double?
+    @Option(name: .customLong("eval-checks"), help: "Override eval.checks: validations spread evenly over the run (> 0 replaces --eval-every).") var evalChecks: Int?
+    @Option(name: .long, help: "Override eval.select.metric: which validated weights become best/ (ndcg@10 | longtail@10 | coverage@10 | distinct_codes@10 | novelty@10).") var select: String?
+    @Option(name: .customLong("min-ndcg-ratio"), help: "Override eval.select.min_ndcg_ratio: a goal selection keeps only checks with NDCG@10 ≥ this × the SFT weights'.") var minNDCGRatio: Double?
+    @Option(name: .long, help: "Override policy for a model with item memory: mix (log p_head + w · log p_SID) | sid.") var policy: String?
+    @Option(name: .customLong("goal-k"), help: "Override goal_k: how far down a group the diversity and coverage rewards look (0 = all).") var goalK: Int?
+    @Option(name: .customLong("head-fraction"), help: "Override head_fraction: the share of items, by training interactions, that is the head.") var headFraction: Double?
     @Option(name: .customLong("recent-positions"), help: "Override recent_positions: draw prompts only from each user's last N training positions (0 = every position).") var recentPositions: Int?
     @Option(name: .customLong("prompt-sampling"), help: "Override prompt_sampling: examples (uniform over training examples) | users (balanced over users).") var promptSampling: String?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
@@ -45,6 +53,30 @@ struct AlignmentOptions: ParsableArguments {
         if let v = note(maxUsers, "--max-users") { eval.maxUsers = v }
         if let v = note(`protocol`, "--protocol") { evalProtocol = v }
         if let v = note(seed, "--seed") { s = v }
+        if let v = note(epochs, "--epochs") { optim.epochs = v }
+        if let v = note(warmupRatio, "--warmup-ratio") { optim.warmupRatio = v }
+        if let v = note(evalChecks, "--eval-checks") { eval.checks = v }
+        if let v = note(select, "--select") {
+            guard let m = SelectionMetric(rawValue: v) else {
+                throw CLIErrors.option.failure("--select", "'\(v)'", allowed: SelectionMetric.choices.joined(separator: ", "))
+            }
+            eval.select.metric = m
+        }
+        if let v = note(minNDCGRatio, "--min-ndcg-ratio") { eval.select.minNDCGRatio = v }
+        return flags
+    }
+
+    /// Applies the overrides of the policy and goal fields both preference configs carry; returns the flags given.
+    func applyGoals(policy p: inout PolicyKind, goalK k: inout Int, headFraction h: inout Double) throws -> [String] {
+        var flags: [String] = []
+        if let v = policy {
+            guard let kind = PolicyKind(rawValue: v) else {
+                throw CLIErrors.option.failure("--policy", "'\(v)'", allowed: PolicyKind.choices.joined(separator: ", "))
+            }
+            p = kind; flags.append("--policy")
+        }
+        if let v = goalK { k = v; flags.append("--goal-k") }
+        if let v = headFraction { h = v; flags.append("--head-fraction") }
         return flags
     }
 

@@ -17,7 +17,8 @@ struct DPOCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "Override negatives (beam | random | popular).") var negatives: String?
+    @Option(name: .long, help: "Override negatives (beam | random | popular | reward).") var negatives: String?
+    @Option(name: .long, help: "Override reward (negatives: reward): a kind or a mix like ranking=1,longtail=0.3.") var reward: String?
     @Option(name: .customLong("num-negatives"), help: "Override num_negatives (> 1: S-DPO).") var numNegatives: Int?
     @Option(name: .long, help: "Override beta.") var beta: Double?
     @Option(name: .customLong("max-pairs"), help: "Override max_pairs (0 = every training example).") var maxPairs: Int?
@@ -42,6 +43,8 @@ struct DPOCommand: ParsableCommand {
         if let v = maxPairs { c.maxPairs = v; flags.append("--max-pairs") }
         if let v = sftWeight { c.sftWeight = v; flags.append("--sft-weight") }
         if let v = futureWindow { c.futureWindow = v; flags.append("--future-window") }
+        if let v = reward { c.reward = try RewardMix.parse(v); flags.append("--reward") }
+        flags += try common.applyGoals(policy: &c.policy, goalK: &c.goalK, headFraction: &c.headFraction)
         flags += try common.apply(optim: &c.optim, eval: &c.eval, evalProtocol: &c.evalProtocol, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel(flags))

@@ -9,12 +9,13 @@ struct GRPOCommand: ParsableCommand {
         commandName: "grpo",
         abstract: "Group relative policy optimisation of an SFT recommender with rank-aware rewards.",
         discussion: """
-        Per step: prompts from the protocol's training examples (evaluation prompt), G rollouts each by \
-        constrained beam search (G distinct valid items, default) or constrained sampling, rewards rule | \
-        ranking | semantic | future or a mix (e.g. ranking=1,semantic=0.5), group advantages (zero-variance groups \
-        masked), the clipped objective with the k3 KL to the frozen SFT weights. Validation every eval.every \
-        steps keeps the best weights in <out>/best; the run ends with SFT vs GRPO on the full validation and \
-        test splits (summary.json).
+        Per step: prompts from the RL set (tasks: nextitem, title2sid, titlehist2sid; evaluation prompts), G rollouts \
+        each: the recommender's top G (constrained beam search, the item-memory mix for a hybrid model; default) or \
+        constrained sampling, rewards rule | ranking | semantic | future | longtail | diversity | coverage or a mix \
+        (e.g. ranking=1,longtail=0.3), group advantages (zero-variance groups masked), the clipped objective with the \
+        k3 KL to the reference (the SFT weights, optionally synced toward the policy). Validation every eval.every \
+        steps keeps the best weights (eval.select) in <out>/best; the run ends with SFT vs GRPO on the full \
+        validation and test splits (summary.json, goal metrics included).
         """
     )
 
@@ -30,6 +31,10 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .customLong("future-decay"), help: "Override future_decay: credit decay^d for the item d positions after the target.") var futureDecay: Double?
     @Option(name: .customLong("loss-normalization"), help: "Override loss_normalization (sequence | token).") var lossNormalization: String?
     @Option(name: .long, help: "Override iterations (updates per rollout batch).") var iterations: Int?
+    @Option(name: .customLong("scale-rewards"), help: "Override scale_rewards: divide advantages by the group std (true | false).") var scaleRewards: Bool?
+    @Option(name: .customLong("ref-sync-every"), help: "Override ref_sync.every: sync the reference toward the policy every N steps (0 = frozen).") var refSyncEvery: Int?
+    @Option(name: .customLong("ref-sync-alpha"), help: "Override ref_sync.alpha: ref ← α · policy + (1 − α) · ref.") var refSyncAlpha: Double?
+    @Option(name: .long, help: "Override tasks: the RL set, e.g. nextitem=all,title2sid=all,titlehist2sid=10000 (a task left out: none).") var tasks: String?
     @OptionGroup var common: AlignmentOptions
 
     func resolved() throws -> (GRPOConfig, String) {
@@ -58,6 +63,11 @@ struct GRPOCommand: ParsableCommand {
             c.lossNormalization = n
         }
         if let v = note(iterations, "--iterations") { c.iterations = v }
+        if let v = note(scaleRewards, "--scale-rewards") { c.scaleRewards = v }
+        if let v = note(refSyncEvery, "--ref-sync-every") { c.refSync.every = v }
+        if let v = note(refSyncAlpha, "--ref-sync-alpha") { c.refSync.alpha = v }
+        if let v = note(tasks, "--tasks") { c.tasks = try RLTaskSet.parse(v) }
+        flags += try common.applyGoals(policy: &c.policy, goalK: &c.goalK, headFraction: &c.headFraction)
         flags += try common.apply(optim: &c.optim, eval: &c.eval, evalProtocol: &c.evalProtocol, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel(flags))

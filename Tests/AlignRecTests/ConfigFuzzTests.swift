@@ -182,7 +182,7 @@ func fuzzOnce(_ f: inout ConfigFuzzer, kind: Int, dir: URL, tally: inout FuzzTal
             tally.accepted += 1
             let back = try ConfigYAML.decode(DPOConfig.self, from: try cfg.yaml(), path: "resolved")
             if back != cfg { record("dpo round trip", doc, AlignError.invalidArgument("saved config reads back differently")) }
-            for s in [0, cfg.optim.warmup, cfg.optim.steps - 1] where !cfg.optim.schedule.lr(at: s).isFinite {
+            for s in [0, cfg.optim.warmup, cfg.optim.steps - 1] where !cfg.optim.schedule(total: cfg.optim.steps).lr(at: s).isFinite {
                 record("dpo schedule", doc, AlignError.invalidArgument("non-finite lr at \(s)"))
             }
         } catch is AlignError { tally.refused += 1 } catch { record("dpo config", doc, error) }

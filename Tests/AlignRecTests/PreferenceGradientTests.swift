@@ -72,11 +72,11 @@ private func checkFD(_ params: LlamaParameters, _ idx: [Int], _ grad: [Float], h
         let core = try GRPOCore(policy: params, reference: ref, microBatch: 3, maxSeq: 16,
                                 hyper: GRPOHyper(beta: 0.3, epsilon: 0.2, epsilonHigh: 0.28, normalization: norm),
                                 adamW: AdamWConfig(), gradClip: 0, trie: nil)
-        let refLp = try SequenceScoring.tokenLogProbs(trainer: core.reference, sequences: seqs)
+        let refLp = try SequenceScoring.policyLogProbs(trainer: core.reference, sequences: seqs)
         // Old log-probs: current ones shifted by ±0.1 (ρ inside the clip range) and one token far off (clipped).
-        var old = try SequenceScoring.tokenLogProbs(trainer: core.policy, sequences: seqs)
-        for i in old.indices { for k in old[i].indices { old[i][k] += Float(0.2 * (rng.uniform() - 0.5)) } }
-        old[0][0] -= 1.5
+        var old = try SequenceScoring.policyLogProbs(trainer: core.policy, sequences: seqs)
+        for i in old.indices { for k in old[i].tokens.indices { old[i].tokens[k] += Float(0.2 * (rng.uniform() - 0.5)) } }
+        old[0].tokens[0] -= 1.5
         let adv = [1.2, -0.4, -0.3, -0.5]
         let coef = GRPOObjective.coefficients(lengths: responses.map(\.count), active: [true, true, true, true], normalization: norm)
         core.policy.zeroGrads()
@@ -150,4 +150,96 @@ private func grpoKL(beta: Double, steps: Int) throws -> Double {
     let free = try grpoKL(beta: 0, steps: 12), tied = try grpoKL(beta: 100, steps: 12)
     #expect(free > 0.05, "β = 0 should move the policy (KL \(free))")
     #expect(tied < 0.05 * free, "β = 100 KL \(tied) vs β = 0 KL \(free)")
+}
+
+/// A tiny LLaMA with item memory: 30 tokens (0–2 specials, 3–9 text, 10–17 level-0 codes, 18–25 level-1 codes), 12
+/// items of 2 SID tokens, item 5 cold.
+private func tinyHybrid(seed: UInt64) throws -> (params: LlamaParameters, items: ItemTable) {
+    let sids: [[Int32]] = (0..<12).map { (k: Int) -> [Int32] in
+        let a: Int = 10 + k % 8, b: Int = 18 + (k / 8 + k * 3) % 8
+        return [Int32(a), Int32(b)]
+    }
+    let table = try ItemTable(sids: sids, vocabSize: 30, warm: (0..<12).map { $0 != 4 })
+    let c = LlamaConfig(vocabSize: 30, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 2, numAttentionHeads: 2,
+                        numKeyValueHeads: 1, maxPositionEmbeddings: 32)
+    let params = try ItemMemoryFile.attach([Float](repeating: 0, count: 12 * 8), items: 12, to: LlamaParameters(config: c, seed: seed, std: 0.4))
+    ItemMemoryFile.initialise(params, items: table, seed: seed, std: 0.4)
+    return (params, table)
+}
+
+/// GRPO with the item-memory mix as the policy: central differences of the loss (SID tokens weighted by w, the item
+/// head's term by 1, clipped terms included) in the LLaMA weights and the item residuals.
+@Test func hybridGRPOGradientMatchesFiniteDifferences() throws {
+    let (params, table) = try tinyHybrid(seed: 51)
+    let (ref, _) = try tinyHybrid(seed: 52)
+    var rng = Rng(seed: 8)
+    let prompt: [Int32] = [1, 4, 7, 10, 18, 5, 11, 21, 6]   // text with two items inside (residuals on the input side)
+    let items = [2, 6, 9, 5]
+    let group = GRPOGroup(prompt: prompt, responses: items.map { table.sid($0) + [2] }.map(Array.init), items: items, target: 6)
+    let seqs = (0..<4).map { group.encoded($0) }
+    let core = try GRPOCore(policy: params, reference: ref, microBatch: 3, maxSeq: 16,
+                            hyper: GRPOHyper(beta: 0.3, epsilon: 0.2, epsilonHigh: 0.28, normalization: .sequence),
+                            adamW: AdamWConfig(), gradClip: 0, trie: nil, items: table, sidWeight: 0.5)
+    let refLp = try SequenceScoring.policyLogProbs(trainer: core.reference, sequences: seqs)
+    #expect(refLp.allSatisfy { $0.head != nil && $0.tokens.count == 3 })
+    var old = try SequenceScoring.policyLogProbs(trainer: core.policy, sequences: seqs)
+    for i in old.indices { old[i].head! += Float(0.2 * (rng.uniform() - 0.5)) }
+    old[1].head! -= 1.5                                        // a clipped head term
+    let adv = [-0.4, 1.2, -0.3, -0.5]
+    let coef = GRPOObjective.coefficients(lengths: [4, 4, 4, 4], active: [true, true, true, true], normalization: .sequence)
+    core.policy.zeroGrads()
+    let pass = try core.accumulate(sequences: seqs, advantages: adv, coefficients: coef, old: old, ref: refLp)
+    #expect(pass.itemTerms == 4 && pass.tokens == 12 && pass.clipped >= 1)
+    let grad = Array(core.policy.grads)
+    var idx = probeIndices(core.policy.grads, k: 6, r: 4, rng: &rng)
+    let im = params.layout.itemMemory!
+    idx += [2, 6, 9, 1].map { im.offset + ($0 - 1) * 8 + 3 }   // residuals of responses, and of a prompt item
+    try checkFD(params, idx, grad) {
+        try core.accumulate(sequences: seqs, advantages: adv, coefficients: coef, old: old, ref: refLp).loss
+    }
+    // The cold item's residual never moves; w = 0 leaves the SID tokens without gradient from the policy term.
+    #expect(grad[(im.offset + 4 * 8)..<(im.offset + 5 * 8)].allSatisfy { $0 == 0 })
+}
+
+/// DPO with the mix as the policy: π = log p_head + w · Σ log p(s_t), checked by central differences.
+@Test func hybridDPOGradientMatchesFiniteDifferences() throws {
+    for alpha in [0.0, 0.7] {
+        let (params, table) = try tinyHybrid(seed: 61)
+        var rng = Rng(seed: 3)
+        var pairs: [PreferencePair] = []
+        for (chosen, rejected) in [(2, [7]), (9, [1]), (4, [12])] {
+            let prompt: [Int32] = [1] + (0..<5).map { _ in Int32(3 + rng.int(below: 7)) }
+            var pair = PreferencePair(chosen: SequenceScoring.encode(prompt: prompt, response: Array(table.sid(chosen)) + [2]),
+                                      rejected: rejected.map { SequenceScoring.encode(prompt: prompt, response: Array(table.sid($0)) + [2]) })
+            pair.refChosen = -6 - rng.uniform(); pair.refRejected = [-6 - rng.uniform()]
+            pairs.append(pair)
+        }
+        let core = try DPOCore(params: params, negatives: 1, pairsPerMicroBatch: 2, maxSeq: 12, beta: 0.5, adamW: AdamWConfig(),
+                               gradClip: 0, items: table, sidWeight: 0.25)
+        core.sftWeight = alpha
+        core.trainer.zeroGrads()
+        _ = try core.accumulateGradient(pairs)
+        let grad = Array(core.trainer.grads)
+        let im = params.layout.itemMemory!
+        let idx = probeIndices(core.trainer.grads, k: 6, r: 4, rng: &rng) + [2, 7, 9].map { im.offset + ($0 - 1) * 8 + 5 }
+        try checkFD(params, idx, grad) { try core.accumulateGradient(pairs).loss }
+        // The reference of an untouched policy is the mix's log-prob: the first loss is ln 2.
+        var fresh = pairs
+        try core.computeReference(&fresh)
+        let seqLp = try SequenceScoring.policyLogProbs(trainer: core.trainer, sequences: [fresh[0].chosen])[0]
+        #expect(abs(fresh[0].refChosen - seqLp.policy(sidWeight: 0.25)) < 1e-9)
+        if alpha == 0 { #expect(abs(try core.accumulateGradient(fresh).loss - log(2.0)) < 1e-6) }
+    }
+}
+
+@Test func referenceSyncMovesTheReferenceTowardThePolicy() throws {
+    let params = tinyParams(seed: 71), ref = tinyParams(seed: 72)
+    let p0 = Array(params.data), r0 = Array(ref.data)
+    let core = try GRPOCore(policy: params, reference: ref, microBatch: 2, maxSeq: 8, hyper: GRPOHyper(), adamW: AdamWConfig(),
+                            gradClip: 0, trie: nil)
+    core.syncReference(alpha: 0.6)
+    for i in stride(from: 0, to: p0.count, by: 37) { #expect(abs(ref.data[i] - (0.6 * p0[i] + 0.4 * r0[i])) < 1e-6) }
+    #expect(Array(params.data) == p0)   // the policy is untouched
+    core.syncReference(alpha: 1)
+    #expect(Array(ref.data) == p0)
 }

@@ -20,11 +20,16 @@ public struct AlignOptim: Codable, Sendable, Equatable {
     /// Decay of a moving average of the weights (0 = none). When set, validation and best/ use the average,
     /// which starts at the SFT weights with the full decay (no warm-up); training continues on the raw weights.
     public var ema: Float = 0
+    /// Passes over the training set (GRPO: the RL set of prompts; DPO: the pairs); > 0 replaces `steps` with
+    /// ⌈epochs · set size / batch_size⌉, known once the set is built (`steps(forSetSize:)`). 0: `steps`.
+    public var epochs: Double = 0
+    /// Warm-up as a share of the steps (HF `warmup_ratio`: ⌈ratio · steps⌉ steps); > 0 replaces `warmup`.
+    public var warmupRatio: Double = 0
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", microBatch = "micro_batch", lr, warmup, minLrRatio = "min_lr_ratio"
-        case weightDecay = "weight_decay", gradClip = "grad_clip", ema
+        case weightDecay = "weight_decay", gradClip = "grad_clip", ema, epochs, warmupRatio = "warmup_ratio"
     }
 
     public init(from decoder: Decoder) throws {
@@ -38,10 +43,26 @@ public struct AlignOptim: Codable, Sendable, Equatable {
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         gradClip = try c.decodeIfPresent(Float.self, forKey: .gradClip) ?? d.gradClip
         ema = try c.decodeIfPresent(Float.self, forKey: .ema) ?? d.ema
+        epochs = try c.decodeIfPresent(Double.self, forKey: .epochs) ?? d.epochs
+        warmupRatio = try c.decodeIfPresent(Double.self, forKey: .warmupRatio) ?? d.warmupRatio
+    }
+
+    /// Optimiser steps for a training set of `n` prompts or pairs: `steps`, or with `epochs` > 0 ⌈epochs · n / batch_size⌉.
+    public func steps(forSetSize n: Int) -> Int {
+        epochs > 0 ? max(1, Int((epochs * Double(n) / Double(batchSize)).rounded(.up))) : steps
+    }
+
+    /// Warm-up steps of a run of `total` steps: ⌈warmup_ratio · total⌉ when the ratio is set, else `warmup`.
+    public func warmupSteps(total: Int) -> Int {
+        warmupRatio > 0 ? Int((warmupRatio * Double(total)).rounded(.up)) : warmup
+    }
+
+    /// The learning-rate schedule of a run of `total` steps (linear warm-up, cosine to min_lr_ratio × lr).
+    public func schedule(total: Int) -> LRSchedule {
+        LRSchedule(peak: lr, warmup: warmupSteps(total: total), total: total, minRatio: minLrRatio)
     }
 
     var adamW: AdamWConfig { AdamWConfig(lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay) }
-    var schedule: LRSchedule { LRSchedule(peak: lr, warmup: warmup, total: steps, minRatio: minLrRatio) }
 
     func validate(_ check: FieldCheck) throws {
         try check.int("steps", steps, 1...FieldCheck.maxSteps)
@@ -54,6 +75,8 @@ public struct AlignOptim: Codable, Sendable, Equatable {
         try checkDecayStep(check, lr: lr, weightDecay: weightDecay)
         try check.number("grad_clip", gradClip, .nonNegative)
         try check.number("ema", ema, .closedOpen(0, 1))
+        try check.number("epochs", epochs, .closed(0, 1e6))
+        try check.number("warmup_ratio", warmupRatio, .closedOpen(0, 1))
     }
 }
 
@@ -65,19 +88,31 @@ public struct AlignEval: Codable, Sendable, Equatable {
     /// Validation examples per check (0: all; an evenly strided subset otherwise). The final comparison
     /// of SFT and aligned weights always uses the whole validation and test splits.
     public var maxUsers: Int = 0
+    /// Validations spread evenly over the run (> 0 replaces `every` with ⌈steps / checks⌉; MiniOneRec's eval_step
+    /// 0.0999 is 10 checks).
+    public var checks: Int = 0
+    /// Which validated weights become best/ (Selection.swift).
+    public var select = CheckpointSelection()
     public init() {}
-    enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users" }
+    enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users", checks, select }
     public init(from decoder: Decoder) throws {
         let d = AlignEval(), c = try decoder.container(keyedBy: CodingKeys.self)
         every = try c.decodeIfPresent(Int.self, forKey: .every) ?? d.every
         beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
         maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
+        checks = try c.decodeIfPresent(Int.self, forKey: .checks) ?? d.checks
+        select = try c.decodeIfPresent(CheckpointSelection.self, forKey: .select) ?? d.select
     }
+
+    /// Steps between validations in a run of `steps` steps (0: only at the start and the end).
+    public func interval(steps: Int) -> Int { checks > 0 ? max(1, (steps + checks - 1) / checks) : every }
 
     func validate(_ check: FieldCheck) throws {
         try check.int("every", every, 0...FieldCheck.maxSteps)
         try check.int("beam", beam, 1...FieldCheck.maxCount)
         try check.int("max_users", maxUsers, 0...Int.max)
+        try check.int("checks", checks, 0...FieldCheck.maxSteps, "0 = every `every` steps")
+        try select.validate(check.section("select"))
     }
 }
 
@@ -89,6 +124,10 @@ public enum NegativeSource: String, Codable, Sendable, CaseIterable, ConfigChoic
     case random
     /// Proportional to training-split popularity, minus the history and the target.
     case popular
+    /// Chosen and rejected by a reward (`reward`, GRPO's kinds) over the SFT model's top negative_beam items plus the
+    /// target: chosen = the highest reward, rejected = the num_negatives lowest (ties to the better-ranked item);
+    /// prompts whose candidates all score the same give no pair.
+    case reward
 }
 
 /// `configs/dpo*.yaml`.
@@ -114,6 +153,14 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     /// target (0: off) — the user's own next items are not evidence against them. Beam mining then takes the top
     /// num_negatives + 1 + future_window items, widening the beam to that when negative_beam is smaller.
     public var futureWindow: Int = 0
+    /// negatives: reward — the reward mix that picks chosen and rejected (GRPORewards.swift, GoalRewards.swift), how far
+    /// down a candidate list the diversity and coverage rewards look (0: all), the head share and the future decay.
+    public var reward = RewardMix(ranking: 1)
+    public var goalK: Int = 0
+    public var headFraction: Double = GoalCatalogue.defaultHeadFraction
+    public var futureDecay: Double = 0.7
+    /// What the policy is for a model with item memory (PolicyKind).
+    public var policy: PolicyKind = .mix
     public var optim = AlignOptim()
     public var eval = AlignEval()
     public var seed: UInt64 = 0
@@ -125,11 +172,16 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         case format, version, evalProtocol = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
         case recentPositions = "recent_positions", futureWindow = "future_window", promptSampling = "prompt_sampling"
-        case precision
+        case precision, reward, goalK = "goal_k", headFraction = "head_fraction", futureDecay = "future_decay", policy
     }
 
     public init(from decoder: Decoder) throws {
         let d = DPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
+        reward = try c.decodeIfPresent(RewardMix.self, forKey: .reward) ?? d.reward
+        goalK = try c.decodeIfPresent(Int.self, forKey: .goalK) ?? d.goalK
+        headFraction = try c.decodeIfPresent(Double.self, forKey: .headFraction) ?? d.headFraction
+        futureDecay = try c.decodeIfPresent(Double.self, forKey: .futureDecay) ?? d.futureDecay
+        policy = try c.decodeIfPresent(PolicyKind.self, forKey: .policy) ?? d.policy
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
         evalProtocol = try c.decodeIfPresent(EvalProtocol.self, forKey: .evalProtocol) ?? d.evalProtocol
@@ -167,6 +219,12 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         try check.int("num_negatives", numNegatives, 1...(FieldCheck.maxCount - 1))
         try check.int("negative_beam", negativeBeam, (numNegatives + 1)...FieldCheck.maxCount, "at least num_negatives + 1")
         try check.int("max_pairs", maxPairs, 0...Int.max, "0 = every training example")
+        for (kind, w) in reward.weights { try check.section("reward").number(kind.rawValue, w, .closed(0, 1e6)) }
+        do { try reward.validate() } catch let e as AlignError { throw check.failure("reward", e.description) }
+        guard !reward.needsEmbeddings else { throw check.failure("reward.semantic", "\(reward.semantic)", allowed: "0 (DPO's reward pairs have no item vectors)") }
+        try check.int("goal_k", goalK, 0...FieldCheck.maxCount, "0 = every candidate")
+        try check.number("head_fraction", headFraction, .closed(0, 1))
+        try check.number("future_decay", futureDecay, .openClosed(0, 1))
         try optim.validate(check.section("optim"))
         try eval.validate(check.section("eval"))
     }
@@ -185,127 +243,3 @@ public enum PromptSampling: String, Codable, Sendable, CaseIterable, ConfigChoic
     case users
 }
 
-/// How GRPO rollouts are produced.
-public enum RolloutMode: String, Codable, Sendable, CaseIterable, ConfigChoice {
-    /// Constrained beam search: G distinct valid items (MiniOneRec).
-    case beam
-    /// Constrained temperature sampling: G independent valid items (may repeat).
-    case sample
-}
-
-/// `configs/grpo*.yaml`.
-public struct GRPOConfig: Codable, Sendable, Equatable {
-    public var format = "align-grpo-config"
-    public var version = 1
-    /// The protocol the SFT model was trained on.
-    public var evalProtocol: EvalProtocol = .loo
-    /// G, completions per prompt.
-    public var groupSize: Int = 8
-    public var rollout: RolloutMode = .beam
-    /// Sampling temperature (rollout: sample).
-    public var temperature: Double = 1
-    public var reward = RewardMix(ranking: 1)
-    /// Item embeddings for the semantic reward (default <data>/embeddings.safetensors when needed).
-    public var embeddings: String? = nil
-    /// Future reward: how many later training positions count, and the credit decay^d at distance d.
-    public var futureWindow: Int = 10
-    public var futureDecay: Double = 0.7
-    public var beta: Double = 0.04
-    public var epsilon: Double = 0.2
-    public var epsilonHigh: Double = 0.28
-    public var lossNormalization: LossNormalization = .token
-    /// Optimiser steps per rollout batch.
-    public var iterations: Int = 1
-    /// Training examples the prompts are drawn from (0: all).
-    public var maxPrompts: Int = 0
-    /// Draw the prompts only from each user's last N training positions (0: every position).
-    public var recentPositions: Int = 0
-    /// Whether the prompts are drawn uniformly over training examples or balanced over users.
-    public var promptSampling: PromptSampling = .examples
-    public var optim = AlignOptim()
-    public var eval = AlignEval()
-    public var seed: UInt64 = 0
-    /// Precision of the matrix products (fp32 | bf16); absent = the CPU's default. `--precision` overrides it.
-    public var precision: Precision?
-    public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case format, version, evalProtocol = "protocol", groupSize = "group_size", rollout, temperature, reward
-        case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
-        case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
-        case futureWindow = "future_window", futureDecay = "future_decay", promptSampling = "prompt_sampling"
-        case precision
-    }
-
-    public init(from decoder: Decoder) throws {
-        let d = GRPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
-        format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
-        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
-        evalProtocol = try c.decodeIfPresent(EvalProtocol.self, forKey: .evalProtocol) ?? d.evalProtocol
-        groupSize = try c.decodeIfPresent(Int.self, forKey: .groupSize) ?? d.groupSize
-        rollout = try c.decodeIfPresent(RolloutMode.self, forKey: .rollout) ?? d.rollout
-        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
-        reward = try c.decodeIfPresent(RewardMix.self, forKey: .reward) ?? d.reward
-        embeddings = try c.decodeIfPresent(String.self, forKey: .embeddings)
-        futureWindow = try c.decodeIfPresent(Int.self, forKey: .futureWindow) ?? d.futureWindow
-        futureDecay = try c.decodeIfPresent(Double.self, forKey: .futureDecay) ?? d.futureDecay
-        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
-        epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon) ?? d.epsilon
-        epsilonHigh = try c.decodeIfPresent(Double.self, forKey: .epsilonHigh) ?? d.epsilonHigh
-        lossNormalization = try c.decodeIfPresent(LossNormalization.self, forKey: .lossNormalization) ?? d.lossNormalization
-        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
-        maxPrompts = try c.decodeIfPresent(Int.self, forKey: .maxPrompts) ?? d.maxPrompts
-        recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions
-        promptSampling = try c.decodeIfPresent(PromptSampling.self, forKey: .promptSampling) ?? d.promptSampling
-        optim = try c.decodeIfPresent(AlignOptim.self, forKey: .optim) ?? d.optim
-        eval = try c.decodeIfPresent(AlignEval.self, forKey: .eval) ?? d.eval
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        precision = try TrainConfig.decodePrecision(c, .precision)
-    }
-
-    /// Loads and validates a YAML config (strictly: unknown or repeated keys and wrong types are errors).
-    public static func load(_ url: URL) throws -> GRPOConfig {
-        let cfg = try ConfigYAML.load(GRPOConfig.self, from: url)
-        try cfg.validate(path: url.path)
-        return cfg
-    }
-
-    /// The objective's hyper-parameters.
-    public var hyper: GRPOHyper {
-        GRPOHyper(beta: beta, epsilon: epsilon, epsilonHigh: epsilonHigh, normalization: lossNormalization, iterations: iterations)
-    }
-
-    /// Checks every field (FieldCheck): errors name the file, the field, the value and the allowed range.
-    public func validate(path: String) throws {
-        let check = FieldCheck(file: path)
-        guard format == "align-grpo-config" else { throw check.failure("format", "'\(format)'", allowed: "align-grpo-config") }
-        guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
-        try check.int("group_size", groupSize, 2...FieldCheck.maxCount)
-        try check.number("temperature", temperature, .closed(1e-3, 1e3))
-        for (name, w) in [("rule", reward.rule), ("ranking", reward.ranking), ("semantic", reward.semantic), ("future", reward.future)] {
-            try check.section("reward").number(name, w, .closed(0, 1e6))
-        }
-        do { try reward.validate() } catch let e as AlignError { throw check.failure("reward", e.description) }
-        if let e = embeddings, e.trimmingCharacters(in: .whitespaces).isEmpty {
-            throw check.failure("embeddings", "'\(e)'", allowed: "a file path (or no key: <data>/embeddings.safetensors)")
-        }
-        try check.int("future_window", futureWindow, 1...FieldCheck.maxCount)
-        try check.number("future_decay", futureDecay, .openClosed(0, 1))
-        try check.number("beta", beta, .nonNegative)
-        try check.number("epsilon", epsilon, .closedOpen(0, 1))
-        try check.number("epsilon_high", epsilonHigh, .nonNegative)
-        try check.int("iterations", iterations, 1...FieldCheck.maxCount)
-        try check.int("max_prompts", maxPrompts, 0...Int.max, "0 = steps × batch_size")
-        try check.int("recent_positions", recentPositions, 0...Int.max, "0 = every training position")
-        try optim.validate(check.section("optim"))
-        try eval.validate(check.section("eval"))
-        // GRPO draws steps × batch_size prompts when max_prompts is 0.
-        guard Double(optim.steps) * Double(optim.batchSize) <= Double(FieldCheck.maxSteps) else {
-            throw check.failure("optim.steps", "\(optim.steps)", allowed: "steps × batch_size ≤ \(FieldCheck.maxSteps)")
-        }
-    }
-
-    public func yaml() throws -> String { try ConfigYAML.encode(self) }
-}
-
-extension LossNormalization: ConfigChoice {}

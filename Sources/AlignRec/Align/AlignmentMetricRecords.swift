@@ -9,15 +9,18 @@ public struct AlignStartRecord: MetricRecord {
     public static let event: String? = "start"
     public var step = 0
     public var validHR10, validNDCG10, testHR10, testNDCG10, checkNDCG10: Double
+    /// Goal metrics of the validation subsample and of the whole splits (absent in older files).
+    public var checkGoals, validGoals, testGoals: GoalMetrics?
 
-    public init(validHR10: Double, validNDCG10: Double, testHR10: Double, testNDCG10: Double, checkNDCG10: Double) {
+    public init(validHR10: Double, validNDCG10: Double, testHR10: Double, testNDCG10: Double, checkNDCG10: Double,
+                checkGoals: GoalMetrics? = nil, validGoals: GoalMetrics? = nil, testGoals: GoalMetrics? = nil) {
         self.validHR10 = validHR10; self.validNDCG10 = validNDCG10; self.testHR10 = testHR10; self.testNDCG10 = testNDCG10
-        self.checkNDCG10 = checkNDCG10
+        self.checkNDCG10 = checkNDCG10; self.checkGoals = checkGoals; self.validGoals = validGoals; self.testGoals = testGoals
     }
 
     enum CodingKeys: String, CodingKey {
         case step, validHR10 = "valid_hr10", validNDCG10 = "valid_ndcg10", testHR10 = "test_hr10", testNDCG10 = "test_ndcg10"
-        case checkNDCG10 = "check_ndcg10"
+        case checkNDCG10 = "check_ndcg10", checkGoals = "check_goals", validGoals = "valid_goals", testGoals = "test_goals"
     }
 }
 
@@ -117,6 +120,10 @@ public struct GRPOTrainRecord: MetricRecord {
     public var active, sequences: Int
     public var lr, rolloutSeconds, trainSeconds: Double
     public var loss, kl, clipFraction, entropy, gradNorm: Double?
+    /// Hybrid policy: mean k3 KL of the item-head terms.
+    public var klItem: Double?
+    /// Share of the recommendation rollouts' items outside the head (GoalMetrics.swift).
+    public var rolloutLongTail: Double?
 
     public init(step: Int, _ s: GRPOStepStats, lr: Double, rolloutSeconds: Double, trainSeconds: Double) {
         self.step = step; meanReward = s.meanReward; hitRate = s.hitRate; fracZeroStd = s.fracZeroStd
@@ -124,12 +131,13 @@ public struct GRPOTrainRecord: MetricRecord {
         self.lr = lr; self.rolloutSeconds = rolloutSeconds; self.trainSeconds = trainSeconds
         if s.activeSequences > 0 {
             loss = s.loss; kl = s.kl; clipFraction = s.clipFraction; entropy = s.entropy; gradNorm = Double(s.gradNorm)
+            klItem = s.klItem
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case step, meanReward = "mean_reward", hitRate = "hit_rate", fracZeroStd = "frac_zero_std", active, sequences
         case lr, rolloutSeconds = "rollout_seconds", trainSeconds = "train_seconds", loss, kl, clipFraction = "clip_fraction"
-        case entropy, gradNorm = "grad_norm"
+        case entropy, gradNorm = "grad_norm", klItem = "kl_item", rolloutLongTail = "rollout_longtail"
     }
 }

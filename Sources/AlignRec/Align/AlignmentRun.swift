@@ -11,8 +11,12 @@ public struct SplitScores: Codable, Sendable, Equatable {
     public var validNDCG10: Double
     public var testHR10: Double
     public var testNDCG10: Double
+    /// Goal metrics of the top-10 lists (GoalMetrics.swift; absent in summaries written before they existed).
+    public var validGoals: GoalMetrics?
+    public var testGoals: GoalMetrics?
     enum CodingKeys: String, CodingKey {
         case validHR10 = "valid_hr10", validNDCG10 = "valid_ndcg10", testHR10 = "test_hr10", testNDCG10 = "test_ndcg10"
+        case validGoals = "valid_goals", testGoals = "test_goals"
     }
 }
 
@@ -51,11 +55,15 @@ public final class AlignmentContext {
     public let progress: Bool
     let say: (String) -> Void
     let started = Date()
-    /// Best validation NDCG@10 so far and its step; the weights are copied to `bestWeights`.
-    public private(set) var bestNDCG = -Double.infinity
+    /// Best selection score so far (`eval.select`; NDCG@10 by default) and its step; the weights are copied to `bestWeights`.
+    public private(set) var bestScore = -Double.infinity
     public private(set) var bestStep = 0
     var bestWeights: [Float] = []
-    var sftScores: (valid: RankingMetrics, test: RankingMetrics)?
+    /// The starting weights' NDCG@10 on the validation checks' examples (what a goal selection's budget is relative to).
+    public private(set) var startCheckNDCG = 0.0
+    var sftScores: (valid: ValidationResult, test: ValidationResult)?
+    /// Popularity, head and first-level codes of the protocol's training split (goal metrics and rewards).
+    public let goals: GoalCatalogue
     /// Every training example of the protocol, built once (prompts and the future reward's later items read it).
     public private(set) lazy var trainingSet: [Example] = dataset.examples(evalProtocol, .train)
     /// Moving average of the weights (`optim.ema` > 0): what validation and best/ see.
@@ -65,7 +73,7 @@ public final class AlignmentContext {
     /// dir) and the dataset. Nothing is written until `open`.
     public init(stage: String, from: URL, data: URL, out: URL, evalProtocol p: EvalProtocol, eval: AlignEval, seed: UInt64,
                 resolvedConfig: String, progress: Bool, overwrite: Bool = false, precision: Precision? = nil,
-                say: @escaping (String) -> Void) throws {
+                headFraction: Double = GoalCatalogue.defaultHeadFraction, say: @escaping (String) -> Void) throws {
         self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
         self.out = out; self.seed = seed; self.resolvedConfig = resolvedConfig; mode = overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(out, mode: mode, canResume: false)
@@ -76,6 +84,7 @@ public final class AlignmentContext {
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
         }
+        goals = try GoalCatalogue(dataset: dataset, protocol: p, sidMap: model.sidMap, headFraction: headFraction)
         let (prec, note) = Precision.resolve(precision)
         if let note { say(note) }
         say(prec.summary)
@@ -156,24 +165,34 @@ public final class AlignmentContext {
     /// own SID weight when it has item memory.
     public func validation(_ split: Split, maxUsers: Int) throws -> ValidationResult {
         try Validation.run(model: model, dataset: dataset, examples: Validation.examples(dataset, evalProtocol, split, maxExamples: maxUsers),
-                           beam: eval.beam, progress: progress)
+                           beam: eval.beam, goals: goals, progress: progress)
     }
 
     /// Ranking metrics of the current weights on a split (`maxUsers` 0 = all).
     public func evaluate(_ split: Split, maxUsers: Int) throws -> RankingMetrics { try validation(split, maxUsers: maxUsers).metrics }
 
+    /// One line of goal metrics.
+    static func describe(_ g: GoalMetrics) -> String {
+        String(format: "longtail@10 %.3f coverage@10 %.3f distinct codes@10 %.2f novelty@10 %.2f", g.longTail10, g.coverage10,
+               g.distinctCodes10, g.novelty10)
+    }
+
     /// Scores the starting (SFT) weights on the whole validation and test splits, logs them, and makes them
     /// the best so far (call before training).
     public func scoreStart() throws {
-        let v = try evaluate(.valid, maxUsers: 0), t = try evaluate(.test, maxUsers: 0)
-        sftScores = (v, t)
-        let sub = eval.maxUsers > 0 ? try evaluate(.valid, maxUsers: eval.maxUsers) : v
-        bestNDCG = sub.ndcg(at: 10); bestStep = 0
+        let vr = try validation(.valid, maxUsers: 0), tr = try validation(.test, maxUsers: 0)
+        let v = vr.metrics, t = tr.metrics
+        sftScores = (vr, tr)
+        let sub = eval.maxUsers > 0 ? try validation(.valid, maxUsers: eval.maxUsers) : vr
+        startCheckNDCG = sub.metrics.ndcg(at: 10)
+        bestScore = eval.select.score(ndcg: startCheckNDCG, goals: sub.goals, startNDCG: startCheckNDCG)!; bestStep = 0
         bestWeights = Array(model.params.data)
         run.metrics.log(AlignStartRecord(validHR10: v.hr(at: 10), validNDCG10: v.ndcg(at: 10), testHR10: t.hr(at: 10),
-                                         testNDCG10: t.ndcg(at: 10), checkNDCG10: bestNDCG), stage: stage)
+                                         testNDCG10: t.ndcg(at: 10), checkNDCG10: startCheckNDCG, checkGoals: sub.goals,
+                                         validGoals: vr.goals, testGoals: tr.goals), stage: stage)
         say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
                    evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
+        if let g = tr.goals { say("SFT test goals: " + Self.describe(g)) }
         try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
                        state: try JSONValue(encoding: ["step": 0]))
     }
@@ -193,12 +212,13 @@ public final class AlignmentContext {
 
     private func validateCurrent(step: Int) throws {
         let r = try validation(.valid, maxUsers: eval.maxUsers)
-        let n = r.metrics.ndcg(at: 10)
-        let improved = n > bestNDCG
+        let score = eval.select.score(ndcg: r.metrics.ndcg(at: 10), goals: r.goals, startNDCG: startCheckNDCG)
+        let improved = score.map { $0 > bestScore } ?? false
         run.metrics.log(AlignValidRecord(step: step, scores: ValidationScores(r), best: improved), stage: stage)
-        say(String(format: "step %d valid (%d users): %@%@", step, r.metrics.count, Validation.describe(r), improved ? " (best)" : ""))
+        say(String(format: "step %d valid (%d users): %@%@%@", step, r.metrics.count, Validation.describe(r),
+                   r.goals.map { "; " + Self.describe($0) } ?? "", improved ? " (best)" : ""))
         if improved {
-            bestNDCG = n; bestStep = step
+            bestScore = score!; bestStep = step
             bestWeights = Array(model.params.data)
             try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
                            state: try JSONValue(encoding: ["step": step]))
@@ -211,16 +231,17 @@ public final class AlignmentContext {
         try model.save(to: run.url.appendingPathComponent("last"), stage: stage,
                        state: try JSONValue(encoding: ["step": steps]), optimizer: optimizer)
         guard let sft = sftScores else { throw AlignError.invalidArgument("finish() before scoreStart()") }
-        let aligned: (valid: RankingMetrics, test: RankingMetrics)
+        let aligned: (valid: ValidationResult, test: ValidationResult)
         if bestStep == 0 {
             aligned = sft
         } else {
             bestWeights.withUnsafeBufferPointer { model.params.data.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
-            aligned = (try evaluate(.valid, maxUsers: 0), try evaluate(.test, maxUsers: 0))
+            aligned = (try validation(.valid, maxUsers: 0), try validation(.test, maxUsers: 0))
         }
-        func scores(_ s: (valid: RankingMetrics, test: RankingMetrics)) -> SplitScores {
-            SplitScores(validHR10: s.valid.hr(at: 10), validNDCG10: s.valid.ndcg(at: 10),
-                        testHR10: s.test.hr(at: 10), testNDCG10: s.test.ndcg(at: 10))
+        func scores(_ s: (valid: ValidationResult, test: ValidationResult)) -> SplitScores {
+            SplitScores(validHR10: s.valid.metrics.hr(at: 10), validNDCG10: s.valid.metrics.ndcg(at: 10),
+                        testHR10: s.test.metrics.hr(at: 10), testNDCG10: s.test.metrics.ndcg(at: 10),
+                        validGoals: s.valid.goals, testGoals: s.test.goals)
         }
         let minutes = Date().timeIntervalSince(started) / 60
         let summary = AlignmentSummary(stage: stage, protocol: evalProtocol.rawValue, from: from.path, seed: seed,
@@ -232,11 +253,14 @@ public final class AlignmentContext {
         run.metrics.log(AlignFinalRecord(bestStep: bestStep, validNDCG10: summary.aligned.validNDCG10,
                                          testNDCG10: summary.aligned.testNDCG10, minutes: minutes), stage: stage)
         let label = "\(stage.uppercased()) (best step \(bestStep))"
-        func row(_ name: String, _ s: (valid: RankingMetrics, test: RankingMetrics)) -> String {
-            name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%11.4f %8.4f | %10.4f %8.4f", s.valid.hr(at: 10), s.valid.ndcg(at: 10), s.test.hr(at: 10), s.test.ndcg(at: 10))
+        func row(_ name: String, _ s: (valid: ValidationResult, test: ValidationResult)) -> String {
+            let v = s.valid.metrics, t = s.test.metrics
+            return name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%11.4f %8.4f | %10.4f %8.4f", v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10))
+                + (s.test.goals.map { String(format: " | %8.3f %8.3f %8.2f", $0.longTail10, $0.coverage10, $0.distinctCodes10) } ?? "")
         }
-        say("protocol \(evalProtocol.rawValue)".padding(toLength: 24, withPad: " ", startingAt: 0) + "valid HR@10  NDCG@10 |  test HR@10  NDCG@10")
+        say("protocol \(evalProtocol.rawValue)".padding(toLength: 24, withPad: " ", startingAt: 0)
+            + "valid HR@10  NDCG@10 |  test HR@10  NDCG@10 | longtail coverage codes (test @10)")
         say(row("SFT (start)", sft))
         say(row(label, aligned))
         say(String(format: "%.1f minutes; weights in %@/best (and last/)", minutes, run.url.path))

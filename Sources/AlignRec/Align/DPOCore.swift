@@ -3,6 +3,10 @@
 // S-DPO (several) on batches of pairs. A pair's chosen and rejected sequences always share a micro-batch,
 // so each micro-batch's loss terms — and the per-token weights d loss / d logp the trainer back-propagates —
 // are complete after its own forward: one forward and one backward per sequence per step.
+//
+// Hybrid policy (a model with item memory, `sidWeight` set): a response's log-prob is the mix's,
+// π = log p_head(item) + w · Σ_t log p(s_t) (GRPOCore.swift), for the reference too; dL/dπ reaches the SID tokens
+// with weight w and the item head's row with weight 1.
 import Foundation
 
 /// One preference example: a prompt with the chosen response and N ≥ 1 rejected responses.
@@ -11,9 +15,9 @@ public struct PreferencePair: Sendable {
     public var chosen: EncodedExample
     /// One encoded sequence per negative.
     public var rejected: [EncodedExample]
-    /// Summed reference log-prob of the chosen response (filled by `DPOCore.computeReference`).
+    /// Reference log-prob of the chosen response (filled by `DPOCore.computeReference`).
     public var refChosen: Double
-    /// Summed reference log-prob of each rejected response.
+    /// Reference log-prob of each rejected response.
     public var refRejected: [Double]
     /// The target item and the rejected items (for logs).
     public var chosenItem: Int
@@ -60,17 +64,24 @@ public final class DPOCore {
     /// Weight α of the chosen responses' mean token NLL added to the loss (RPO, Pang et al. 2024:
     /// L = L_DPO + α·(−π_w/|y_w|)); 0 = plain DPO. Counters the fall of the chosen log-prob.
     public var sftWeight: Double = 0
+    /// Hybrid policy: the mix's SID weight w (nil: the SID tokens alone are the policy).
+    public let sidWeight: Float?
 
     /// Plans memory for micro-batches of `pairsPerMicroBatch` pairs with `negatives` negatives each and
     /// sequences of up to `maxSeq` inputs.
     public init(params: LlamaParameters, negatives: Int, pairsPerMicroBatch: Int, maxSeq: Int, beta: Double,
-                adamW: AdamWConfig, gradClip: Float, items: ItemTable? = nil, precision: Precision = .fp32) throws {
+                adamW: AdamWConfig, gradClip: Float, items: ItemTable? = nil, sidWeight: Float? = nil,
+                precision: Precision = .fp32) throws {
         guard negatives >= 1, pairsPerMicroBatch >= 1, maxSeq >= 2 else {
             throw AlignError.invalidArgument("DPO needs ≥ 1 negative, ≥ 1 pair per micro-batch and sequences ≥ 2 tokens")
         }
         guard beta > 0, beta.isFinite else { throw AlignError.invalidArgument("DPO beta must be > 0 (got \(beta))") }
+        guard sidWeight == nil || items != nil else { throw AlignError.invalidArgument("a hybrid DPO policy needs the item memory") }
+        if let w = sidWeight, !(w >= 0 && w.isFinite) { throw AlignError.invalidArgument("the mix's SID weight must be ≥ 0 (got \(w))") }
         trainer = LlamaTrainer(params: params, maxBatch: pairsPerMicroBatch * (1 + negatives), maxSeq: maxSeq, items: items,
                                precision: precision)
+        trainer.itemHead = sidWeight != nil
+        self.sidWeight = sidWeight
         optimizer = AdamW(count: params.count, groups: params.paramGroups, config: adamW)
         self.beta = beta; self.gradClip = gradClip; self.pairsPerMicroBatch = pairsPerMicroBatch
     }
@@ -78,7 +89,15 @@ public final class DPOCore {
     /// Fills every pair's reference log-probs with the current weights (call before the first step).
     public func computeReference(_ pairs: inout [PreferencePair], progress: ProgressBar? = nil) throws {
         let flat = pairs.flatMap(\.sequences)
-        let lp = try SequenceScoring.sequenceLogProbs(trainer: trainer, sequences: flat, progress: progress)
+        var lp: [Double] = []
+        lp.reserveCapacity(flat.count)
+        var start = 0
+        while start < flat.count {   // in chunks, for the progress bar
+            let end = min(flat.count, start + 256)
+            lp += try SequenceScoring.policyLogProbs(trainer: trainer, sequences: Array(flat[start..<end])).map { $0.policy(sidWeight: sidWeight) }
+            progress?.advance(end - start)
+            start = end
+        }
         var k = 0
         for i in pairs.indices {
             pairs[i].refChosen = lp[k]; k += 1
@@ -98,10 +117,14 @@ public final class DPOCore {
             let pb = PaddedBatch(seqs)
             try trainer.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
             let lp = trainer.tokenLogProbs
+            let head = sidWeight == nil ? nil : try SequenceScoring.headLogProbs(trainer, batch: pb.batch, seq: pb.seq)
+            let w = Double(sidWeight ?? 1)
+            /// The policy log-prob of row b and its number of terms (tokens, plus the head term of a hybrid policy).
             func summed(_ b: Int) -> (sum: Double, count: Int) {
                 var s = 0.0, c = 0
                 for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { s += Double(lp[b * pb.seq + t]); c += 1 }
-                return (s, c)
+                guard let head else { return (s, c) }
+                return (Double(head[b]) + w * s, c + 1)
             }
             var rowWeight = [Double](repeating: 0, count: pb.batch)
             var row = 0
@@ -121,11 +144,11 @@ public final class DPOCore {
                 st.accuracy += term.accuracy / n; st.chosenLogRatio += (pc - p.refChosen) / n
                 row += 1 + p.rejected.count
             }
-            var w = [Float](repeating: 0, count: pb.batch * pb.seq)
+            var tw = [Float](repeating: 0, count: pb.batch * pb.seq)
             for b in 0..<pb.batch {
-                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { w[b * pb.seq + t] = Float(rowWeight[b]) }
+                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { tw[b * pb.seq + t] = Float(w * rowWeight[b]) }
             }
-            try trainer.backward(weights: w)
+            if head != nil { try trainer.backward(weights: tw, itemHeadWeights: rowWeight.map { Float($0) }) } else { try trainer.backward(weights: tw) }
             start += chunk.count
         }
         st.pairs = pairs.count

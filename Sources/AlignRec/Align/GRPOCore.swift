@@ -4,6 +4,14 @@
 // starting weights (a second LlamaTrainer), and runs `iterations` optimiser steps on the clipped objective
 // of `GRPOObjective`. Old-policy log-probs are those of the weights before the step's first update
 // (recorded during iteration 0's forward), so ρ = 1 in iteration 0 and clipping acts from iteration 1 on.
+//
+// Hybrid policy (a model with item memory, `sidWeight` set): the policy ranks items by the mix the recommender
+// serves, log π(i) = log p_head(i) + w · Σ_t log p(s_t), so each completion has one more term besides its SID
+// tokens — the item head's log-prob of its item at the position before the first SID token. The per-token objective
+// applies to every term, the SID tokens weighted by w and the head term by 1, with its own ratio and k3 against the
+// reference's head log-prob; the normaliser counts the head term as one more token. w = 0 trains the head alone.
+// The reference can be synced toward the policy (`syncReference`, TRL's sync_ref_model).
+import AlignCore
 import Foundation
 
 /// Hyper-parameters of the GRPO objective.
@@ -14,10 +22,12 @@ public struct GRPOHyper: Sendable, Equatable {
     public var normalization: LossNormalization
     /// Optimiser steps per rollout batch (μ in the GRPO paper).
     public var iterations: Int
+    /// Divide advantages by the group std (TRL `scale_rewards`); off: A = r − mean.
+    public var scaleRewards: Bool
     public init(beta: Double = 0.04, epsilon: Double = 0.2, epsilonHigh: Double = 0.28,
-                normalization: LossNormalization = .token, iterations: Int = 1) {
+                normalization: LossNormalization = .token, iterations: Int = 1, scaleRewards: Bool = true) {
         self.beta = beta; self.epsilon = epsilon; self.epsilonHigh = epsilonHigh
-        self.normalization = normalization; self.iterations = iterations
+        self.normalization = normalization; self.iterations = iterations; self.scaleRewards = scaleRewards
     }
 }
 
@@ -48,6 +58,8 @@ public struct GRPOStepStats: Sendable {
     public var fracZeroStd = 0.0
     /// Mean k3 KL to the reference per token (iteration 0).
     public var kl = 0.0
+    /// Hybrid policy: mean k3 KL of the item-head terms (iteration 0).
+    public var klItem: Double?
     /// Fraction of token terms on the clipped branch, over all iterations.
     public var clipFraction = 0.0
     /// Mean entropy (nats) of the trie-constrained next-token distribution at response positions (iteration 0).
@@ -66,8 +78,11 @@ public struct GRPOPassStats: Sendable {
     public var tokens = 0
     public var entropySum = 0.0
     public var entropyPositions = 0
-    /// Per-token log-probs of each sequence (only when `recordLogProbs`).
-    public var logProbs: [[Float]] = []
+    /// Hybrid policy: k3 sum and count of the item-head terms.
+    public var klItemSum = 0.0
+    public var itemTerms = 0
+    /// Per-sequence log-probs (only when `recordLogProbs`).
+    public var logProbs: [SequenceLogProbs] = []
 }
 
 /// GRPO training of one LLaMA model against a frozen reference.
@@ -81,11 +96,13 @@ public final class GRPOCore {
     public let gradClip: Float
     /// For the constrained entropy (nil: entropy not measured).
     public let trie: SIDTrie?
+    /// Hybrid policy: the mix's SID weight w (nil: the SID tokens alone are the policy).
+    public let sidWeight: Float?
 
     /// `reference` must be a separate copy of the starting weights (same config).
     public init(policy params: LlamaParameters, reference ref: LlamaParameters, microBatch: Int, maxSeq: Int,
                 hyper: GRPOHyper, adamW: AdamWConfig, gradClip: Float, trie: SIDTrie?, items: ItemTable? = nil,
-                precision: Precision = .fp32) throws {
+                sidWeight: Float? = nil, precision: Precision = .fp32) throws {
         guard microBatch >= 1, maxSeq >= 2 else { throw AlignError.invalidArgument("GRPO micro-batch must be ≥ 1 and sequences ≥ 2 tokens") }
         guard hyper.iterations >= 1 else { throw AlignError.invalidArgument("GRPO iterations must be ≥ 1 (got \(hyper.iterations))") }
         guard hyper.beta >= 0, hyper.epsilon >= 0, hyper.epsilon < 1, hyper.epsilonHigh >= 0 else {
@@ -94,49 +111,72 @@ public final class GRPOCore {
         guard ref.count == params.count, ref.data.baseAddress != params.data.baseAddress else {
             throw AlignError.invalidArgument("the GRPO reference must be a separate copy of the policy's weights")
         }
+        guard sidWeight == nil || items != nil else { throw AlignError.invalidArgument("a hybrid GRPO policy needs the item memory") }
+        if let w = sidWeight, !(w >= 0 && w.isFinite) { throw AlignError.invalidArgument("the mix's SID weight must be ≥ 0 (got \(w))") }
         policy = LlamaTrainer(params: params, maxBatch: microBatch, maxSeq: maxSeq, items: items, precision: precision)
         reference = LlamaTrainer(params: ref, maxBatch: microBatch, maxSeq: maxSeq, items: items, precision: precision)
+        policy.itemHead = sidWeight != nil; reference.itemHead = sidWeight != nil
         optimizer = AdamW(count: params.count, groups: params.paramGroups, config: adamW)
-        self.hyper = hyper; self.gradClip = gradClip; self.trie = trie
+        self.hyper = hyper; self.gradClip = gradClip; self.trie = trie; self.sidWeight = sidWeight
     }
 
-    /// Accumulates into `policy.grads` the gradient of L = Σ_i c_i Σ_t ℓ_it over `sequences` (grads not
-    /// zeroed). `old`/`ref` hold per-token log-probs of each sequence's trained positions; `old == nil` uses
-    /// the current log-probs (ρ = 1); `recordLogProbs` keeps the current log-probs in the result.
+    /// ref ← α · policy + (1 − α) · ref over every weight (TRL's SyncRefModelCallback).
+    public func syncReference(alpha: Double) {
+        let p = policy.params.data.baseAddress!, r = reference.params.data.baseAddress!
+        let a = Float(alpha), b = Float(1 - alpha)
+        for i in 0..<policy.params.count { r[i] = a * p[i] + b * r[i] }
+    }
+
+    /// Accumulates into `policy.grads` the gradient of L = Σ_i c_i (Σ_t w·ℓ_it + ℓ_i,head) over `sequences` (grads
+    /// not zeroed; the head term and w only for a hybrid policy, else w = 1). `old`/`ref` hold each sequence's
+    /// log-probs; `old == nil` uses the current ones (ρ = 1); `recordLogProbs` keeps the current ones in the result.
     public func accumulate(sequences: [EncodedExample], advantages: [Double], coefficients: [Double],
-                           old: [[Float]]?, ref: [[Float]], recordLogProbs: Bool = false,
+                           old: [SequenceLogProbs]?, ref: [SequenceLogProbs], recordLogProbs: Bool = false,
                            measureEntropy: Bool = false) throws -> GRPOPassStats {
         var st = GRPOPassStats()
+        let tokenWeight = Double(sidWeight ?? 1)
         var start = 0
         while start < sequences.count {
             let end = min(sequences.count, start + policy.maxBatch)
             let pb = PaddedBatch(Array(sequences[start..<end]))
             try policy.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
             let lp = policy.tokenLogProbs
+            let head = sidWeight == nil ? nil : try SequenceScoring.headLogProbs(policy, batch: pb.batch, seq: pb.seq)
             var w = [Float](repeating: 0, count: pb.batch * pb.seq)
+            var hw = [Float](repeating: 0, count: pb.batch)
             for b in 0..<pb.batch {
                 let i = start + b
                 var k = 0
                 var row: [Float] = []
+                func term(_ x: Double, old o: Double, ref r: Double) -> GRPOTokenTerm {
+                    GRPOObjective.tokenTerm(logp: x, old: o, ref: r, advantage: advantages[i], epsilon: hyper.epsilon,
+                                            epsilonHigh: hyper.epsilonHigh, beta: hyper.beta)
+                }
                 for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget {
                     let x = Double(lp[b * pb.seq + t])
                     if recordLogProbs { row.append(lp[b * pb.seq + t]) }
-                    let o = old.map { Double($0[i][k]) } ?? x
-                    let term = GRPOObjective.tokenTerm(logp: x, old: o, ref: Double(ref[i][k]), advantage: advantages[i],
-                                                       epsilon: hyper.epsilon, epsilonHigh: hyper.epsilonHigh, beta: hyper.beta)
-                    st.loss += coefficients[i] * term.loss
-                    w[b * pb.seq + t] = Float(coefficients[i] * term.dLogp)
-                    st.klSum += term.kl; st.tokens += 1
-                    if term.clipped { st.clipped += 1 }
+                    let tt = term(x, old: old.map { Double($0[i].tokens[k]) } ?? x, ref: Double(ref[i].tokens[k]))
+                    st.loss += coefficients[i] * tokenWeight * tt.loss
+                    w[b * pb.seq + t] = Float(coefficients[i] * tokenWeight * tt.dLogp)
+                    st.klSum += tt.kl; st.tokens += 1
+                    if tt.clipped { st.clipped += 1 }
                     k += 1
                 }
-                if recordLogProbs { st.logProbs.append(row) }
+                if let head {
+                    let x = Double(head[b])
+                    let ht = term(x, old: old.map { Double($0[i].head!) } ?? x, ref: Double(ref[i].head!))
+                    st.loss += coefficients[i] * ht.loss
+                    hw[b] = Float(coefficients[i] * ht.dLogp)
+                    st.klItemSum += ht.kl; st.itemTerms += 1
+                    if ht.clipped { st.clipped += 1 }
+                }
+                if recordLogProbs { st.logProbs.append(SequenceLogProbs(tokens: row, head: head?[b])) }
                 if measureEntropy, let trie {
                     let e = SequenceScoring.constrainedEntropy(trainer: policy, batch: pb, row: b, trie: trie)
                     st.entropySum += e.sum; st.entropyPositions += e.positions
                 }
             }
-            try policy.backward(weights: w)
+            if head != nil { try policy.backward(weights: w, itemHeadWeights: hw) } else { try policy.backward(weights: w) }
             start = end
         }
         return st
@@ -151,7 +191,7 @@ public final class GRPOCore {
             throw AlignError.invalidArgument("GRPO step: every group needs the same number of completions, items and rewards")
         }
         let flatRewards = rewards.flatMap { $0 }
-        let adv = try GRPOObjective.advantages(rewards: flatRewards, groupSize: g)
+        let adv = try GRPOObjective.advantages(rewards: flatRewards, groupSize: g, scale: hyper.scaleRewards)
         st.meanReward = flatRewards.reduce(0, +) / Double(flatRewards.count)
         st.hitRate = Double(groups.filter { $0.items.contains($0.target) }.count) / Double(groups.count)
         st.fracZeroStd = adv.zeroStdFraction
@@ -160,15 +200,16 @@ public final class GRPOCore {
         var seqs: [EncodedExample] = [], a: [Double] = [], lengths: [Int] = []
         for (k, grp) in groups.enumerated() {
             for j in 0..<g where adv.active[k * g + j] {
-                seqs.append(grp.encoded(j)); a.append(adv.advantages[k * g + j]); lengths.append(grp.responses[j].count)
+                seqs.append(grp.encoded(j)); a.append(adv.advantages[k * g + j])
+                lengths.append(grp.responses[j].count + (sidWeight == nil ? 0 : 1))
             }
         }
         st.activeSequences = seqs.count
         if seqs.isEmpty { return st }
         let coef = GRPOObjective.coefficients(lengths: lengths, active: [Bool](repeating: true, count: seqs.count),
                                               normalization: hyper.normalization)
-        let ref = try SequenceScoring.tokenLogProbs(trainer: reference, sequences: seqs)
-        var old: [[Float]] = []
+        let ref = try SequenceScoring.policyLogProbs(trainer: reference, sequences: seqs)
+        var old: [SequenceLogProbs] = []
         var clipped = 0, tokens = 0
         for it in 0..<hyper.iterations {
             policy.zeroGrads()
@@ -179,11 +220,12 @@ public final class GRPOCore {
                 old = pass.logProbs
                 st.loss = pass.loss
                 st.kl = pass.tokens == 0 ? 0 : pass.klSum / Double(pass.tokens)
+                if pass.itemTerms > 0 { st.klItem = pass.klItemSum / Double(pass.itemTerms) }
                 st.entropy = pass.entropyPositions == 0 ? 0 : pass.entropySum / Double(pass.entropyPositions)
             } else {
                 pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref)
             }
-            clipped += pass.clipped; tokens += pass.tokens
+            clipped += pass.clipped; tokens += pass.tokens + pass.itemTerms
             try TrainingDiverged.check(pass.loss, "loss", step: optimizer.step + 1)
             let gp = policy.grads.baseAddress!, n = policy.params.count
             let norm = gradClip > 0 ? clipGradNorm(gp, n, maxNorm: gradClip) : gradNorm(gp, n)

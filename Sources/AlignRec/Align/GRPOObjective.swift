@@ -6,7 +6,8 @@
 // deviation (divisor G − 1), as torch's default `std()` that TRL's and MiniOneRec's GRPO trainers use, so
 // advantages match theirs number for number. A group whose rewards are all equal (std ≤ 1e-8) carries no
 // signal: its completions are masked out of the loss entirely (no policy term, no KL term, not counted in
-// the normaliser), and the fraction of such groups is reported.
+// the normaliser), and the fraction of such groups is reported. With `scale` off (TRL scale_rewards false, Dr.
+// GRPO) A_i = r_i − mean_g: the rewards keep their scale, so a reward's weight in a mix matters inside every group.
 //
 // Per token t of completion i, with ρ = exp(logp − old), k3 = exp(ref − logp) − (ref − logp) − 1:
 //   ℓ = −min(ρA, clip(ρ, 1−ε, 1+ε_high)·A) + β·k3
@@ -58,7 +59,7 @@ public enum GRPOObjective {
     public static let zeroStdTolerance = 1e-8
 
     /// Advantages of `rewards` laid out group-major in groups of `groupSize` (≥ 2).
-    public static func advantages(rewards: [Double], groupSize g: Int) throws -> GroupAdvantages {
+    public static func advantages(rewards: [Double], groupSize g: Int, scale: Bool = true) throws -> GroupAdvantages {
         guard g >= 2 else { throw AlignError.invalidArgument("GRPO needs a group size ≥ 2 (got \(g))") }
         guard rewards.count % g == 0 else {
             throw AlignError.invalidArgument("\(rewards.count) rewards do not split into groups of \(g)")
@@ -74,7 +75,7 @@ public enum GRPOObjective {
             let std = variance.squareRoot()
             if std <= zeroStdTolerance { zero += 1; continue }
             for i in 0..<g {
-                adv[k * g + i] = (rewards[k * g + i] - mean) / (std + stdEpsilon)
+                adv[k * g + i] = scale ? (rewards[k * g + i] - mean) / (std + stdEpsilon) : rewards[k * g + i] - mean
                 active[k * g + i] = true
             }
         }

@@ -14,16 +14,17 @@
 //             no validation or test target is ever a reward), 0 otherwise. MovieLens users rate many films in
 //             one sitting (84% of consecutive ratings ≤ 1 minute apart, scripts/rating-gaps), so the order of
 //             nearby items is weak evidence; this reward credits the model for ranking what the user watched next-but-one instead of penalising it like any wrong item.
+//   longtail, diversity, coverage: the goal rewards of GoalRewards.swift (recommendation prompts only).
 // A mix is Σ_k w_k r_k over the kinds with a weight; `ranking` already contains `rule`, so a typical mix is
-// ranking alone, or ranking + a small semantic weight.
+// ranking alone, or ranking + a small weight of another kind (`ranking=1,longtail=0.3`).
 import Foundation
 
 /// The reward kinds.
 public enum GRPORewardKind: String, Codable, Sendable, CaseIterable {
-    case rule, ranking, semantic, future
+    case rule, ranking, semantic, future, longtail, diversity, coverage
 }
 
-/// Weights of the reward kinds (keys rule/ranking/semantic/future, missing = 0).
+/// Weights of the reward kinds (keys rule/ranking/semantic/future/longtail/diversity/coverage, missing = 0).
 public struct RewardMix: Codable, Sendable, Equatable {
     /// Weight of the rule reward.
     public var rule: Double
@@ -33,13 +34,19 @@ public struct RewardMix: Codable, Sendable, Equatable {
     public var semantic: Double
     /// Weight of the future reward.
     public var future: Double
+    /// Weights of the goal rewards (GoalRewards.swift).
+    public var longtail: Double
+    public var diversity: Double
+    public var coverage: Double
 
     /// A mix with the given weights.
-    public init(rule: Double = 0, ranking: Double = 0, semantic: Double = 0, future: Double = 0) {
+    public init(rule: Double = 0, ranking: Double = 0, semantic: Double = 0, future: Double = 0, longtail: Double = 0,
+                diversity: Double = 0, coverage: Double = 0) {
         self.rule = rule; self.ranking = ranking; self.semantic = semantic; self.future = future
+        self.longtail = longtail; self.diversity = diversity; self.coverage = coverage
     }
 
-    enum CodingKeys: String, CodingKey { case rule, ranking, semantic, future }
+    enum CodingKeys: String, CodingKey { case rule, ranking, semantic, future, longtail, diversity, coverage }
 
     /// Missing keys are 0.
     public init(from decoder: Decoder) throws {
@@ -48,15 +55,24 @@ public struct RewardMix: Codable, Sendable, Equatable {
         ranking = try c.decodeIfPresent(Double.self, forKey: .ranking) ?? 0
         semantic = try c.decodeIfPresent(Double.self, forKey: .semantic) ?? 0
         future = try c.decodeIfPresent(Double.self, forKey: .future) ?? 0
+        longtail = try c.decodeIfPresent(Double.self, forKey: .longtail) ?? 0
+        diversity = try c.decodeIfPresent(Double.self, forKey: .diversity) ?? 0
+        coverage = try c.decodeIfPresent(Double.self, forKey: .coverage) ?? 0
     }
 
-    /// Parses `rule`, `ranking`, `semantic`, `future` (weight 1) or a list `ranking=1,semantic=0.5`.
+    /// Every kind with its weight, in declaration order.
+    public var weights: [(kind: GRPORewardKind, weight: Double)] {
+        [(.rule, rule), (.ranking, ranking), (.semantic, semantic), (.future, future), (.longtail, longtail),
+         (.diversity, diversity), (.coverage, coverage)]
+    }
+
+    /// Parses one kind (weight 1) or a list `ranking=1,longtail=0.3`.
     public static func parse(_ text: String) throws -> RewardMix {
         var mix = RewardMix()
         for part in text.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard let kind = GRPORewardKind(rawValue: kv[0]) else {
-                throw AlignError.invalidArgument("unknown reward '\(kv[0])' in '\(text)'; use rule, ranking, semantic, future or e.g. ranking=1,semantic=0.5")
+                throw AlignError.invalidArgument("unknown reward '\(kv[0])' in '\(text)'; use \(GRPORewardKind.allCases.map(\.rawValue).joined(separator: ", ")) or e.g. ranking=1,longtail=0.3")
             }
             var w = 1.0
             if kv.count == 2 {
@@ -70,6 +86,9 @@ public struct RewardMix: Codable, Sendable, Equatable {
             case .ranking: mix.ranking = w
             case .semantic: mix.semantic = w
             case .future: mix.future = w
+            case .longtail: mix.longtail = w
+            case .diversity: mix.diversity = w
+            case .coverage: mix.coverage = w
             }
         }
         try mix.validate()
@@ -78,19 +97,21 @@ public struct RewardMix: Codable, Sendable, Equatable {
 
     /// Weights must be finite, ≥ 0, and at least one positive.
     public func validate() throws {
-        let ws = [rule, ranking, semantic, future]
+        let ws = weights.map(\.weight)
         guard ws.allSatisfy({ $0.isFinite && $0 >= 0 }), ws.contains(where: { $0 > 0 }) else {
-            throw AlignError.invalidArgument("reward mix needs weights ≥ 0 with at least one positive (got rule \(rule), ranking \(ranking), semantic \(semantic), future \(future))")
+            throw AlignError.invalidArgument("reward mix needs weights ≥ 0 with at least one positive (got \(weights.map { "\($0.kind.rawValue) \($0.weight)" }.joined(separator: ", ")))")
         }
     }
+
+    /// Whether a goal reward (and so the goal catalogue) is needed.
+    public var needsCatalogue: Bool { longtail > 0 || diversity > 0 || coverage > 0 }
 
     /// Whether the semantic reward (and so item embeddings) is needed.
     public var needsEmbeddings: Bool { semantic > 0 }
 
     /// Short text such as "ranking=1,semantic=0.5".
     public var description: String {
-        [("rule", rule), ("ranking", ranking), ("semantic", semantic), ("future", future)].filter { $0.1 > 0 }
-            .map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        weights.filter { $0.weight > 0 }.map { "\($0.kind.rawValue)=\($0.weight)" }.joined(separator: ",")
     }
 }
 

@@ -1,8 +1,9 @@
-// `align grpo`: per step, a batch of training prompts (the evaluation wrapper's nextitem prompt), G rollouts
-// each from the current policy — constrained beam search (G distinct valid items, history excluded, as
-// MiniOneRec) or constrained temperature sampling — rewards against the true next item, and a GRPO update
-// against the frozen SFT weights (a copy kept in memory). Validation every N steps, best/ and last/
-// checkpoints, and the closing SFT-vs-GRPO comparison.
+// `align grpo`: per step, a batch of prompts from the RL set (RLTasks.swift: nextitem, title2sid, title-history →
+// SID, each with the task's evaluation prompt), G rollouts each from the current policy — the recommender's top G
+// (constrained beam search, G distinct valid items, history excluded, as MiniOneRec; the item-memory mix for a
+// hybrid model) or constrained temperature sampling — rewards against the prompt's target plus any goal rewards,
+// and a GRPO update against the reference (a copy of the SFT weights kept in memory, optionally synced toward the
+// policy). Validation every N steps, best/ and last/ checkpoints, and the closing SFT-vs-GRPO comparison.
 import Foundation
 
 /// Everything `align grpo` needs.
@@ -29,7 +30,8 @@ public enum GRPORun {
         let cfg = o.config
         let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, evalProtocol: cfg.evalProtocol,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
-                                       progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
+                                       progress: o.progress, overwrite: o.overwrite, precision: cfg.precision,
+                                       headFraction: cfg.headFraction, say: say)
         let model = ctx.model, G = cfg.groupSize
         let check = FieldCheck(file: o.configLabel)
         try check.beam("eval.beam", cfg.eval.beam, items: model.items.count)
@@ -43,23 +45,26 @@ public enum GRPORun {
             }
             embeddings = e
         }
+        // The policy: the item-memory mix when the model has one (GRPOCore.swift), else the SID tokens.
+        let sidWeight: Float? = model.itemTable != nil && cfg.policy == .mix ? (model.itemMemoryInfo?.sidWeight ?? 0) : nil
         var rng = Rng(seed: cfg.seed)
         var sampleRng = rng.split()
-        let needed = cfg.optim.steps * cfg.optim.batchSize
-        let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions,
-                                          sampling: cfg.promptSampling, rng: &rng)
-        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) training split has no examples") }
-        say("prompts: \(pool.count) training examples of \(Set(pool.map(\.user)).count) users (prompt_sampling \(cfg.promptSampling.rawValue)\(cfg.recentPositions > 0 ? ", each user's last \(cfg.recentPositions) positions" : ""))")
-        let ahead = GRPORewards.aheadMaps(of: pool, in: ctx.trainingSet, window: cfg.reward.future > 0 ? cfg.futureWindow : 0)
         let rec = try Recommender(model: model, beam: G)
-        let prompts = try pool.map { try rec.promptIds(history: $0.history) }
-        let maxPrompt = prompts.map(\.count).max()!
+        let nextitemCap = cfg.maxPrompts > 0 ? cfg.maxPrompts : (cfg.optim.epochs > 0 ? 0 : cfg.optim.steps * cfg.optim.batchSize)
+        let pool = try cfg.tasks.build(ctx: ctx, rec: rec, nextitemCap: nextitemCap, recent: cfg.recentPositions,
+                                       sampling: cfg.promptSampling, futureWindow: cfg.reward.future > 0 ? cfg.futureWindow : 0, rng: &rng)
+        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) RL set has no prompts") }
+        let steps = cfg.optim.steps(forSetSize: pool.count), evalEvery = cfg.eval.interval(steps: steps)
+        let byTask = Dictionary(grouping: pool, by: \.task).map { "\($0.value.count) \($0.key.rawValue)" }.sorted().joined(separator: ", ")
+        say("RL set: \(pool.count) prompts (\(byTask); prompt_sampling \(cfg.promptSampling.rawValue)\(cfg.recentPositions > 0 ? ", each user's last \(cfg.recentPositions) positions" : "")); \(steps) steps of \(cfg.optim.batchSize)\(cfg.optim.epochs > 0 ? String(format: " (%g epochs)", cfg.optim.epochs) : "")")
+        say(sidWeight.map { String(format: "policy: the item-memory mix, log p_head + %g · log p_SID", Double($0)) } ?? "policy: the SID tokens")
+        let maxPrompt = pool.map(\.prompt.count).max()!
         // Memory, before anything is written: policy and reference trainers, the frozen copy, rollouts, validation.
         var need = ctx.memoryEstimate(ema: cfg.optim.ema > 0, maxPrompt: maxPrompt)
-        need.add("reference weights", floats: model.config.parameterFloats)
+        need.add("reference weights", floats: Double(model.params.count))
         need.add("policy and reference trainers for optim.micro_batch \(cfg.optim.microBatch)",
-                 floats: 2 * LlamaTrainer.plannedFloats(model.config, maxBatch: cfg.optim.microBatch,
-                                                        maxSeq: maxPrompt + model.trie.maxDepth, dropout: false))
+                 floats: 2 * LlamaTrainer.plannedFloats(model.config, maxBatch: cfg.optim.microBatch, maxSeq: maxPrompt + model.trie.maxDepth,
+                                                        dropout: false, items: model.itemTable?.count ?? 0, levels: model.itemTable?.levels ?? 1))
         need.add("rollouts of group_size \(G)", floats: cfg.rollout == .beam
                     ? Double(Parallel.workers) * LlamaDecoder.plannedFloats(model.config, maxGroups: 16, maxWidth: G, maxPrompt: maxPrompt,
                                                                             maxSuffix: model.trie.maxDepth + 1)
@@ -73,7 +78,9 @@ public enum GRPORun {
         let ref = model.params.copy()
         let core = try GRPOCore(policy: model.params, reference: ref, microBatch: cfg.optim.microBatch,
                                 maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
-                                gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable, precision: model.precision)
+                                gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable, sidWeight: sidWeight,
+                                precision: model.precision)
+        let rewards = RewardContext(embeddings: embeddings, decay: cfg.futureDecay, catalogue: ctx.goals, goalK: cfg.goalK)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {
@@ -81,56 +88,59 @@ public enum GRPORun {
                                                maxSuffix: model.trie.maxDepth + 1, purpose: "sampled rollouts (group_size \(G))",
                                                items: model.itemTable, precision: model.precision)
         }
-        let schedule = cfg.optim.schedule
+        let schedule = cfg.optim.schedule(total: steps)
         var order: [Int] = [], cursor = 0
-        let bar = o.progress ? ProgressBar(total: cfg.optim.steps, label: "grpo", unit: "steps") : nil
-        for step in 1...cfg.optim.steps {
+        let bar = o.progress ? ProgressBar(total: steps, label: "grpo", unit: "steps") : nil
+        for step in 1...steps {
             var idx: [Int] = []
             while idx.count < min(cfg.optim.batchSize, pool.count) {
                 if cursor == order.count { order = Array(pool.indices); rng.shuffle(&order); cursor = 0 }
                 idx.append(order[cursor]); cursor += 1
             }
             let t0 = Date()
-            // Rollouts: items in rank order (beam order; samples by their log-prob, best first).
+            // Rollouts: items in rank order (beam order, or the mix's order; samples by their log-prob, best first).
             var lists: [[Int]]
             switch cfg.rollout {
             case .beam:
-                lists = try rec.recommend(idx.map { RecommendRequest(history: pool[$0].history,
-                                                                     exclude: Array(ctx.dataset.excluded(for: pool[$0]))) }, k: G)
+                lists = try rec.recommend(prompts: idx.map { pool[$0].prompt }, exclude: idx.map { pool[$0].exclude }, k: G)
                     .map { $0.map(\.item) }
             case .sample:
-                let samples = try sampler.sample(decoder: decoder!, prompts: idx.map { prompts[$0] }, samplesPerPrompt: G,
+                let samples = try sampler.sample(decoder: decoder!, prompts: idx.map { pool[$0].prompt }, samplesPerPrompt: G,
                                                  temperature: Float(cfg.temperature), rng: &sampleRng,
-                                                 exclude: idx.map { Array(ctx.dataset.excluded(for: pool[$0])) })
+                                                 exclude: idx.map { pool[$0].exclude })
                 lists = samples.map { s in s.indices.sorted { s[$0].logProb != s[$1].logProb ? s[$0].logProb > s[$1].logProb : $0 < $1 }.map { s[$0].item } }
             }
-            var groups: [GRPOGroup] = [], rewards: [[Double]] = []
+            var groups: [GRPOGroup] = [], rewardGroups: [RewardGroup] = []
             for (k, i) in idx.enumerated() where lists[k].count == G {
-                let ex = pool[i]
-                groups.append(GRPOGroup(prompt: prompts[i], responses: lists[k].map { model.trie.tokens(of: $0)! },
-                                        items: lists[k], target: ex.target))
-                rewards.append(try GRPORewards.mixed(items: lists[k], target: ex.target, mix: cfg.reward, embeddings: embeddings,
-                                                     ahead: ahead[i], decay: cfg.futureDecay))
+                let p = pool[i]
+                groups.append(GRPOGroup(prompt: p.prompt, responses: lists[k].map { model.trie.tokens(of: $0)! }, items: lists[k], target: p.target))
+                rewardGroups.append(RewardGroup(items: lists[k], target: p.target, ahead: p.ahead, recommendation: p.recommendation))
             }
+            let groupRewards = try rewards.rewards(rewardGroups, mix: cfg.reward)
             let rolloutSeconds = Date().timeIntervalSince(t0)
             let lr = schedule.lr(at: step - 1)
             let st: GRPOStepStats
-            do { st = try core.step(groups: groups, rewards: rewards, lr: lr) } catch var d as TrainingDiverged {
+            do { st = try core.step(groups: groups, rewards: groupRewards, lr: lr) } catch var d as TrainingDiverged {
                 bar?.finish()
                 d.step = step
                 ctx.run.metrics.log(AlignDivergedRecord(step: step), stage: "grpo")
                 throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
             }
+            if cfg.refSync.every > 0 && step % cfg.refSync.every == 0 { core.syncReference(alpha: cfg.refSync.alpha) }
             ctx.updateAverage()
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
-            ctx.run.metrics.log(GRPOTrainRecord(step: step, st, lr: Double(lr), rolloutSeconds: rolloutSeconds,
-                                                trainSeconds: trainSeconds), stage: "grpo")
+            var record = GRPOTrainRecord(step: step, st, lr: Double(lr), rolloutSeconds: rolloutSeconds, trainSeconds: trainSeconds)
+            let recItems = rewardGroups.filter(\.recommendation).flatMap(\.items)
+            if !recItems.isEmpty {
+                record.rolloutLongTail = Double(GRPORewards.longtail(items: recItems, catalogue: ctx.goals).reduce(0, +)) / Double(recItems.count)
+            }
+            ctx.run.metrics.log(record, stage: "grpo")
             bar?.advance(info: String(format: "reward %.3f hit %.2f zero-std %.2f kl %.4f", st.meanReward, st.hitRate,
                                       st.fracZeroStd, st.kl))
-            if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }
+            if evalEvery > 0 && step % evalEvery == 0 && step != steps { try ctx.validate(step: step) }
         }
         bar?.finish()
-        try ctx.validate(step: cfg.optim.steps)
-        return try ctx.finish(steps: cfg.optim.steps, seed: cfg.seed, optimizer: core.optimizer)
+        try ctx.validate(step: steps)
+        return try ctx.finish(steps: steps, seed: cfg.seed, optimizer: core.optimizer)
     }
 }

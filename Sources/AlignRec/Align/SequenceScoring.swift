@@ -30,6 +30,21 @@ public struct PaddedBatch: Sendable {
     }
 }
 
+/// One sequence's log-probs: its trained (response) tokens and, for a hybrid policy, the item head's log-prob of its
+/// item.
+public struct SequenceLogProbs: Sendable, Equatable {
+    public var tokens: [Float]
+    public var head: Float?
+    public init(tokens: [Float], head: Float? = nil) { self.tokens = tokens; self.head = head }
+
+    /// log π = head + w · Σ tokens (w = 1 and no head term for a SID-only policy).
+    public func policy(sidWeight w: Float?) -> Double {
+        let s = tokens.reduce(0.0) { $0 + Double($1) }
+        guard let w, let head else { return s }
+        return Double(head) + Double(w) * s
+    }
+}
+
 /// Forward-only scoring with a `LlamaTrainer`.
 public enum SequenceScoring {
     /// The training sequence of a prompt ([bos] + prompt ids) followed by a response (SID tokens + EOS, as
@@ -60,6 +75,42 @@ public enum SequenceScoring {
                 out.append(s)
             }
             progress?.advance(end - start)
+            start = end
+        }
+        return out
+    }
+
+    /// Item-head log-prob of each row's item after a forward with `itemHead` on: the head row of a (prompt, response)
+    /// sequence sits before its first SID token, one per row.
+    public static func headLogProbs(_ trainer: LlamaTrainer, batch: Int, seq: Int) throws -> [Float] {
+        var out = [Float](repeating: .nan, count: batch)
+        var seen = [Bool](repeating: false, count: batch)
+        for h in trainer.itemHeadLogProbs {
+            let b = h.position / seq
+            guard !seen[b] else { throw AlignError.invalidArgument("row \(b) holds more than one item-head position") }
+            seen[b] = true; out[b] = h.logp
+        }
+        guard seen.allSatisfy({ $0 }) else { throw AlignError.invalidArgument("a response is not an item the item head scores") }
+        return out
+    }
+
+    /// Per-token log-probs of each sequence's trained positions and, when the trainer runs the item head, the head's
+    /// log-prob of the response's item (the hybrid policy's terms), in micro-batches.
+    public static func policyLogProbs(trainer: LlamaTrainer, sequences: [EncodedExample]) throws -> [SequenceLogProbs] {
+        var out: [SequenceLogProbs] = []
+        out.reserveCapacity(sequences.count)
+        var start = 0
+        while start < sequences.count {
+            let end = min(sequences.count, start + trainer.maxBatch)
+            let pb = PaddedBatch(Array(sequences[start..<end]))
+            try trainer.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
+            let lp = trainer.tokenLogProbs
+            let head = trainer.itemHead ? try headLogProbs(trainer, batch: pb.batch, seq: pb.seq) : nil
+            for b in 0..<pb.batch {
+                var row: [Float] = []
+                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { row.append(lp[b * pb.seq + t]) }
+                out.append(SequenceLogProbs(tokens: row, head: head?[b]))
+            }
             start = end
         }
         return out

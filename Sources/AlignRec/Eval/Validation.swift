@@ -13,6 +13,8 @@ public struct ValidationResult: Sendable {
     public var sidWeight: Float?
     public var mix: [(weight: Float, metrics: RankingMetrics)] = []
     public var sidOnly: RankingMetrics?
+    /// Goal metrics of the lists ranked (when a goal catalogue was given).
+    public var goals: GoalMetrics?
     public var seconds: Double = 0
 }
 
@@ -20,12 +22,15 @@ public enum Validation {
     /// Scores `examples` (history, exclusions and targets as `align eval` uses them) from top-20 lists, so the beam
     /// is at least 20. `sidWeights` are the mixes tried with item memory (nil: the model's own weight only); ties keep
     /// the earlier weight.
+    /// `goals` adds the goal metrics of the lists ranked (GoalMetrics.swift).
     public static func run(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, sidWeights: [Float]? = nil,
-                           progress: Bool = false) throws -> ValidationResult {
+                           goals: GoalCatalogue? = nil, progress: Bool = false) throws -> ValidationResult {
         let t0 = Date(), beam = max(beam, 20)
         guard model.itemTable != nil else {
             let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: beam, progress: progress)
-            var r = ValidationResult(metrics: Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: examples))
+                .map { $0.map(\.item) }
+            var r = ValidationResult(metrics: Evaluation.metrics(lists: lists, examples: examples))
+            r.goals = goals.map { GoalMetrics.compute(lists: lists, catalogue: $0) }
             r.seconds = Date().timeIntervalSince(t0)
             return r
         }
@@ -38,6 +43,7 @@ public enum Validation {
         for m in mix.dropFirst() where m.metrics.ndcg(at: 10) > best.metrics.ndcg(at: 10) { best = m }
         var r = ValidationResult(metrics: best.metrics, sidWeight: best.weight, mix: mix,
                                  sidOnly: Evaluation.metrics(lists: cands.map { $0.beam.map(\.item) }, examples: examples))
+        r.goals = goals.map { g in GoalMetrics.compute(lists: cands.map { $0.ranked(sidWeight: best.weight, k: 10).map(\.item) }, catalogue: g) }
         r.seconds = Date().timeIntervalSince(t0)
         return r
     }
@@ -68,6 +74,8 @@ public struct ValidationScores: Codable, Sendable, Equatable {
     public var mix: [SIDWeightScore] = []
     public var sidNDCG10: Double?
     public var sidHR10: Double?
+    /// Goal metrics of the lists (when measured).
+    public var goals: GoalMetrics?
 
     public init(hr10: Double, ndcg10: Double, users: Int, seconds: Double) {
         self.hr10 = hr10; self.ndcg10 = ndcg10; self.users = users; self.seconds = seconds
@@ -78,10 +86,11 @@ public struct ValidationScores: Codable, Sendable, Equatable {
         sidWeight = r.sidWeight.map(Double.init)
         mix = r.mix.map { SIDWeightScore(sidWeight: $0.weight, ndcg10: $0.metrics.ndcg(at: 10)) }
         sidNDCG10 = r.sidOnly?.ndcg(at: 10); sidHR10 = r.sidOnly?.hr(at: 10)
+        goals = r.goals
     }
 
     enum CodingKeys: String, CodingKey {
-        case hr10, ndcg10, users, seconds, sidWeight = "sid_weight", sidNDCG10 = "ndcg10_sid", sidHR10 = "hr10_sid"
+        case hr10, ndcg10, users, seconds, sidWeight = "sid_weight", sidNDCG10 = "ndcg10_sid", sidHR10 = "hr10_sid", goals
     }
 
     /// The key of a mix entry: "ndcg10_w0.5".
@@ -96,6 +105,7 @@ public struct ValidationScores: Codable, Sendable, Equatable {
         sidWeight = try c.decodeIfPresent(Double.self, forKey: .sidWeight)
         sidNDCG10 = try c.decodeIfPresent(Double.self, forKey: .sidNDCG10)
         sidHR10 = try c.decodeIfPresent(Double.self, forKey: .sidHR10)
+        goals = try c.decodeIfPresent(GoalMetrics.self, forKey: .goals)
         let any = try decoder.container(keyedBy: MetricKey.self)
         mix = try any.allKeys.compactMap { k -> SIDWeightScore? in
             guard k.stringValue.hasPrefix("ndcg10_w"), let w = Float(k.stringValue.dropFirst("ndcg10_w".count)) else { return nil }
@@ -109,6 +119,7 @@ public struct ValidationScores: Codable, Sendable, Equatable {
         try c.encode(users, forKey: .users); try c.encode(seconds, forKey: .seconds)
         try c.encodeIfPresent(sidWeight, forKey: .sidWeight)
         try c.encodeIfPresent(sidNDCG10, forKey: .sidNDCG10); try c.encodeIfPresent(sidHR10, forKey: .sidHR10)
+        try c.encodeIfPresent(goals, forKey: .goals)
         var any = encoder.container(keyedBy: MetricKey.self)
         for m in mix { try any.encode(m.ndcg10, forKey: MetricKey(Self.mixKey(m.sidWeight))) }
     }

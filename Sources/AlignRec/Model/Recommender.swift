@@ -43,15 +43,34 @@ public final class Recommender {
     public var searchStats: BeamSearchStats { sharded.stats }
 
     /// [bos] + the wrapped evaluation prompt for a history (truncated to the most recent max_history items).
-    public func promptIds(history: [Int]) throws -> [Int32] {
+    public func promptIds(history: [Int]) throws -> [Int32] { try promptIds(task: task, history: history) }
+
+    /// [bos] + the wrapped evaluation prompt of a sequence task (nextitem, titlehist2sid) for a history, truncated to
+    /// the most recent max_history items; a titlehist2sid prompt also drops its oldest titles until it fits the model.
+    public func promptIds(task: PromptTask, history: [Int]) throws -> [Int32] {
         guard let last = history.last else { throw AlignError.invalidArgument("a recommendation needs a non-empty history") }
         for it in history where it < 1 || it > model.items.count {
             throw AlignError.invalidArgument("history item \(it) is not in the catalogue (1...\(model.items.count))")
         }
-        // The response slot is not part of the prompt; `last` only satisfies the example builder.
-        let ex = try model.builder.evalExample(task, item: last, history: history)
+        var h = Array(history.suffix(model.taskConfig.maxHistory))
+        while true {
+            // The response slot is not part of the prompt; `last` only satisfies the example builder.
+            let ex = try model.builder.evalExample(task, item: last, history: h)
+            let ids = try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
+            if task == .titlehist2sid && ids.count > model.maxPromptTokens && h.count > 1 { h.removeFirst(); continue }
+            try model.checkPromptFits(ids.count, what: "the \(task.rawValue) prompt for a history of \(h.count) items")
+            return ids
+        }
+    }
+
+    /// [bos] + the wrapped title2sid evaluation prompt for an item's title.
+    public func promptIds(title2sid item: Int) throws -> [Int32] {
+        guard item >= 1 && item <= model.items.count else {
+            throw AlignError.invalidArgument("item \(item) is not in the catalogue (1...\(model.items.count))")
+        }
+        let ex = try model.builder.evalExample(.title2sid, item: item)
         let ids = try model.builder.encodePrompt(ex.prompt, tokenizer: model.instructionTokenizer)
-        try model.checkPromptFits(ids.count, what: "the \(task.rawValue) prompt for a history of \(history.count) items")
+        try model.checkPromptFits(ids.count, what: "the title2sid prompt of item \(item)")
         return ids
     }
 
@@ -75,29 +94,50 @@ public final class Recommender {
         return out
     }
 
+    /// `recommend` for prompts already built (any task whose response is a SID: nextitem, titlehist2sid, title2sid).
+    public func recommend(prompts: [[Int32]], exclude: [[Int]], k: Int) throws -> [[ScoredItem]] {
+        guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        guard exclude.count == prompts.count else { throw AlignError.invalidArgument("\(exclude.count) exclusion lists for \(prompts.count) prompts") }
+        if scorer != nil { return try candidates(prompts: prompts, exclude: exclude, k: k).map { $0.ranked(sidWeight: sidWeight, k: k) } }
+        return try sharded.search(prompts: prompts, topK: k, exclude: exclude)
+    }
+
     /// The hybrid candidates of each request (beam pool of `k`, head top `k`; HybridRanking.swift), from which any
     /// SID weight ranks exactly. Needs item memory.
     public func candidates(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [HybridCandidates] {
-        guard let scorer else { throw AlignError.invalidArgument("this model has no item memory (no item head to rank with)") }
-        guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
-        let C = model.config.hiddenSize, n = scorer.items.count
         var out: [HybridCandidates] = []
         out.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
             let chunk = Array(requests[start..<min(requests.count, start + sharded.usersPerCall)])
-            let prompts = try chunk.map { try promptIds(history: $0.history) }
-            let (lists, hidden) = try sharded.searchWithHidden(prompts: prompts, topK: k, exclude: chunk.map(\.exclude))
-            let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: chunk.count) }
-            precondition(hidden.count == chunk.count * C)
-            logp.withUnsafeBufferPointer { lp in
-                for (j, req) in chunk.enumerated() {
-                    out.append(HybridCandidates(beam: lists[j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
-                                                exclude: Set(req.exclude), k: k))
-                }
-            }
+            out += try candidates(prompts: try chunk.map { try promptIds(history: $0.history) }, exclude: chunk.map(\.exclude), k: k)
             progress?.advance(chunk.count)
             start += chunk.count
+        }
+        return out
+    }
+
+    /// `candidates` for prompts already built.
+    public func candidates(prompts: [[Int32]], exclude: [[Int]], k: Int) throws -> [HybridCandidates] {
+        guard let scorer else { throw AlignError.invalidArgument("this model has no item memory (no item head to rank with)") }
+        guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        let C = model.config.hiddenSize, n = scorer.items.count
+        var out: [HybridCandidates] = []
+        out.reserveCapacity(prompts.count)
+        var start = 0
+        while start < prompts.count {
+            let end = min(prompts.count, start + sharded.usersPerCall)
+            let (lists, hidden) = try sharded.searchWithHidden(prompts: Array(prompts[start..<end]), topK: k,
+                                                               exclude: Array(exclude[start..<end]))
+            precondition(hidden.count == (end - start) * C)
+            let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: end - start) }
+            logp.withUnsafeBufferPointer { lp in
+                for j in 0..<(end - start) {
+                    out.append(HybridCandidates(beam: lists[j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
+                                                exclude: Set(exclude[start + j]), k: k))
+                }
+            }
+            start = end
         }
         return out
     }
