@@ -10,7 +10,9 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a run: HR@K/NDCG@K vs most-popular, validity, coverage, Entropy@10, translation accuracy.",
         discussion: """
-        Ranks by trie-constrained beam search (top-20, history excluded) with the nextitem evaluation template. \
+        Ranks by trie-constrained beam search (top-20, history excluded) with the nextitem evaluation template, or \
+        re-ranks with MMR (--mmr-lambda) or decodes by diverse beam search (--diverse-groups); the goal metrics \
+        (long-tail share, coverage, distinct first-level codes, novelty of the top 10) come with the ranking ones. \
         --max-examples M > 0 evaluates examples ⌊i·n/M⌋, i = 0..<M of the split (deterministic, spread over the \
         split); the most-popular baseline is computed on the same examples. Writes <model>/eval.json \
         (or eval-<protocol>-<split>.json beside it, see --out).
@@ -29,6 +31,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
 
+    @OptionGroup var rerank: RerankOptions
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func run() throws {
@@ -42,11 +45,12 @@ struct EvalCommand: ParsableCommand {
             try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
             try CLIErrors.option.beam("--translation-beam", translationBeam, items: rec.items.count)
             rec.precision = precisionOptions.resolve()
+            let reranking = try rerank.resolve(beam: ranking.beam, k: 20)
             let dataset = try ranking.dataset()
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,
                                             maxExamples: maxExamples, translation: !noTranslation, translationBeam: translationBeam,
-                                            progress: !ranking.noProgress)
+                                            reranking: reranking, progress: !ranking.noProgress)
             print(Evaluation.table(report))
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
             try report.write(to: outURL)

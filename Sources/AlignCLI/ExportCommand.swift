@@ -36,6 +36,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "No progress bar.")
     var noProgress = false
 
+    @OptionGroup var rerank: RerankOptions
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func run() throws {
@@ -47,7 +48,8 @@ struct ExportCommand: ParsableCommand {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
             let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: usersPerBatch,
-                                            precision: precisionOptions.resolve(announce: false))
+                                            precision: precisionOptions.resolve(announce: false),
+                                            reranking: try rerank.resolve(beam: max(beam, k), k: k))
             let ds = try Dataset.load(from: URL(fileURLWithPath: data))
             try ServeInputs.checkCatalogue(model: service.model, dataset: ds, dataPath: data)
             let sel = try ServeInputs.selection(users, dataset: ds)

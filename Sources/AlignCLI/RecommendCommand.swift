@@ -43,6 +43,7 @@ struct RecommendCommand: ParsableCommand {
         if user != nil && data == nil { throw ValidationError("--user needs --data (the dataset the user is in)") }
     }
 
+    @OptionGroup var rerank: RerankOptions
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func run() throws {
@@ -51,7 +52,8 @@ struct RecommendCommand: ParsableCommand {
                 throw AlignError.invalidArgument("--task must be nextitem or titlehist2sid (got \(task))")
             }
             let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 1,
-                                            precision: precisionOptions.resolve(announce: false))
+                                            precision: precisionOptions.resolve(announce: false),
+                                            reranking: try rerank.resolve(beam: max(beam, k), k: k))
             let target = try ServeCLI.resolveUser(user: user, history: history, historyIds: historyIds, data: data,
                                                   service: service, excludeHistory: excludeHistory)
             let list = try service.recommend([RecommendRequest(history: target.history, exclude: target.exclude)], k: k, task: t)[0]
@@ -75,12 +77,14 @@ struct RecommendCommand: ParsableCommand {
 enum ServeCLI {
     /// Loads the model at `model` for lists of `k` items with beam width max(beam, k): --k must lie within the
     /// catalogue and --beam be ≥ 1 (its memory is checked when the decoder is planned).
-    static func load(model: String, k: Int, beam: Int, usersPerBatch: Int, precision: Precision = .fp32) throws -> RecService {
+    static func load(model: String, k: Int, beam: Int, usersPerBatch: Int, precision: Precision = .fp32,
+                     reranking: Reranking = .none) throws -> RecService {
         let o = CLIErrors.option
         try o.int("--k", k, 1...FieldCheck.maxCount)
         try o.int("--beam", beam, 1...FieldCheck.maxCount)
         try o.int("--users-per-batch", usersPerBatch, 1...FieldCheck.maxCount)
-        let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch, precision: precision)
+        let service = try RecService.load(URL(fileURLWithPath: model), beam: max(beam, k), usersPerBatch: usersPerBatch, precision: precision,
+                                          reranking: reranking)
         try o.int("--k", k, 1...max(1, service.model.items.count), "at most the catalogue's \(service.model.items.count) items")
         try o.beam("--beam", beam, items: service.model.items.count)
         return service

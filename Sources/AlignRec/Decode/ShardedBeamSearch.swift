@@ -16,8 +16,8 @@ import Foundation
 
 /// Beam search for many prompts at a time, one decoder per worker.
 public final class ShardedBeamSearch {
-    /// The search every shard runs (holds only the trie).
-    public let search: ConstrainedBeamSearch
+    /// The search every shard runs (holds only the trie): constrained beam search, or diverse beam search.
+    public let search: any TrieSearch
     /// Model weights, shared read-only by every worker's decoder.
     public let params: LlamaParameters
     /// Beams per prompt (B), the width each decoder is planned for.
@@ -41,13 +41,13 @@ public final class ShardedBeamSearch {
     /// or the active core count by default).
     public init(params: LlamaParameters, trie: SIDTrie, beamWidth: Int, usersPerWorker: Int = 16,
                 workers: Int = Parallel.workers, scoring: SIDScoring = .renormalized, skipRows: Bool = true,
-                items: ItemTable? = nil, precision: Precision = .fp32) throws {
+                items: ItemTable? = nil, precision: Precision = .fp32, algorithm: (any TrieSearch)? = nil) throws {
         guard beamWidth >= 1, usersPerWorker >= 1, workers >= 1 else {
             throw AlignError.invalidArgument("sharded beam search needs beam width, users per worker and workers ≥ 1 (got \(beamWidth), \(usersPerWorker), \(workers))")
         }
         self.params = params; self.beamWidth = beamWidth; self.usersPerWorker = usersPerWorker; self.workers = workers
         self.items = items
-        search = ConstrainedBeamSearch(trie: trie, scoring: scoring, skipRows: skipRows)
+        search = algorithm ?? ConstrainedBeamSearch(trie: trie, scoring: scoring, skipRows: skipRows)
         maxSuffix = trie.maxDepth + 1
         self.precision = precision
         weights16 = precision == .bf16 ? BF16Weights(layout: params.layout) : nil

@@ -1,6 +1,7 @@
 // `align eval`: ranking metrics of a trained recommender on a protocol split (HR@1/5/10/20, NDCG@5/10/20 from
-// trie-constrained beam-search top-20 lists, history excluded), beside the most-popular baseline on the SAME
-// examples; validity, coverage and Entropy@10 of the lists; translation accuracy over the catalogue
+// trie-constrained beam-search top-20 lists, history excluded, optionally re-ranked by MMR or diverse beam search),
+// beside the most-popular baseline on the SAME examples; validity, coverage, Entropy@10 and the goal metrics
+// (GoalMetrics.swift) of the lists; translation accuracy over the catalogue
 // (EvaluationTranslation.swift). The report is `eval.json` (format "align-eval", version 1), written
 // atomically into the run.
 //
@@ -96,11 +97,15 @@ public struct EvalReport: Codable, Sendable {
     /// On a dataset with cold items (ColdItems.swift): the examples whose target is cold, and the others.
     public var cold: SubsetMetrics? = nil
     public var warm: SubsetMetrics? = nil
+    /// Long-tail share, coverage, distinct first-level codes and novelty of the top-10 lists (GoalMetrics.swift).
+    public var goals: GoalMetrics? = nil
+    /// MMR or diverse beam search when the lists were re-ranked (Reranking.swift); absent: the model's ranking.
+    public var reranking: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, evalProtocol = "protocol", split, beam, examples, splitSize = "split_size"
         case metrics, mostPopular = "most_popular", lists, translation, seconds, usersPerSecond = "users_per_second"
-        case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user", cold, warm
+        case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user", cold, warm, goals, reranking
     }
 
     /// Atomic pretty JSON.
@@ -121,14 +126,16 @@ public enum Evaluation {
     /// Top-`k` lists of the model for the examples (history = example.history, truncated to max_history in
     /// the prompt; excluded = the untruncated earlier history).
     public static func recommendLists(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
-                                      progress: Bool) throws -> [[ScoredItem]] {
-        try recommendListsCounting(model: model, dataset: dataset, examples: examples, beam: beam, k: k, progress: progress).lists
+                                      reranking: Reranking = .none, progress: Bool) throws -> [[ScoredItem]] {
+        try recommendListsCounting(model: model, dataset: dataset, examples: examples, beam: beam, k: k, reranking: reranking,
+                                   progress: progress).lists
     }
 
     /// `recommendLists` and the beam search's row counts over all of its batches.
     public static func recommendListsCounting(model: RecModel, dataset: Dataset, examples: [Example], beam: Int, k: Int = 20,
+                                              reranking: Reranking = .none,
                                               progress: Bool) throws -> (lists: [[ScoredItem]], stats: BeamSearchStats) {
-        let rec = try Recommender(model: model, beam: beam)
+        let rec = try Recommender(model: model, beam: beam, reranking: reranking)
         let requests = examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) }
         let bar = progress ? ProgressBar(total: requests.count, label: "rank", unit: "users", announce: false) : nil
         let lists = try rec.recommend(requests, k: k, progress: bar)
@@ -161,13 +168,14 @@ public enum Evaluation {
     /// The full `align eval` report (translation accuracy only when `translation` is true).
     public static func run(model: RecModel, modelPath: String, dataset: Dataset, protocol p: EvalProtocol, split: Split,
                            beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
-                           progress: Bool) throws -> EvalReport {
+                           reranking: Reranking = .none, progress: Bool) throws -> EvalReport {
         guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
         try model.sidMap.checkProtocol(p, what: "evaluation")
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()
-        let (scored, st) = try recommendListsCounting(model: model, dataset: dataset, examples: exs, beam: beam, progress: progress)
+        let (scored, st) = try recommendListsCounting(model: model, dataset: dataset, examples: exs, beam: beam, reranking: reranking,
+                                                      progress: progress)
         let secs = Date().timeIntervalSince(t0)
         let lists = scored.map { $0.map(\.item) }
         let valid = Set(model.trie.items).intersection(1...max(1, dataset.numItems))
@@ -194,6 +202,8 @@ public enum Evaluation {
                           translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9),
                           stepRowsPerUser: Double(st.stepRows) / users, rowSlotsPerUser: Double(st.rowSlots) / users)
         report.cold = subsets?.cold; report.warm = subsets?.warm
+        report.goals = GoalMetrics.compute(lists: lists, catalogue: try GoalCatalogue(dataset: dataset, protocol: p, sidMap: model.sidMap))
+        if reranking != .none { report.reranking = reranking.description }
         return report
     }
 
@@ -209,6 +219,11 @@ public enum Evaluation {
         }
         s += String(format: "validity %.4f (%d returned, %d invalid, %d duplicates)  coverage@10 %.4f  entropy@10 %.3f\n",
                     r.lists.validity, r.lists.returned, r.lists.invalid, r.lists.duplicates, r.lists.coverage10, r.lists.entropy10)
+        if let g = r.goals {
+            s += String(format: "goals@10: long-tail share %.4f (head: top %g%% of items by training interactions)  distinct first-level codes %.2f  novelty %.2f bits\n",
+                        g.longTail10, 100 * g.headFraction, g.distinctCodes10, g.novelty10)
+        }
+        if let rr = r.reranking { s += "re-ranked: \(rr)\n" }
         for (name, m) in [("cold targets", r.cold), ("warm targets", r.warm)] {
             guard let m else { continue }
             s += String(format: "%@ (%d examples): HR@10 %.4f NDCG@10 %.4f (most-popular %.4f / %.4f)\n", name, m.examples,

@@ -30,12 +30,13 @@ public struct HybridCandidates: Sendable, Equatable {
         head = HybridCandidates.topK(logp, exclude: exclude, k: k)
     }
 
-    /// Top `k` of the mix with SID weight `w`, best first; ties go to the smaller item index.
-    public func ranked(sidWeight w: Float, k: Int) -> [ScoredItem] {
+    /// Top `k` of the mix with SID weight `w`, best first; ties go to the smaller item index. `poolOnly` ranks the beam
+    /// pool's items alone (diverse beam search: the head's own top items are left out).
+    public func ranked(sidWeight w: Float, k: Int, poolOnly: Bool = false) -> [ScoredItem] {
         let floor = beam.map(\.score).min() ?? 0
         var score: [Int: Float] = [:]
         for (b, h) in zip(beam, beamHead) { score[b.item] = h + w * b.score }
-        for h in head where score[h.item] == nil { score[h.item] = h.score + w * floor }
+        if !poolOnly { for h in head where score[h.item] == nil { score[h.item] = h.score + w * floor } }
         return score.map { ScoredItem(item: $0.key, score: $0.value) }
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.item < $1.item }
             .prefix(k).map { $0 }

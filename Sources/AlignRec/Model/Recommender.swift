@@ -24,17 +24,29 @@ public final class Recommender {
     public let scorer: ItemScorer?
     /// SID weight of the hybrid ranking (default: the checkpoint's).
     public var sidWeight: Float
+    /// MMR re-ranking or diverse beam search (Reranking.swift); `.none` ranks as the model does.
+    public let reranking: Reranking
+    let mmr: MMRReranker?
 
     public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, task: PromptTask = .nextitem,
-                workers: Int = Parallel.workers) throws {
+                workers: Int = Parallel.workers, reranking: Reranking = .none) throws {
         guard beam >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("beam and users per batch must be ≥ 1") }
         guard task == .nextitem || task == .titlehist2sid else {
             throw AlignError.invalidArgument("recommendation uses the nextitem or titlehist2sid task, not \(task.rawValue)")
         }
         self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.task = task
+        self.reranking = reranking
+        var algorithm: (any TrieSearch)? = nil
+        switch reranking {
+        case .none: mmr = nil
+        case let .mmr(lambda, _): mmr = MMRReranker(lambda: lambda, sidMap: model.sidMap)
+        case let .diverseBeam(groups, penalty):
+            try reranking.validate(beam: beam, k: 1)
+            algorithm = try DiverseBeamSearch(trie: model.trie, groups: groups, penalty: penalty); mmr = nil
+        }
         sharded = try ShardedBeamSearch(params: model.params, trie: model.trie, beamWidth: beam,
                                         usersPerWorker: usersPerBatch, workers: workers, items: model.itemTable,
-                                        precision: model.precision)
+                                        precision: model.precision, algorithm: algorithm)
         scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
     }
@@ -76,30 +88,47 @@ public final class Recommender {
 
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
     /// With item memory: the mix of item head and beam at `sidWeight`; otherwise the beam's lists.
+    /// With `reranking` set: MMR over the top `pool` items, or the diverse beam's items (the mix ranks those only).
     public func recommend(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [[ScoredItem]] {
         guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
+        try reranking.validate(beam: beam, k: k)
+        let n = listLength(k)
+        var out: [[ScoredItem]]
         if scorer != nil {
-            return try candidates(requests, k: k, progress: progress).map { $0.ranked(sidWeight: sidWeight, k: k) }
+            out = try candidates(requests, k: n, progress: progress).map { rank($0, k: n) }
+        } else {
+            out = []
+            out.reserveCapacity(requests.count)
+            var start = 0
+            while start < requests.count {
+                let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
+                let prompts = try chunk.map { try promptIds(history: $0.history) }
+                out.append(contentsOf: try sharded.search(prompts: prompts, topK: n, exclude: chunk.map(\.exclude)))
+                progress?.advance(chunk.count)
+                start += chunk.count
+            }
         }
-        var out: [[ScoredItem]] = []
-        out.reserveCapacity(requests.count)
-        var start = 0
-        while start < requests.count {
-            let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
-            let prompts = try chunk.map { try promptIds(history: $0.history) }
-            out.append(contentsOf: try sharded.search(prompts: prompts, topK: k, exclude: chunk.map(\.exclude)))
-            progress?.advance(chunk.count)
-            start += chunk.count
-        }
-        return out
+        return mmr.map { m in out.map { m.rerank($0, k: k) } } ?? out
+    }
+
+    /// Items decoded per request for a list of `k`: MMR's pool, else k.
+    func listLength(_ k: Int) -> Int { if case let .mmr(_, pool) = reranking { max(pool, k) } else { k } }
+
+    /// The mix's top k of one request's candidates (over the diverse beam's items only under diverse beam search).
+    func rank(_ c: HybridCandidates, k: Int) -> [ScoredItem] {
+        if case .diverseBeam = reranking { return c.ranked(sidWeight: sidWeight, k: k, poolOnly: true) }
+        return c.ranked(sidWeight: sidWeight, k: k)
     }
 
     /// `recommend` for prompts already built (any task whose response is a SID: nextitem, titlehist2sid, title2sid).
     public func recommend(prompts: [[Int32]], exclude: [[Int]], k: Int) throws -> [[ScoredItem]] {
         guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
         guard exclude.count == prompts.count else { throw AlignError.invalidArgument("\(exclude.count) exclusion lists for \(prompts.count) prompts") }
-        if scorer != nil { return try candidates(prompts: prompts, exclude: exclude, k: k).map { $0.ranked(sidWeight: sidWeight, k: k) } }
-        return try sharded.search(prompts: prompts, topK: k, exclude: exclude)
+        try reranking.validate(beam: beam, k: k)
+        let n = listLength(k)
+        let out = scorer != nil ? try candidates(prompts: prompts, exclude: exclude, k: n).map { rank($0, k: n) }
+            : try sharded.search(prompts: prompts, topK: n, exclude: exclude)
+        return mmr.map { m in out.map { m.rerank($0, k: k) } } ?? out
     }
 
     /// The hybrid candidates of each request (beam pool of `k`, head top `k`; HybridRanking.swift), from which any

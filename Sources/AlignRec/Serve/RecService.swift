@@ -51,25 +51,28 @@ public final class RecService {
     public let beam: Int
     /// Histories decoded together in one beam search.
     public let usersPerBatch: Int
+    /// MMR or diverse beam search for every recommendation (Reranking.swift).
+    public let reranking: Reranking
     var recommenders: [PromptTask: Recommender] = [:]
     var decoder: LlamaDecoder?
 
     /// Serves `model` with beam width `beam` (≥ the list length asked for).
-    public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16) throws {
+    public init(model: RecModel, beam: Int = 20, usersPerBatch: Int = 16, reranking: Reranking = .none) throws {
         guard beam >= 1, usersPerBatch >= 1 else { throw AlignError.invalidArgument("--beam and users per batch must be ≥ 1") }
-        self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch
+        self.model = model; self.beam = beam; self.usersPerBatch = usersPerBatch; self.reranking = reranking
         titles = TitleIndex(items: model.items)
     }
 
     /// Loads a model directory with serving-oriented messages.
-    public static func load(_ dir: URL, beam: Int = 20, usersPerBatch: Int = 16, precision: Precision = .fp32) throws -> RecService {
+    public static func load(_ dir: URL, beam: Int = 20, usersPerBatch: Int = 16, precision: Precision = .fp32,
+                            reranking: Reranking = .none) throws -> RecService {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
             throw AlignError.io(path: dir.path, message: "no such model directory (pass a run directory such as runs/X or a checkpoint inside it)")
         }
         let model = try RecModel.load(dir)
         model.precision = precision
-        return try RecService(model: model, beam: beam, usersPerBatch: usersPerBatch)
+        return try RecService(model: model, beam: beam, usersPerBatch: usersPerBatch, reranking: reranking)
     }
 
     /// Whether the model was trained on `task` (true when align.json does not say).
@@ -87,7 +90,7 @@ public final class RecService {
 
     func recommender(_ task: PromptTask) throws -> Recommender {
         if let r = recommenders[task] { return r }
-        let r = try Recommender(model: model, beam: beam, usersPerBatch: usersPerBatch, task: task)
+        let r = try Recommender(model: model, beam: beam, usersPerBatch: usersPerBatch, task: task, reranking: reranking)
         recommenders[task] = r
         return r
     }
