@@ -3,15 +3,18 @@ import AlignCore
 import AlignRec
 import ArgumentParser
 
-/// Entry point: picks OpenBLAS's fast kernels where its CPU detection fell back (BlasCore), parses, and runs
-/// the command; any error it throws is reported by CLIErrors (one `error:` line, exit 1).
+/// Entry point: picks OpenBLAS's fast kernels where its CPU detection fell back (BlasCore), parses, joins the
+/// MPI job when a launcher started the process (Cluster; a plain process otherwise), and runs the command; any
+/// error it throws is reported by CLIErrors (one `error:` line, exit 1; under MPI the whole job ends).
 @main
 enum AlignMain {
     static func main() {
-        BlasCore.reexecWithFasterKernelsIfNeeded()
+        BlasCore.reexecWithFasterKernelsIfNeeded()   // before MPI_Init: it may replace the process image
         var command: ParsableCommand
         do { command = try Align.parseAsRoot() } catch { Align.exit(withError: error) }
+        Cluster.start()
         do { try command.run() } catch { CLIErrors.exit(error) }
+        Cluster.world.finish()
     }
 }
 

@@ -21,11 +21,15 @@ enum CLIErrors {
         }
     }
 
-    /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling.
+    /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling. In a job
+    /// of several ranks the line names the rank when it is not 0, and the whole job ends (MPI_Abort, exit 1).
     static func exit(_ error: Error) -> Never {
         if error is ExitCode || error is CleanExit { Align.exit(withError: error) }
         let line = message(error).replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        let world = Cluster.world
+        let rank = world.isRoot ? "" : "rank \(world.rank) of \(world.size): "
+        FileHandle.standardError.write(Data("error: \(rank)\(line)\n".utf8))
+        if world.isDistributed { world.abort(EXIT_FAILURE) }
         Foundation.exit(EXIT_FAILURE)
     }
 

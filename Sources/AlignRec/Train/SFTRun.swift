@@ -248,6 +248,8 @@ public enum SFTRun {
         var tokensThisRun = 0
 
         func saveLast() throws {
+            try Cluster.world.checkSame(UnsafeBufferPointer(model.params.data), what: "the weights at step \(loop.state.step)")
+            guard run.writes else { return }   // rank 0 of a data-parallel job writes for it
             try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer,
                            ema: loop.average?.snapshot)
         }
@@ -294,7 +296,7 @@ public enum SFTRun {
             } ?? ""
             log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@%@ [%.0fs]", loop.state.step, p.rawValue,
                        m.count, hr, ndcg, mixText, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
-            if improved {
+            if improved && run.writes {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
             try saveLast()
@@ -318,6 +320,7 @@ public enum SFTRun {
                 throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
+            FaultInjection.afterStep(s.step)
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
