@@ -24,7 +24,8 @@ enum CLIErrors {
     /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling. In a job
     /// of several ranks the line names the rank when it is not 0, and the whole job ends (MPI_Abort, exit 1).
     static func exit(_ error: Error) -> Never {
-        if error is ExitCode || error is CleanExit { Align.exit(withError: error) }
+        // `--help` after a subcommand reaches here as ArgumentParser's own help request (exit code 0).
+        if error is ExitCode || error is CleanExit || Align.exitCode(for: error) == .success { Align.exit(withError: error) }
         let line = message(error).replacingOccurrences(of: "\n", with: " ")
         let world = Cluster.world
         let rank = world.isRoot ? "" : "rank \(world.rank) of \(world.size): "
