@@ -13,6 +13,9 @@ enum AlignMain {
         var command: ParsableCommand
         do { command = try Align.parseAsRoot() } catch { Align.exit(withError: error) }
         Cluster.start()
+        if Cluster.world.isDistributed && !(command is DataParallelCommand) {
+            CLIErrors.exit(ValidationError("this command runs in one process; under an MPI launcher align runs sft, dpo, grpo, eval and export (docs/scale-out.md)"))
+        }
         do { try command.run() } catch { CLIErrors.exit(error) }
         Cluster.world.finish()
     }
@@ -43,3 +46,8 @@ struct Align: ParsableCommand {
         ]
     )
 }
+
+/// The stages that run data-parallel under an MPI launcher (`mpirun -np N align …`, docs/scale-out.md): every
+/// rank runs the command on the same inputs, works on its share and takes part in the same collectives; rank 0
+/// writes the outputs. Every other command refuses to start in a job of several ranks.
+protocol DataParallelCommand: ParsableCommand {}
