@@ -51,6 +51,13 @@ extension Collective {
     /// This rank's contiguous share of `n` units: n·rank/size ..< n·(rank+1)/size (empty when n < size for some).
     public func share(of n: Int) -> Range<Int> { Self.share(of: n, rank: rank, size: size) }
 
+    /// This rank's contiguous share of `n` units processed `block` at a time: whole blocks (micro-batches), so the
+    /// blocks are those one process would run.
+    public func share(of n: Int, inBlocksOf block: Int) -> Range<Int> {
+        let blocks = share(of: (n + block - 1) / block)
+        return min(n, blocks.lowerBound * block)..<min(n, blocks.upperBound * block)
+    }
+
     /// Rank `rank`'s share of `n` units among `size`.
     public static func share(of n: Int, rank: Int, size: Int) -> Range<Int> { (n * rank / size)..<(n * (rank + 1) / size) }
 

@@ -5,7 +5,6 @@
 //   with item memory answers with the top item of its ranking mix (HybridRanking.swift) at its SID weight.
 // In a data-parallel job (Cluster.world) each rank decodes a contiguous share of the batches and the per-item
 // results are gathered in item order: the same batches as one process, so the same answers.
-import AlignCore
 import Foundation
 
 /// Exact-match accuracies over catalogue items.
@@ -48,8 +47,8 @@ public enum TranslationEval {
         let search = ConstrainedBeamSearch(trie: model.trie)
         let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
-        let cluster = Cluster.world, share = cluster.share(of: (items.count + batch - 1) / batch)
-        let lo = min(items.count, share.lowerBound * batch), hi = min(items.count, share.upperBound * batch)
+        let cluster = Cluster.world, share = cluster.share(of: items.count, inBlocksOf: batch)
+        let lo = share.lowerBound, hi = share.upperBound
         let bar = progress ? ProgressBar(total: 2 * (hi - lo), label: "translate", unit: "items", announce: false) : nil
         var hits: [UInt8] = []   // per item of this rank's share: 1 = sid2title hit, 2 = title2sid hit
         var misses: [String] = []
