@@ -187,7 +187,8 @@ public struct TaskSampleBuilder: Sendable {
     /// chronological) each position t ≥ 1 gives target seq[t] with history seq[..<t]; translation tasks: every
     /// catalogue item. Each sample draws its template from `rng`; weights apply as in `TaskConfig`. Order:
     /// tasks as given, then users, then positions (shuffling is the batcher's job). Deterministic for a seed.
-    public func trainingExamples(tasks: [PromptTask], sequences: [[Int]], rng: inout Rng) throws -> [InstructionExample] {
+    /// Items in `exclude` (cold items) get no translation samples.
+    public func trainingExamples(tasks: [PromptTask], sequences: [[Int]], exclude: Set<Int> = [], rng: inout Rng) throws -> [InstructionExample] {
         var out: [InstructionExample] = []
         for task in tasks {
             let w = config.weight(task)
@@ -205,7 +206,7 @@ public struct TaskSampleBuilder: Sendable {
                     }
                 }
             } else {
-                for i in itemIndices {
+                for i in itemIndices where !exclude.contains(i) {
                     for _ in 0..<copies() {
                         let k = library.drawTemplate(task, rng: &rng)
                         out.append(try example(task, item: i, templateIndex: k))

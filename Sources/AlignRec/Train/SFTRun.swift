@@ -106,6 +106,7 @@ public enum SFTRun {
                                          maxLength: model.params.config.maxPositionEmbeddings,
                                          offsets: random ? epochOffsets(seed: cfg.seed, epoch: epoch, sequences: sequences.count,
                                                                         stride: cfg.sampling.stride) : nil,
+                                         exclude: dataset.coldItems,
                                          isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
             return (s, rng)
         }
