@@ -22,12 +22,15 @@ enum CLIErrors {
     }
 
     /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling. In a job
-    /// of several ranks the line names the rank when it is not 0, and the whole job ends (MPI_Abort, exit 1).
+    /// of several ranks the whole job ends (MPI_Abort, exit 1). An error usually strikes every rank alike (a bad
+    /// input), so a rank other than 0 first gives rank 0 two seconds to report and end the job; when it is still
+    /// running after them, its error was its own, and it reports it with its rank.
     static func exit(_ error: Error) -> Never {
         // `--help` after a subcommand reaches here as ArgumentParser's own help request (exit code 0).
         if error is ExitCode || error is CleanExit || Align.exitCode(for: error) == .success { Align.exit(withError: error) }
         let line = message(error).replacingOccurrences(of: "\n", with: " ")
         let world = Cluster.world
+        if !world.isRoot { sleep(2) }
         let rank = world.isRoot ? "" : "rank \(world.rank) of \(world.size): "
         FileHandle.standardError.write(Data("error: \(rank)\(line)\n".utf8))
         if world.isDistributed { world.abort(EXIT_FAILURE) }

@@ -2,8 +2,10 @@
 // returns its code to Swift, which reports it and ends the job (align_mpi_abort).
 #include "align_mpi.h"
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int align_mpi_init(int *rank, int *size) {
     int provided = 0;
@@ -60,4 +62,26 @@ void align_mpi_library_version(char *buf, int len) {
     char *nl = strchr(text, '\n');
     if (nl) *nl = 0;
     snprintf(buf, (size_t)len, "%s", text);
+}
+
+static char sigterm_message[1024];
+static size_t sigterm_length;
+
+static void on_sigterm(int sig) {
+    (void)sig;
+    ssize_t n = write(STDERR_FILENO, sigterm_message, sigterm_length);   // async-signal-safe
+    (void)n;
+    _exit(143);
+}
+
+void align_mpi_say_on_sigterm(const char *message) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    if (message) {
+        snprintf(sigterm_message, sizeof sigterm_message, "%s", message);
+        sigterm_length = strlen(sigterm_message);
+    }
+    sa.sa_handler = message ? on_sigterm : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
 }

@@ -219,6 +219,7 @@ public final class MPICluster: Collective, @unchecked Sendable {
     public func barrier() throws { try Self.check(align_mpi_barrier(), "MPI_Barrier") }
 
     public func abort(_ code: Int32) -> Never {
+        align_mpi_say_on_sigterm(nil)   // this rank has said why the job ends
         align_mpi_abort(code)
         exit(code)
     }
@@ -250,13 +251,16 @@ public enum Cluster {
     }()
 
     /// Joins the job (MPI_Init under a launcher). In a job of several ranks, ranks other than 0 send their
-    /// standard output to /dev/null (rank 0 prints for the job; errors still reach stderr), and OpenBLAS runs on
-    /// the rank's own workers (`Parallel.workers`) instead of every core of the node.
+    /// standard output to /dev/null (rank 0 prints for the job; errors still reach stderr), OpenBLAS runs on
+    /// the rank's own workers (`Parallel.workers`) instead of every core of the node, and rank 0 says what a
+    /// SIGTERM from the launcher means (it ends the surviving ranks when one fails).
     public static func start() {
         let w = world
         guard w.isDistributed else { return }
         Blas.setThreads(Parallel.workers)
-        if !w.isRoot {
+        if w.isRoot {
+            align_mpi_say_on_sigterm("error: rank 0 of \(w.size): stopped by the MPI launcher, which ends the job when one of its ranks fails (its message follows); everything already written is intact: an interrupted SFT run continues with --resume\n")
+        } else {
             fflush(nil)
             let null = open("/dev/null", O_WRONLY)
             if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }

@@ -41,6 +41,10 @@ int align_mpi_allgather_f64(const double *send, int count, double *recv);
 /// All-gather of byte strings of different lengths: `count` bytes from send; rank j's arrive at recv + displs[j].
 int align_mpi_allgatherv_bytes(const void *send, int count, void *recv, const int *counts, const int *displs);
 
+/// Installs a SIGTERM handler that writes `message` (copied) to stderr and ends the process with status 143: what
+/// the launcher's termination of the surviving ranks prints when another rank failed. NULL restores the default.
+void align_mpi_say_on_sigterm(const char *message);
+
 /// The library's text for an error code, written into buf (NUL-terminated).
 void align_mpi_error_string(int code, char *buf, int len);
 
