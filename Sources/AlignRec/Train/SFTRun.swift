@@ -131,8 +131,10 @@ public enum SFTRun {
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
-        return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+        let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
+                                      prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+        withMemory.precision = model.precision   // validation decodes at the run's precision, as after a resume
+        return withMemory
     }
 
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
