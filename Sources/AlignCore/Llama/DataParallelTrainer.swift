@@ -18,9 +18,10 @@
 // Dropout: replica 0 uses the step's key, so its rows get the masks the one-trainer path gives them; replica r
 // draws from the key mixed with r (masks remain a pure function of (seed, step, replica, index)).
 //
-// Across processes (`cluster` with several ranks, an MPI job): every rank is handed the same whole batch and
-// takes its contiguous share of the rows (Collective.share), which its replicas split as above; replica r of rank
-// k is replica k·R + r of the job (R replicas per rank) for its dropout key. After the forward the ranks sum their
+// Across processes (`cluster` with several ranks, an MPI job): every rank is handed the same whole batch, which
+// is cut as one process with P·R replicas would cut it (R replicas per rank, P ranks); rank k runs shards
+// k·R ..< (k+1)·R, shard g with replica g's dropout key (a batch of fewer rows than P·R leaves the last ranks
+// without work, as it leaves one process's last replicas idle). After the forward the ranks sum their
 // trained positions, item-head rows and loss sums (in rank order), so the loss and every shard's scale (n_r / n,
 // and the item head's h_r / m) are those of the whole batch; the backward ends by summing the gradient buffers
 // in rank order (Cluster.swift), so every rank holds the same gradient of the whole batch's objective. With one
@@ -49,6 +50,8 @@ public final class DataParallelTrainer: @unchecked Sendable {
     public var precision: Precision { replicas[0].precision }
     /// The processes the batch is split over (one: this process alone).
     public let cluster: any Collective
+    /// Replicas a rank runs on a full batch (R; `replicas` may hold fewer on the last ranks of a small batch).
+    private let perRank: Int
     /// The last forward's totals over every rank and replica: trained positions, item-head rows, and the sums of
     /// their cross-entropies.
     private var total = (trained: 0, heads: 0, loss: 0.0, itemLoss: 0.0)
@@ -64,9 +67,11 @@ public final class DataParallelTrainer: @unchecked Sendable {
         self.params = params
         self.maxBatch = maxBatch
         self.cluster = cluster
-        let rows = (maxBatch + cluster.size - 1) / cluster.size   // the largest share of a rank
-        let w = max(1, min(workers, rows))
-        let per = (max(1, rows) + w - 1) / w
+        // R replicas per rank, G = P·R shards of a full batch over the job; rank k runs shards k·R ..< (k+1)·R.
+        perRank = min(workers, maxBatch)
+        let shardsOfFull = min(cluster.size * perRank, maxBatch)
+        let per = (maxBatch + shardsOfFull - 1) / shardsOfFull
+        let w = max(1, min(perRank, shardsOfFull - cluster.rank * perRank))   // one at least: it holds the gradient
         let shared = precision == .bf16 ? BF16Weights(layout: params.layout) : nil
         weights16 = shared
         replicas = (0..<w).map { _ in
@@ -129,10 +134,11 @@ public final class DataParallelTrainer: @unchecked Sendable {
             throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
         }
         forwarded = false
-        let mine = cluster.share(of: B)
-        let w = min(replicas.count, mine.count)
-        shards = (0..<w).map { (mine.lowerBound + mine.count * $0 / w)..<(mine.lowerBound + mine.count * ($0 + 1) / w) }
-        let key = dropoutKey, rows = dropoutRows, shards = self.shards, first = cluster.rank * replicas.count
+        // The shards of one process with P·R replicas; this rank's are k·R ..< (k+1)·R of them.
+        let all = min(cluster.size * perRank, B), first = min(cluster.rank * perRank, all)
+        let w = min(perRank, all - first)
+        shards = (first..<(first + w)).map { (B * $0 / all)..<(B * ($0 + 1) / all) }
+        let key = dropoutKey, rows = dropoutRows, shards = self.shards
         if w > 0 {
             weights16?.refresh(from: params)
             try each(w) { r in
