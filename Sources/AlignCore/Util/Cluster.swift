@@ -53,8 +53,11 @@ extension Collective {
 
     /// This rank's contiguous share of `n` units processed `block` at a time: whole blocks (micro-batches), so the
     /// blocks are those one process would run.
-    public func share(of n: Int, inBlocksOf block: Int) -> Range<Int> {
-        let blocks = share(of: (n + block - 1) / block)
+    public func share(of n: Int, inBlocksOf block: Int) -> Range<Int> { Self.share(of: n, inBlocksOf: block, rank: rank, size: size) }
+
+    /// Rank `rank`'s share of `n` units in whole blocks of `block` among `size`.
+    public static func share(of n: Int, inBlocksOf block: Int, rank: Int, size: Int) -> Range<Int> {
+        let blocks = share(of: (n + block - 1) / block, rank: rank, size: size)
         return min(n, blocks.lowerBound * block)..<min(n, blocks.upperBound * block)
     }
 
