@@ -61,8 +61,9 @@ public final class ShardedBeamSearch {
         weights16 = precision == .bf16 ? BF16Weights(layout: params.layout) : nil
     }
 
-    /// Prompts one `search` call decodes at once (more are processed in successive rounds).
-    public var usersPerCall: Int { workers * usersPerWorker }
+    /// Prompts one round decodes over the whole job, every worker of every rank (more are processed in successive
+    /// rounds).
+    public var usersPerCall: Int { workers * usersPerWorker * cluster.size }
 
     /// Worker w's decoder, with room for `groups` prompts of `promptLength` tokens.
     func decoder(_ w: Int, groups: Int, promptLength: Int) throws -> LlamaDecoder {
@@ -105,7 +106,7 @@ public final class ShardedBeamSearch {
         return (out, hidden)
     }
 
-    /// One round of at most `usersPerCall` prompts (per rank): balanced contiguous shards, one per worker of the job.
+    /// One round of at most `usersPerCall` prompts: balanced contiguous shards, one per worker of the job.
     func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?) throws -> (items: [[ScoredItem]], hidden: [Float]) {
         let n = prompts.count
         let w = min(workers * cluster.size, n)
