@@ -87,12 +87,23 @@ private func decodeFlexibleID<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ ke
     return try c.decode(String.self, forKey: key)
 }
 
-/// The two evaluation protocols of docs/protocol.md.
-public enum EvalProtocol: String, Codable, Sendable, CaseIterable {
+/// The two evaluation protocols of docs/protocol.md. Configs (`protocol:`), eval.json, SID maps and embedding
+/// metadata hold it typed; its name is read once, where a file or option enters.
+public enum EvalProtocol: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// Leave-one-out (§3).
     case loo
     /// Chronological 80/10/10 (§4).
     case chrono
+
+    /// The protocol a file's metadata names (`interactions`), nil when it names none; another value is an error
+    /// naming the file.
+    public static func metadata(_ value: String?, path: String, field: String) throws -> EvalProtocol? {
+        guard let value else { return nil }
+        guard let p = EvalProtocol(rawValue: value) else {
+            throw AlignError.format(path: path, line: nil, message: "\(field) is '\(value)', expected loo or chrono")
+        }
+        return p
+    }
 }
 
 /// A split of a protocol.

@@ -72,10 +72,8 @@ public struct EvalReport: Codable, Sendable {
     public var version = 1
     /// Checkpoint evaluated.
     public var model: String
-    /// "loo" or "chrono".
-    public var protocolName: String
-    /// "valid" or "test".
-    public var split: String
+    public var evalProtocol: EvalProtocol
+    public var split: Split
     public var beam: Int
     /// Examples evaluated and the split's full size.
     public var examples: Int
@@ -100,7 +98,7 @@ public struct EvalReport: Codable, Sendable {
     public var warm: SubsetMetrics? = nil
 
     enum CodingKeys: String, CodingKey {
-        case format, version, model, protocolName = "protocol", split, beam, examples, splitSize = "split_size"
+        case format, version, model, evalProtocol = "protocol", split, beam, examples, splitSize = "split_size"
         case metrics, mostPopular = "most_popular", lists, translation, seconds, usersPerSecond = "users_per_second"
         case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user", cold, warm
     }
@@ -165,7 +163,7 @@ public enum Evaluation {
                            beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
                            progress: Bool) throws -> EvalReport {
         guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
-        try model.sidMap.checkProtocol(p.rawValue, what: "evaluation")
+        try model.sidMap.checkProtocol(p, what: "evaluation")
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()
@@ -190,7 +188,7 @@ public enum Evaluation {
             }
             subsets = (subset { coldItems.contains($0.target) }, subset { !coldItems.contains($0.target) })
         }
-        var report = EvalReport(model: modelPath, protocolName: p.rawValue, split: split.rawValue, beam: beam, examples: exs.count,
+        var report = EvalReport(model: modelPath, evalProtocol: p, split: split, beam: beam, examples: exs.count,
                           splitSize: all.count, metrics: metrics(lists: lists, examples: exs),
                           mostPopular: mostPopular(dataset: dataset, protocol: p, examples: exs), lists: stats,
                           translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9),
@@ -201,7 +199,7 @@ public enum Evaluation {
 
     /// A printable table: model vs most-popular.
     public static func table(_ r: EvalReport) -> String {
-        var s = "protocol \(r.protocolName), split \(r.split): \(r.examples) of \(r.splitSize) examples, beam \(r.beam)\n"
+        var s = "protocol \(r.evalProtocol.rawValue), split \(r.split.rawValue): \(r.examples) of \(r.splitSize) examples, beam \(r.beam)\n"
         s += "metric      model    most-pop\n"
         for k in [1, 5, 10, 20] {
             s += String(format: "HR@%-2d     %.4f    %.4f\n", k, r.metrics.hr(at: k), r.mostPopular.hr(at: k))

@@ -108,20 +108,3 @@ public func stridedSubset(_ count: Int, _ n: Int) -> [Int] {
     guard n > 0, n < count else { return Array(0..<count) }
     return (0..<n).map { $0 * count / n }
 }
-
-/// HR/NDCG@{1,5,10,20} of beam-search top-20 lists on a split: history = example.history, excluded = the
-/// untruncated earlier history (docs/protocol.md §5). `maxExamples` > 0 evaluates an evenly strided subset.
-public func evaluateRanking(model: RecModel, dataset: Dataset, protocol p: EvalProtocol, split: Split,
-                            beam: Int, maxExamples: Int = 0, progress: Bool = true) throws
-    -> (metrics: RankingMetrics, lists: [[ScoredItem]]) {
-    let all = dataset.examples(p, split)
-    let examples = stridedSubset(all.count, maxExamples).map { all[$0] }
-    let rec = try Recommender(model: model, beam: max(beam, 20))
-    let bar = progress ? ProgressBar(total: examples.count, label: "eval \(p.rawValue)/\(split.rawValue)", unit: "users", announce: false) : nil
-    let lists = try rec.recommend(examples.map { RecommendRequest(history: $0.history, exclude: Array(dataset.excluded(for: $0))) },
-                                  k: 20, progress: bar)
-    bar?.finish()
-    var acc = MetricAccumulator()
-    for (ex, list) in zip(examples, lists) { acc.add(rank: Ranking.rank(topK: list.map(\.item), target: ex.target)) }
-    return (acc.metrics, lists)
-}

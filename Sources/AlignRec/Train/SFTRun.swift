@@ -90,8 +90,8 @@ public enum SFTRun {
     /// function returns them) saves rebuilding the sequence samples that `redraw: translation` keeps.
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0,
                                epochZero: SFTSamples? = nil) throws -> (SFTSamples, Rng) {
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
-        try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
+        let p = cfg.evalProtocol
+        try model.sidMap.checkProtocol(p, what: "SFT")
         let sequences = dataset.trainingSequences(p)
         let random = cfg.sampling.offsets == .random
         // Epoch 0 draws its templates from the run's sample generator (whose end state resume checks); later
@@ -132,7 +132,8 @@ public enum SFTRun {
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
         let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                                      prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+                                      prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
+                                      itemCarry: cfg.itemMemory.carry)
         withMemory.precision = model.precision   // validation decodes at the run's precision, as after a resume
         return withMemory
     }
@@ -169,7 +170,7 @@ public enum SFTRun {
         try cfg.validate(path: o.configLabel)
         let mode: RunMode = o.resume ? .resume : o.overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(o.out, mode: mode)
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
+        let p = cfg.evalProtocol
         let dataset = try Dataset.load(from: o.data)
         let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
 
@@ -257,48 +258,24 @@ public enum SFTRun {
                            ema: loop.average?.snapshot)
         }
         func validate() throws {
-            let v0 = Date()
-            let exs = Evaluation.subsample(dataset.examples(p, .valid), max: cfg.eval.maxUsers)
-            // With item memory every SID weight of the mix is scored from one decoding; the best is the model's.
-            var mixes: [(weight: Float, metrics: RankingMetrics)] = []
-            var sidOnly: RankingMetrics? = nil
-            func score() throws -> RankingMetrics {
-                guard model.itemTable != nil else {
-                    let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, progress: false)
-                    return Evaluation.metrics(lists: lists.map { $0.map(\.item) }, examples: exs)
-                }
-                let cands = try Evaluation.hybridCandidates(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam)
-                mixes = cfg.itemMemory.sidWeights.map { w in
-                    (w, Evaluation.metrics(lists: cands.map { $0.ranked(sidWeight: w, k: 20).map(\.item) }, examples: exs))
-                }
-                sidOnly = Evaluation.metrics(lists: cands.map { $0.beam.map(\.item) }, examples: exs)
-                let best = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }!
-                return best.metrics
+            let exs = Validation.examples(dataset, p, .valid, maxExamples: cfg.eval.maxUsers)
+            let weights = model.itemTable == nil ? nil : cfg.itemMemory.sidWeights
+            func score() throws -> ValidationResult {
+                try Validation.run(model: model, dataset: dataset, examples: exs, beam: cfg.eval.beam, sidWeights: weights)
             }
             // With a moving average, validation and best/ use the averaged weights (last/ keeps the raw ones); the
-            // raw weights are scored too and logged beside, so a run shows what the average buys.
-            let m = try loop.withEvaluationWeights(score)
-            let chosen = mixes.max { a, b in a.metrics.ndcg(at: 10) < b.metrics.ndcg(at: 10) }
-            let mixFields = mixes, sidFields = sidOnly
-            let raw = loop.average == nil ? nil : try score()
-            let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
-            let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
-            var fields: [String: Any] = ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
-                                         "seconds": Date().timeIntervalSince(v0), "best": improved]
-            if let raw { fields["raw_hr10"] = raw.hr(at: 10); fields["raw_ndcg10"] = raw.ndcg(at: 10) }
-            if let chosen {
-                fields["sid_weight"] = Double(chosen.weight)
-                for (w, mm) in mixFields { fields[String(format: "ndcg10_w%g", w)] = mm.ndcg(at: 10) }
-                if let sidFields { fields["ndcg10_sid"] = sidFields.ndcg(at: 10); fields["hr10_sid"] = sidFields.hr(at: 10) }
-                model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: chosen.weight)
-            }
-            run.metrics.log("sft_valid", fields)
+            // raw weights are scored too and logged beside, so a run shows what the average buys. With item memory the
+            // best SID weight of the mix becomes the model's.
+            let r = try loop.withEvaluationWeights(score)
+            if let w = r.sidWeight { model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: w) }
+            let raw = loop.average == nil ? nil : try score().metrics
+            let improved = loop.recordValidation(r.metrics.ndcg(at: 10), patience: cfg.eval.patience)
+            var line = SFTValidRecord(step: loop.state.step, scores: ValidationScores(r), best: improved)
+            if let raw { line.rawHR10 = raw.hr(at: 10); line.rawNDCG10 = raw.ndcg(at: 10) }
+            run.metrics.log(line)
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
-            let mixText = chosen.map { c in
-                String(format: " (mix sid weight %g; SID beam alone NDCG@10 %.4f)", c.weight, sidFields?.ndcg(at: 10) ?? 0)
-            } ?? ""
-            log(String(format: "step %d valid (%@, %d users): HR@10 %.4f NDCG@10 %.4f%@%@%@ [%.0fs]", loop.state.step, p.rawValue,
-                       m.count, hr, ndcg, mixText, improved ? " (best)" : "", rawText, Date().timeIntervalSince(v0)))
+            log(String(format: "step %d valid (%@, %d users): %@%@%@ [%.0fs]", loop.state.step, p.rawValue, r.metrics.count,
+                       Validation.describe(r), improved ? " (best)" : "", rawText, r.seconds))
             if improved && run.writes {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
@@ -319,7 +296,7 @@ public enum SFTRun {
             let s: SFTStepStats
             do { s = try loop.step() } catch let d as TrainingDiverged {
                 bar?.finish()
-                run.metrics.log("sft_diverged", ["step": d.step, d.quantity == "loss" ? "loss" : "grad_norm": d.value])
+                run.metrics.log(SFTDivergedRecord(d))
                 throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
@@ -328,10 +305,8 @@ public enum SFTRun {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
                 let (loss, itemLoss) = loop.takeLoggedLosses()
-                var fields: [String: Any] = ["step": s.step, "loss": loss, "lr": Double(s.lr), "grad_norm": Double(s.gradNorm),
-                                             "tokens_per_s": tps, "epoch": s.epoch, "tokens": loop.state.tokensSeen]
-                if let itemLoss { fields["item_loss"] = itemLoss }
-                run.metrics.log("sft_train", fields)
+                run.metrics.log(SFTTrainRecord(step: s.step, loss: loss, itemLoss: itemLoss, lr: Double(s.lr), gradNorm: Double(s.gradNorm),
+                                                tokensPerSecond: tps, epoch: s.epoch, tokens: loop.state.tokensSeen))
                 let itemText = itemLoss.map { String(format: ", item %.3f", $0) } ?? ""
                 bar?.advance(0, info: String(format: "loss %.3f%@, %.0f tok/s, epoch %d", loss, itemText, tps, s.epoch))
                 windowTokens = 0; windowStart = Date()
