@@ -156,9 +156,9 @@ public final class DataParallelTrainer: @unchecked Sendable {
             loss += Double(replicas[r].meanCrossEntropy()) * Double(c); n += c
             itemLoss += Double(replicas[r].meanItemCrossEntropy()) * Double(h); m += h
         }
-        if cluster.isDistributed {
-            let counts = try cluster.sum([n, m]), sums = try cluster.sumInRankOrder([loss, itemLoss])
-            total = (counts[0], counts[1], sums[0], sums[1])
+        if cluster.isDistributed {   // one exchange: the counts are exact as doubles, the loss sums in rank order
+            let t = try cluster.sumInRankOrder([Double(n), Double(m), loss, itemLoss])
+            total = (Int(t[0]), Int(t[1]), t[2], t[3])
         } else {
             total = (n, m, loss, itemLoss)
         }

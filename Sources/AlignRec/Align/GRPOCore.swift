@@ -212,10 +212,10 @@ public final class GRPOCore {
     func summed(_ pass: GRPOPassStats) throws -> GRPOPassStats {
         guard cluster.isDistributed else { return pass }
         var p = pass
-        let d = try cluster.sumInRankOrder([pass.loss, pass.klSum, pass.entropySum])
-        let c = try cluster.sum([pass.clipped, pass.tokens, pass.entropyPositions])
+        let d = try cluster.sumInRankOrder([pass.loss, pass.klSum, pass.entropySum,
+                                            Double(pass.clipped), Double(pass.tokens), Double(pass.entropyPositions)])   // counts exact
         (p.loss, p.klSum, p.entropySum) = (d[0], d[1], d[2])
-        (p.clipped, p.tokens, p.entropyPositions) = (c[0], c[1], c[2])
+        (p.clipped, p.tokens, p.entropyPositions) = (Int(d[3]), Int(d[4]), Int(d[5]))
         try cluster.sum(policy.grads)
         return p
     }

@@ -13,7 +13,7 @@
 //
 // Across processes (`cluster` with several ranks, an MPI job, every rank calling `search` with the same prompts):
 // a round's shards are those of one process with ranks × workers workers, rank k running shards k·W ..< (k+1)·W
-// (W workers per rank), and the results are gathered in prompt order. Each shard is the same prompts on a decoder
+// (W workers per rank), and the results of a call's rounds are gathered once, in prompt order. Each shard is the same prompts on a decoder
 // planned the same way, so P ranks × 1 worker return exactly what 1 process × P workers returns (tested).
 import AlignCore
 import Dispatch
@@ -96,18 +96,60 @@ public final class ShardedBeamSearch {
         out.reserveCapacity(prompts.count)
         var hidden: [Float] = []
         hidden.reserveCapacity(prompts.count * params.config.hiddenSize)
+        var local = BeamSearchStats()
+        var counts: [[Int]] = []   // per round: the prompts each rank decoded
         var start = 0
         while start < prompts.count {
             let end = min(prompts.count, start + usersPerCall)
             let r = try round(Array(prompts[start..<end]), topK: topK, exclude: exclude.map { Array($0[start..<end]) })
-            out += r.items; hidden += r.hidden
+            out += r.items; hidden += r.hidden; local = local + r.stats; counts.append(r.counts)
             start = end
         }
-        return (out, hidden)
+        guard cluster.isDistributed else { stats = stats + local; return (out, hidden) }
+        return try gathered(out, hidden: hidden, stats: local, counts: counts, prompts: prompts.count)
     }
 
-    /// One round of at most `usersPerCall` prompts: balanced contiguous shards, one per worker of the job.
-    func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?) throws -> (items: [[ScoredItem]], hidden: [Float]) {
+    /// Every rank's results of a call's rounds, in prompt order: one exchange per call, not per round, so a rank
+    /// that falls behind in one round can catch up in the next. Lists travel as [count, item, item, …] with their
+    /// scores beside.
+    func gathered(_ mine: [[ScoredItem]], hidden: [Float], stats local: BeamSearchStats, counts: [[Int]],
+                  prompts n: Int) throws -> (items: [[ScoredItem]], hidden: [Float]) {
+        var flat: [Int] = [], scores: [Float] = []
+        for list in mine { flat.append(list.count); for s in list { flat.append(s.item); scores.append(s.score) } }
+        let allFlat = try cluster.gather(flat), allScores = try cluster.gather(scores), allHidden = try cluster.gather(hidden)
+        let sums = try cluster.sum([local.prompts, local.stepRows, local.rowSlots])
+        stats = stats + BeamSearchStats(prompts: sums[0], stepRows: sums[1], rowSlots: sums[2])
+        // The gathered lists in rank order, each rank's rounds one after the other.
+        var lists: [[ScoredItem]] = [], at = 0, sc = 0
+        lists.reserveCapacity(n)
+        while at < allFlat.count {
+            let c = allFlat[at]; at += 1
+            lists.append((0..<c).map { ScoredItem(item: allFlat[at + $0], score: allScores[sc + $0]) })
+            at += c; sc += c
+        }
+        guard lists.count == n, allHidden.count == n * params.config.hiddenSize else {
+            throw AlignError.invalidArgument("beam search across ranks gathered \(lists.count) result lists for \(n) prompts (the ranks were given different prompts)")
+        }
+        // Interleave: round by round, each rank's prompts of that round.
+        let C = params.config.hiddenSize
+        var cursor = [Int](repeating: 0, count: cluster.size)
+        for k in 1..<cluster.size { cursor[k] = cursor[k - 1] + counts.reduce(0) { $0 + $1[k - 1] } }
+        var items: [[ScoredItem]] = [], states: [Float] = []
+        items.reserveCapacity(n); states.reserveCapacity(n * C)
+        for round in counts {
+            for (k, c) in round.enumerated() {
+                items += lists[cursor[k]..<(cursor[k] + c)]
+                states += allHidden[(cursor[k] * C)..<((cursor[k] + c) * C)]
+                cursor[k] += c
+            }
+        }
+        return (items, states)
+    }
+
+    /// One round of at most `usersPerCall` prompts: balanced contiguous shards, one per worker of the job. Returns
+    /// this rank's shards' results (all of them in one process), their counts, and the prompts each rank decoded.
+    func round(_ prompts: [[Int32]], topK: Int, exclude: [[Int]]?)
+        throws -> (items: [[ScoredItem]], hidden: [Float], stats: BeamSearchStats, counts: [Int]) {
         let n = prompts.count
         let w = min(workers * cluster.size, n)
         let maxLen = prompts.map(\.count).max() ?? 1
@@ -115,10 +157,10 @@ public final class ShardedBeamSearch {
             let d = try decoder(0, groups: n, promptLength: maxLen)
             d.gemm.threads = Parallel.workers
             let r = try search.searchCounting(decoder: d, prompts: prompts, beamWidth: beamWidth, topK: topK, exclude: exclude)
-            stats = stats + r.stats
-            return (r.items, Array(d.promptHidden))
+            return (r.items, Array(d.promptHidden), r.stats, [n])
         }
         let bounds = (0...w).map { n * $0 / w }
+        let perRank = (0..<cluster.size).map { k in bounds[min(w, (k + 1) * workers)] - bounds[min(w, k * workers)] }
         let first = min(cluster.rank * workers, w), mine = first..<min(first + workers, w)   // this rank's shards
         let decs = try mine.map { try decoder($0 - first, groups: bounds[$0 + 1] - bounds[$0], promptLength: maxLen) }
         for d in decs { d.gemm.threads = w == 1 ? Parallel.workers : 1 }
@@ -147,23 +189,6 @@ public final class ShardedBeamSearch {
         var hidden: [Float] = []
         var local = BeamSearchStats()
         for (k, r) in results.enumerated() { let v = try r.get(); out += v.items; local = local + v.stats; hidden += decs[k].promptHidden }
-        guard cluster.isDistributed else { stats = stats + local; return (out, hidden) }
-        // Every rank's shards, in prompt order: lists as [count, item, item, …] with their scores beside.
-        var flat: [Int] = [], scores: [Float] = []
-        for list in out { flat.append(list.count); for s in list { flat.append(s.item); scores.append(s.score) } }
-        let allFlat = try cluster.gather(flat), allScores = try cluster.gather(scores)
-        let counts = try cluster.sum([local.prompts, local.stepRows, local.rowSlots])
-        stats = stats + BeamSearchStats(prompts: counts[0], stepRows: counts[1], rowSlots: counts[2])
-        var lists: [[ScoredItem]] = [], at = 0, sc = 0
-        lists.reserveCapacity(n)
-        while at < allFlat.count {
-            let c = allFlat[at]; at += 1
-            lists.append((0..<c).map { ScoredItem(item: allFlat[at + $0], score: allScores[sc + $0]) })
-            at += c; sc += c
-        }
-        guard lists.count == n else {
-            throw AlignError.invalidArgument("beam search across ranks gathered \(lists.count) result lists for \(n) prompts (the ranks were given different prompts)")
-        }
-        return (lists, try cluster.gather(hidden))
+        return (out, hidden, local, perRank)
     }
 }
