@@ -5,7 +5,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a run: HR@K/NDCG@K vs most-popular, validity, coverage, Entropy@10, translation accuracy.",
@@ -49,7 +49,7 @@ struct EvalCommand: ParsableCommand {
                                             progress: !ranking.noProgress)
             print(Evaluation.table(report))
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
-            try report.write(to: outURL)
+            if Cluster.world.isRoot { try report.write(to: outURL) }   // rank 0 writes for a data-parallel job
             print("wrote \(outURL.path)")
         }
     }

@@ -4,7 +4,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct SFTCommand: ParsableCommand {
+struct SFTCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "sft",
         abstract: "Supervised fine-tuning on instruction tasks (nextitem, translate, ...), with validation and exact resume.",

@@ -2,7 +2,8 @@
 // dataset, drawing training examples, validation every N steps with the best weights kept in memory and
 // saved (`best/`), the final weights (`last/`), and the closing comparison: the SFT weights and the best
 // aligned weights on the whole validation and test splits of the same protocol, printed side by side and
-// written to `summary.json` (format "align-alignment-summary", version 1).
+// written to `summary.json` (format "align-alignment-summary", version 1). In a data-parallel job every rank runs
+// all of it (evaluations share their users over the ranks) and rank 0 alone writes (RunDirectory.writes).
 import Foundation
 
 /// HR@10 / NDCG@10 on the validation and test splits.
@@ -174,8 +175,7 @@ public final class AlignmentContext {
                                          testNDCG10: t.ndcg(at: 10), checkNDCG10: bestNDCG), stage: stage)
         say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
                    evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
-        try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
-                       state: try JSONValue(encoding: ["step": 0]))
+        if run.writes { try model.save(to: run.url.appendingPathComponent("best"), stage: stage, state: try JSONValue(encoding: ["step": 0])) }
     }
 
     /// Starts a moving average of the current (SFT) weights with `decay` (0: none), full decay from the start.
@@ -192,6 +192,7 @@ public final class AlignmentContext {
     }
 
     private func validateCurrent(step: Int) throws {
+        try Cluster.world.checkSame(UnsafeBufferPointer(model.params.data), what: "the weights at step \(step)")
         let r = try validation(.valid, maxUsers: eval.maxUsers)
         let n = r.metrics.ndcg(at: 10)
         let improved = n > bestNDCG
@@ -200,16 +201,17 @@ public final class AlignmentContext {
         if improved {
             bestNDCG = n; bestStep = step
             bestWeights = Array(model.params.data)
-            try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
-                           state: try JSONValue(encoding: ["step": step]))
+            if run.writes { try model.save(to: run.url.appendingPathComponent("best"), stage: stage, state: try JSONValue(encoding: ["step": step])) }
         }
     }
 
     /// Saves last/, restores the best weights, scores them on the whole splits, prints SFT vs aligned,
     /// writes summary.json and returns it.
     public func finish(steps: Int, seed: UInt64, optimizer: AdamW?) throws -> AlignmentSummary {
-        try model.save(to: run.url.appendingPathComponent("last"), stage: stage,
-                       state: try JSONValue(encoding: ["step": steps]), optimizer: optimizer)
+        if run.writes {   // rank 0 of a data-parallel job writes for it
+            try model.save(to: run.url.appendingPathComponent("last"), stage: stage, state: try JSONValue(encoding: ["step": steps]),
+                           optimizer: optimizer)
+        }
         guard let sft = sftScores else { throw AlignError.invalidArgument("finish() before scoreStart()") }
         let aligned: (valid: RankingMetrics, test: RankingMetrics)
         if bestStep == 0 {
@@ -228,7 +230,7 @@ public final class AlignmentContext {
                                        minutes: minutes)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json"))
+        if run.writes { try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json")) }
         run.metrics.log(AlignFinalRecord(bestStep: bestStep, validNDCG10: summary.aligned.validNDCG10,
                                          testNDCG10: summary.aligned.testNDCG10, minutes: minutes), stage: stage)
         let label = "\(stage.uppercased()) (best step \(bestStep))"

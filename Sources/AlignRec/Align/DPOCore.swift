@@ -3,6 +3,12 @@
 // S-DPO (several) on batches of pairs. A pair's chosen and rejected sequences always share a micro-batch,
 // so each micro-batch's loss terms — and the per-token weights d loss / d logp the trainer back-propagates —
 // are complete after its own forward: one forward and one backward per sequence per step.
+//
+// Across the ranks of a data-parallel job (`cluster`, every rank given the same pairs) each rank scores and
+// back-propagates a contiguous share of the micro-batches; the gradients and the step's statistics are summed
+// in rank order, so every rank applies the same update. The micro-batches are those of one process; only the
+// order in which their gradients are added differs (P − 1 more partial sums), so the loss curve agrees with one
+// process up to rounding (docs/scale-out.md states the tolerance the tests hold it to).
 import Foundation
 
 /// One preference example: a prompt with the chosen response and N ≥ 1 rejected responses.
@@ -60,6 +66,8 @@ public final class DPOCore {
     /// Weight α of the chosen responses' mean token NLL added to the loss (RPO, Pang et al. 2024:
     /// L = L_DPO + α·(−π_w/|y_w|)); 0 = plain DPO. Counters the fall of the chosen log-prob.
     public var sftWeight: Double = 0
+    /// The processes the pairs are split over (one: this process alone).
+    public var cluster: any Collective = Cluster.world
 
     /// Plans memory for micro-batches of `pairsPerMicroBatch` pairs with `negatives` negatives each and
     /// sequences of up to `maxSeq` inputs.
@@ -76,9 +84,11 @@ public final class DPOCore {
     }
 
     /// Fills every pair's reference log-probs with the current weights (call before the first step).
+    /// Across ranks each scores a share of the micro-batches and the log-probs are gathered in order.
     public func computeReference(_ pairs: inout [PreferencePair], progress: ProgressBar? = nil) throws {
         let flat = pairs.flatMap(\.sequences)
-        let lp = try SequenceScoring.sequenceLogProbs(trainer: trainer, sequences: flat, progress: progress)
+        let mine = cluster.share(of: flat.count, inBlocksOf: trainer.maxBatch)
+        let lp = try cluster.gather(try SequenceScoring.sequenceLogProbs(trainer: trainer, sequences: Array(flat[mine]), progress: progress))
         var k = 0
         for i in pairs.indices {
             pairs[i].refChosen = lp[k]; k += 1
@@ -87,10 +97,10 @@ public final class DPOCore {
     }
 
     /// Accumulates into `trainer.grads` the gradient of the mean DPO loss over `pairs` (grads are NOT
-    /// zeroed here) and returns the step's statistics.
-    public func accumulateGradient(_ pairs: [PreferencePair]) throws -> DPOStepStats {
+    /// zeroed here) and returns the step's statistics; `total` pairs make the mean (default: these).
+    public func accumulateGradient(_ pairs: [PreferencePair], total: Int? = nil) throws -> DPOStepStats {
         var st = DPOStepStats()
-        let n = Double(pairs.count)
+        let n = Double(total ?? pairs.count)
         var start = 0
         while start < pairs.count {
             let chunk = Array(pairs[start..<min(pairs.count, start + pairsPerMicroBatch)])
@@ -132,10 +142,17 @@ public final class DPOCore {
         return st
     }
 
-    /// One optimiser step on `pairs` at learning rate `lr`.
+    /// One optimiser step on `pairs` at learning rate `lr` (across ranks: each takes its share of the
+    /// micro-batches, then gradients and statistics are summed).
     public func step(_ pairs: [PreferencePair], lr: Float) throws -> DPOStepStats {
         trainer.zeroGrads()
-        var st = try accumulateGradient(pairs)
+        var st = try accumulateGradient(Array(pairs[cluster.share(of: pairs.count, inBlocksOf: pairsPerMicroBatch)]), total: pairs.count)
+        st.pairs = pairs.count
+        if cluster.isDistributed {
+            let s = try cluster.sumInRankOrder([st.loss, st.chosenReward, st.rejectedReward, st.margin, st.accuracy, st.chosenLogRatio])
+            (st.loss, st.chosenReward, st.rejectedReward, st.margin, st.accuracy, st.chosenLogRatio) = (s[0], s[1], s[2], s[3], s[4], s[5])
+            try cluster.sum(trainer.grads)
+        }
         try TrainingDiverged.check(st.loss, "loss", step: optimizer.step + 1)
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         st.gradNorm = gradClip > 0 ? clipGradNorm(g, n, maxNorm: gradClip) : gradNorm(g, n)

@@ -4,6 +4,11 @@
 // starting weights (a second LlamaTrainer), and runs `iterations` optimiser steps on the clipped objective
 // of `GRPOObjective`. Old-policy log-probs are those of the weights before the step's first update
 // (recorded during iteration 0's forward), so ρ = 1 in iteration 0 and clipping acts from iteration 1 on.
+//
+// Across the ranks of a data-parallel job (`cluster`, every rank given the same groups) each rank scores and
+// back-propagates a contiguous share of the active sequences' micro-batches (reference, old and current
+// log-probs of its own sequences); gradients and the pass statistics are summed in rank order, so every rank
+// applies the same update. As in DPOCore, the result agrees with one process up to the order of the sums.
 import Foundation
 
 /// Hyper-parameters of the GRPO objective.
@@ -81,6 +86,8 @@ public final class GRPOCore {
     public let gradClip: Float
     /// For the constrained entropy (nil: entropy not measured).
     public let trie: SIDTrie?
+    /// The processes the sequences are split over (one: this process alone).
+    public var cluster: any Collective = Cluster.world
 
     /// `reference` must be a separate copy of the starting weights (same config).
     public init(policy params: LlamaParameters, reference ref: LlamaParameters, microBatch: Int, maxSeq: Int,
@@ -165,23 +172,28 @@ public final class GRPOCore {
         }
         st.activeSequences = seqs.count
         if seqs.isEmpty { return st }
-        let coef = GRPOObjective.coefficients(lengths: lengths, active: [Bool](repeating: true, count: seqs.count),
-                                              normalization: hyper.normalization)
+        let allCoef = GRPOObjective.coefficients(lengths: lengths, active: [Bool](repeating: true, count: seqs.count),
+                                                 normalization: hyper.normalization)
+        // This rank's share: whole micro-batches of the active sequences (all of them in one process).
+        let mine = cluster.share(of: seqs.count, inBlocksOf: policy.maxBatch)
+        seqs = Array(seqs[mine]); a = Array(a[mine])
+        let coef = Array(allCoef[mine])
         let ref = try SequenceScoring.tokenLogProbs(trainer: reference, sequences: seqs)
         var old: [[Float]] = []
         var clipped = 0, tokens = 0
         for it in 0..<hyper.iterations {
             policy.zeroGrads()
-            let pass: GRPOPassStats
+            var pass: GRPOPassStats
             if it == 0 {
                 pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: nil, ref: ref,
                                       recordLogProbs: hyper.iterations > 1, measureEntropy: true)
                 old = pass.logProbs
+                pass = try summed(pass)
                 st.loss = pass.loss
                 st.kl = pass.tokens == 0 ? 0 : pass.klSum / Double(pass.tokens)
                 st.entropy = pass.entropyPositions == 0 ? 0 : pass.entropySum / Double(pass.entropyPositions)
             } else {
-                pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref)
+                pass = try summed(try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref))
             }
             clipped += pass.clipped; tokens += pass.tokens
             try TrainingDiverged.check(pass.loss, "loss", step: optimizer.step + 1)
@@ -193,5 +205,18 @@ public final class GRPOCore {
         }
         st.clipFraction = tokens == 0 ? 0 : Double(clipped) / Double(tokens)
         return st
+    }
+
+    /// A pass's statistics summed over the ranks (in rank order), and its gradient summed into every rank's
+    /// `policy.grads`; the pass itself in one process. The log-probs stay this rank's.
+    func summed(_ pass: GRPOPassStats) throws -> GRPOPassStats {
+        guard cluster.isDistributed else { return pass }
+        var p = pass
+        let d = try cluster.sumInRankOrder([pass.loss, pass.klSum, pass.entropySum,
+                                            Double(pass.clipped), Double(pass.tokens), Double(pass.entropyPositions)])   // counts exact
+        (p.loss, p.klSum, p.entropySum) = (d[0], d[1], d[2])
+        (p.clipped, p.tokens, p.entropyPositions) = (Int(d[3]), Int(d[4]), Int(d[5]))
+        try cluster.sum(policy.grads)
+        return p
     }
 }

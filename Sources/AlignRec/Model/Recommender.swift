@@ -57,6 +57,9 @@ public final class Recommender {
 
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
     /// With item memory: the mix of item head and beam at `sidWeight`; otherwise the beam's lists.
+    /// Beam-search rounds per `ShardedBeamSearch` call: a data-parallel job exchanges results once per call.
+    static let roundsPerCall = 8
+
     public func recommend(_ requests: [RecommendRequest], k: Int, progress: ProgressBar? = nil) throws -> [[ScoredItem]] {
         guard k >= 1 else { throw AlignError.invalidArgument("k must be ≥ 1") }
         if scorer != nil {
@@ -66,7 +69,7 @@ public final class Recommender {
         out.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
-            let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
+            let chunk = requests[start..<min(requests.count, start + Self.roundsPerCall * sharded.usersPerCall)]
             let prompts = try chunk.map { try promptIds(history: $0.history) }
             out.append(contentsOf: try sharded.search(prompts: prompts, topK: k, exclude: chunk.map(\.exclude)))
             progress?.advance(chunk.count)
@@ -85,16 +88,22 @@ public final class Recommender {
         out.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
-            let chunk = Array(requests[start..<min(requests.count, start + sharded.usersPerCall)])
+            let chunk = Array(requests[start..<min(requests.count, start + Self.roundsPerCall * sharded.usersPerCall)])
             let prompts = try chunk.map { try promptIds(history: $0.history) }
             let (lists, hidden) = try sharded.searchWithHidden(prompts: prompts, topK: k, exclude: chunk.map(\.exclude))
-            let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: chunk.count) }
             precondition(hidden.count == chunk.count * C)
-            logp.withUnsafeBufferPointer { lp in
-                for (j, req) in chunk.enumerated() {
-                    out.append(HybridCandidates(beam: lists[j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
-                                                exclude: Set(req.exclude), k: k))
+            // The head's log-probs over the catalogue, a round's rows at a time (rows × items floats each).
+            var r = 0
+            while r < chunk.count {
+                let rows = min(chunk.count - r, sharded.usersPerCall)
+                let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress! + r * C, rows: rows) }
+                logp.withUnsafeBufferPointer { lp in
+                    for j in 0..<rows {
+                        out.append(HybridCandidates(beam: lists[r + j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
+                                                    exclude: Set(chunk[r + j].exclude), k: k))
+                    }
                 }
+                r += rows
             }
             progress?.advance(chunk.count)
             start += chunk.count

@@ -131,9 +131,11 @@ public enum SFTRun {
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
-        return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
-                            itemCarry: cfg.itemMemory.carry)
+        let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
+                                      prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
+                                      itemCarry: cfg.itemMemory.carry)
+        withMemory.precision = model.precision   // validation decodes at the run's precision, as after a resume
+        return withMemory
     }
 
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
@@ -250,6 +252,8 @@ public enum SFTRun {
         var tokensThisRun = 0
 
         func saveLast() throws {
+            try Cluster.world.checkSame(UnsafeBufferPointer(model.params.data), what: "the weights at step \(loop.state.step)")
+            guard run.writes else { return }   // rank 0 of a data-parallel job writes for it
             try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer,
                            ema: loop.average?.snapshot)
         }
@@ -272,7 +276,7 @@ public enum SFTRun {
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
             log(String(format: "step %d valid (%@, %d users): %@%@%@ [%.0fs]", loop.state.step, p.rawValue, r.metrics.count,
                        Validation.describe(r), improved ? " (best)" : "", rawText, r.seconds))
-            if improved {
+            if improved && run.writes {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
             try saveLast()
@@ -296,6 +300,7 @@ public enum SFTRun {
                 throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
+            FaultInjection.afterStep(s.step)
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
