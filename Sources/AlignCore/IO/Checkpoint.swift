@@ -65,7 +65,9 @@ public struct HFCheckpoint: @unchecked Sendable {
     /// Opens `dir`: reads config.json, the weights (single file or index + shards), the tokenizer when
     /// present, and align.json when present. With `expected`, every expected tensor must be present with
     /// exactly that shape and no other tensor may exist; errors name the tensor and file.
-    public static func read(dir: URL, expected: [(String, [Int])]? = nil) throws -> HFCheckpoint {
+    /// `ignored` names tensors a file may carry beside the expected ones that the model does not use (a tied
+    /// model's stored `lm_head.weight`, which transformers ties to the embedding as well).
+    public static func read(dir: URL, expected: [(String, [Int])]? = nil, ignored: Set<String> = []) throws -> HFCheckpoint {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
@@ -117,6 +119,7 @@ public struct HFCheckpoint: @unchecked Sendable {
             throw AlignError.tensor(path: dir.appendingPathComponent(r.file).path, name: r.name,
                                     message: "dtype \(r.dtype.rawValue) is not a floating type (F32/F16/BF16 expected for weights)")
         }
+        for name in ignored { refs[name] = nil }
         if let expected { try validate(refs, expected: expected, dir: dir) }
 
         let tokenizer: Tokenizer? = Tokenizer.exists(in: dir) ? try Tokenizer.load(from: dir) : nil
