@@ -60,8 +60,9 @@ struct TokenizerTrain: ParsableCommand {
             let outDir = out.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("tokenizer")
             try AtomicFile.writeDirectory(outDir) { tmp in try tok.write(to: tmp) }
             let sample = dataset.items.first.map { TaskSampleBuilder.displayTitle($0) } ?? ""
-            let pieces = try tok.sentencePiece.encodePieces(sample)
-            print("SentencePiece \(mt.rawValue): \(tok.sentencePiece.vocabSize) pieces + \(tok.vocabSize - tok.sentencePiece.vocabSize) added (\(map.vocabulary.count) SID tokens, \(map.levels) levels) = \(tok.vocabSize)")
+            let sp = tok.text
+            let pieces = try tok.sentencePiece?.encodePieces(sample) ?? []
+            print("SentencePiece \(mt.rawValue): \(sp.vocabSize) pieces + \(tok.vocabSize - sp.vocabSize) added (\(map.vocabulary.count) SID tokens, \(map.levels) levels) = \(tok.vocabSize)")
             print("example: \"\(sample)\" → \(pieces.joined(separator: " "))")
             print("wrote \(outDir.path)")
         }

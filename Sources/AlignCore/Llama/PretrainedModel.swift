@@ -31,7 +31,7 @@ public struct PretrainedModel: @unchecked Sendable {
         }
         let ck = try HFCheckpoint.readLlama(dir: url)
         return PretrainedModel(url: url, source: .huggingFace(ck), config: ck.config, tokenizer: ck.tokenizer,
-                               chatTemplate: ChatTemplate.read(in: url))
+                               chatTemplate: ck.tokenizer?.chatTemplate)
     }
 
     /// The weights as one flat F32 buffer.
