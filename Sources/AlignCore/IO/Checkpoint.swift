@@ -212,6 +212,7 @@ public struct HFCheckpoint: @unchecked Sendable {
         }
         let shards = plan(tensors, maxShardBytes: maxShardBytes)
         try AtomicFile.write(config.jsonData(), to: dir.appendingPathComponent(configFileName))
+        try AtomicFile.write(generationConfig(config, tokenizer: tokenizer), to: dir.appendingPathComponent(generationConfigFileName))
         let meta = ["format": "pt"]
         if shards.count == 1 {
             try SafetensorsWriter.write(shards[0], metadata: meta, to: dir.appendingPathComponent(singleFileName))
@@ -230,6 +231,22 @@ public struct HFCheckpoint: @unchecked Sendable {
         try tokenizer?.write(to: dir)
         if let alignInfo { try AtomicFile.write(alignInfo.jsonData(), to: dir.appendingPathComponent(AlignInfo.fileName)) }
         if let optimizer { try optimizer.write(to: dir.appendingPathComponent(OptimizerState.fileName)) }
+    }
+
+    public static let generationConfigFileName = "generation_config.json"
+
+    /// `generation_config.json`: the special ids transformers' `generate` uses; a chat model also stops at its
+    /// end-of-turn token.
+    static func generationConfig(_ config: LlamaConfig, tokenizer: Tokenizer?) throws -> Data {
+        var obj: [String: Any] = ["_from_model_config": true]
+        if let b = tokenizer?.bosId ?? config.bosTokenId { obj["bos_token_id"] = b }
+        var eos: [Int] = [tokenizer?.eosId ?? config.eosTokenId].compactMap { $0 }
+        if let source = tokenizer?.chatTemplate, let t = try? ChatTemplate(source: source), let id = tokenizer?.id(t.endOfTurn), !eos.contains(id) {
+            eos.append(id)
+        }
+        if eos.count == 1 { obj["eos_token_id"] = eos[0] } else if !eos.isEmpty { obj["eos_token_id"] = eos }
+        if let p = tokenizer?.padId ?? config.padTokenId { obj["pad_token_id"] = p }
+        return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
     }
 
     static func byteCount(_ t: SafetensorsTensor) -> Int {

@@ -40,18 +40,51 @@ struct ScalarClass: Sendable {
         }
     }
 
-    static let allCategories: [Unicode.GeneralCategory] = [
-        .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-        .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber,
-        .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-        .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol,
-        .spaceSeparator, .lineSeparator, .paragraphSeparator, .control, .format, .surrogate, .privateUse, .unassigned,
-    ]
+    /// Index of a general category (the bit of `mask(named:)`).
+    static func index(of g: Unicode.GeneralCategory) -> Int {
+        switch g {
+        case .uppercaseLetter: return 0
+        case .lowercaseLetter: return 1
+        case .titlecaseLetter: return 2
+        case .modifierLetter: return 3
+        case .otherLetter: return 4
+        case .nonspacingMark: return 5
+        case .spacingMark: return 6
+        case .enclosingMark: return 7
+        case .decimalNumber: return 8
+        case .letterNumber: return 9
+        case .otherNumber: return 10
+        case .connectorPunctuation: return 11
+        case .dashPunctuation: return 12
+        case .openPunctuation: return 13
+        case .closePunctuation: return 14
+        case .initialPunctuation: return 15
+        case .finalPunctuation: return 16
+        case .otherPunctuation: return 17
+        case .mathSymbol: return 18
+        case .currencySymbol: return 19
+        case .modifierSymbol: return 20
+        case .otherSymbol: return 21
+        case .spaceSeparator: return 22
+        case .lineSeparator: return 23
+        case .paragraphSeparator: return 24
+        case .control: return 25
+        case .format: return 26
+        case .surrogate: return 27
+        case .privateUse: return 28
+        case .unassigned: return 29
+        @unknown default: return 29
+        }
+    }
 
     /// Category index of every BMP scalar, computed once.
-    static let bmp: [UInt8] = (0..<0x10000).map { v in UInt8(Unicode.Scalar(UInt32(v)).map { index(of: $0.properties.generalCategory) } ?? 27) }
-
-    static func index(of g: Unicode.GeneralCategory) -> Int { allCategories.firstIndex(of: g) ?? 29 }
+    static let bmp: [UInt8] = {
+        var t = [UInt8](repeating: 27, count: 0x10000)   // surrogates have no scalar
+        for v in 0..<0x10000 {
+            if let s = Unicode.Scalar(UInt32(v)) { t[v] = UInt8(index(of: s.properties.generalCategory)) }
+        }
+        return t
+    }()
 
     @inline(__always) static func category(_ c: UInt32) -> Int {
         if c < 0x10000 { return Int(bmp[Int(c)]) }

@@ -56,16 +56,25 @@ public enum SFTRun {
         let cfg = o.config
         let tokenizer: Tokenizer
         let params: LlamaParameters
+        var prompts = prompts
         if let dir = o.initFrom {
-            let hf = try HFCheckpoint.readLlama(dir: dir)
-            guard let base = hf.tokenizer else {
-                throw AlignError.io(path: dir.path, message: "no tokenizer.model in the --init checkpoint")
+            let pm = try PretrainedModel.open(dir)
+            guard let base = pm.tokenizer else {
+                throw AlignError.io(path: dir.path, message: "no tokenizer (tokenizer.model or tokenizer.json) in the --init model")
             }
-            let missing = (TokenizerTraining.specials + sidMap.vocabulary).filter { base.id($0) == nil }
+            // A model whose tokenizer names its own BOS/EOS keeps them; align's specials fill only missing roles.
+            let specials = base.text.ownsSpecialRoles
+                ? TokenizerTraining.specials.filter { ($0 == "<s>" && base.bosId == nil) || ($0 == "</s>" && base.eosId == nil) }
+                : TokenizerTraining.specials
+            let missing = (specials + sidMap.vocabulary).filter { base.id($0) == nil }
             tokenizer = missing.isEmpty ? base : try base.adding(missing)
             try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: dir.path)
-            let loaded = try hf.llamaParameters()
+            let loaded = try pm.parameters()
             params = tokenizer.vocabSize > loaded.config.vocabSize ? try loaded.growingVocabulary(to: tokenizer.vocabSize) : loaded
+            // A chat model is prompted as it was tuned: its chat template becomes the instruction wrapper.
+            if let source = pm.chatTemplate {
+                prompts = try prompts.withWrapper(try ChatTemplate(source: source).prompt(user: "{instruction}"))
+            }
         } else {
             let tdir = o.tokenizer ?? o.data.appendingPathComponent("tokenizer")
             guard Tokenizer.exists(in: tdir) else {
@@ -184,8 +193,12 @@ public enum SFTRun {
             }
             state = try st.decode(SFTState.self)
             try state.validate()
+            if cfg.lora == nil, FileManager.default.fileExists(atPath: lastDir.appendingPathComponent(LoRAAdapters.fileName).path) {
+                throw AlignError.invalidArgument("the run trained LoRA adapters but the config has no lora: section; resume with the run's config")
+            }
             let os = try OptimizerState.read(from: lastDir.appendingPathComponent(OptimizerState.fileName))
-            let adam = AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
+            let adam = cfg.lora == nil ? AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
+                : AdamW(count: os.m.count, groups: [ParamGroup(range: 0..<os.m.count, decay: true)], config: cfg.optim.adamW)
             try os.restore(into: adam)
             optimizer = adam
             ema = os.ema
@@ -196,6 +209,18 @@ public enum SFTRun {
             let prompts = try PromptLibrary.load(o.prompts)
             model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
             state = SFTState(sampleRng: Rng(seed: 0))
+        }
+        var lora: LoRAAdapters? = nil
+        if let lc = cfg.lora {
+            if o.resume {
+                lora = try SFTLoRA.resume(model: model, config: lc, lastDir: lastDir, seed: cfg.seed)
+            } else {
+                guard let initDir = o.initFrom else {
+                    throw AlignError.invalidArgument("\(o.configLabel): lora: adapts a pretrained model; give it with --init")
+                }
+                lora = try SFTLoRA.start(model: model, config: lc, initFrom: initDir, seed: cfg.seed)
+            }
+            log("LoRA rank \(lc.rank), alpha \(lc.alpha) on \(lora!.targets.count) matrices (\(lora!.adapterCount) values) + \(lora!.newRows.count) new token rows; \(lc.warmupSteps) embedding-only steps first")
         }
         let (precision, note) = Precision.resolve(cfg.precision)
         if let note { log(note) }
@@ -238,7 +263,7 @@ public enum SFTRun {
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
-                               items: model.itemTable, itemMemory: cfg.itemMemory, precision: precision)
+                               items: model.itemTable, itemMemory: cfg.itemMemory, precision: precision, lora: lora)
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
                                    resumeStep: state.step, precision: precision)
         let total = cfg.optim.steps, startStep = loop.state.step
@@ -249,7 +274,8 @@ public enum SFTRun {
 
         func saveLast() throws {
             try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer,
-                           ema: loop.average?.snapshot)
+                           ema: loop.average?.snapshot,
+                           extra: lora.map { l in { try l.write(to: $0.appendingPathComponent(LoRAAdapters.fileName)) } })
         }
         func validate() throws {
             let v0 = Date()
