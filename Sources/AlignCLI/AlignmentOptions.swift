@@ -16,7 +16,7 @@ struct AlignmentOptions: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Override optim.batch_size (DPO: pairs per step; GRPO: prompts per step).") var batchSize: Int?
     @Option(name: .customLong("eval-every"), help: "Override eval.every.") var evalEvery: Int?
     @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample during training).") var maxUsers: Int?
-    @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: String?
+    @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: EvalProtocol?
     @Option(name: .long, help: "Override seed.") var seed: UInt64?
     @Option(name: .customLong("recent-positions"), help: "Override recent_positions: draw prompts only from each user's last N training positions (0 = every position).") var recentPositions: Int?
     @Option(name: .customLong("prompt-sampling"), help: "Override prompt_sampling: examples (uniform over training examples) | users (balanced over users).") var promptSampling: String?
@@ -25,7 +25,7 @@ struct AlignmentOptions: ParsableArguments {
     @OptionGroup var precisionOptions: PrecisionOptions
 
     /// Applies the shared overrides to a preference config's common fields; returns the flags given.
-    func apply(optim: inout AlignOptim, eval: inout AlignEval, protocolName: inout String, seed s: inout UInt64,
+    func apply(optim: inout AlignOptim, eval: inout AlignEval, evalProtocol: inout EvalProtocol, seed s: inout UInt64,
                recentPositions r: inout Int, promptSampling ps: inout PromptSampling, precision: inout Precision?) throws -> [String] {
         var flags: [String] = []
         func note<T>(_ v: T?, _ flag: String) -> T? { if v != nil { flags.append(flag) }; return v }
@@ -43,7 +43,7 @@ struct AlignmentOptions: ParsableArguments {
         if let v = note(batchSize, "--batch-size") { optim.batchSize = v }
         if let v = note(evalEvery, "--eval-every") { eval.every = v }
         if let v = note(maxUsers, "--max-users") { eval.maxUsers = v }
-        if let v = note(`protocol`, "--protocol") { protocolName = v }
+        if let v = note(`protocol`, "--protocol") { evalProtocol = v }
         if let v = note(seed, "--seed") { s = v }
         return flags
     }

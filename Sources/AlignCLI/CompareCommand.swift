@@ -49,7 +49,7 @@ struct CompareCommand: ParsableCommand {
                 let model = try RecModel.load(url)
                 try CLIErrors.option.beam("--beam", beam, items: model.items.count)
                 model.precision = precision
-                try model.sidMap.checkProtocol(p.rawValue, what: "compare")
+                try model.sidMap.checkProtocol(p, what: "compare")
                 let lists = try Evaluation.recommendLists(model: model, dataset: dataset, examples: examples, beam: max(beam, 20),
                                                           progress: !ranking.noProgress)
                 ranks.append(zip(lists, examples).map { Ranking.rank(topK: $0.map(\.item), target: $1.target) })

@@ -42,7 +42,7 @@ struct DPOCommand: ParsableCommand {
         if let v = maxPairs { c.maxPairs = v; flags.append("--max-pairs") }
         if let v = sftWeight { c.sftWeight = v; flags.append("--sft-weight") }
         if let v = futureWindow { c.futureWindow = v; flags.append("--future-window") }
-        flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+        flags += try common.apply(optim: &c.optim, eval: &c.eval, evalProtocol: &c.evalProtocol, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel(flags))
         return (c, common.configLabel(flags))

@@ -10,7 +10,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Prepare datasets: readers, filtering, ids, sequences and splits.",
-        subcommands: [DataPrepare.self, DataStats.self]
+        subcommands: [DataPrepare.self, DataStats.self, DataCold.self]
     )
 }
 
@@ -160,5 +160,31 @@ struct DataStats: ParsableCommand {
             }
             print(String(format: "time: load %.2fs, total %.2fs", tLoad, Date().timeIntervalSince(t0)))
         }
+    }
+}
+
+struct DataCold: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cold",
+        abstract: "Copy a dataset with a seeded share of its items held out of training (cold items), for the cold-item evaluation."
+    )
+
+    @Option(help: "Dataset directory made by `align data prepare`.")
+    var data: String
+    @Option(help: "Output dataset directory (written atomically).")
+    var out: String
+    @Option(help: "Share of the catalogue to hold out, in (0, 1).")
+    var fraction: Double = 0.1
+    @Option(help: "Seed of the draw.")
+    var seed: UInt64 = 0
+
+    func run() throws {
+        let ds = try Dataset.load(from: URL(fileURLWithPath: data))
+        let cold = try ds.withColdItems(fraction: fraction, seed: seed)
+        try cold.write(to: URL(fileURLWithPath: out))
+        let c = cold.coldItems
+        func targets(_ p: EvalProtocol) -> Int { cold.examples(p, .test).filter { c.contains($0.target) }.count }
+        print("cold items: \(c.count) of \(ds.numItems) (fraction \(fraction), seed \(seed)); test targets that are cold: loo \(targets(.loo)) of \(cold.looTest.count), chrono \(targets(.chrono)) of \(cold.chronoTest.count)")
+        print("wrote \(out) (cold_items.json beside the dataset files)")
     }
 }

@@ -41,7 +41,7 @@ struct EmbedCommand: ParsableCommand {
     @Flag(name: .long, help: "Mix collaborative vectors (PPMI eigenvectors of training co-occurrences) into the text vectors.")
     var collaborative = false
     @Option(name: .customLong("protocol"), help: "--collaborative: whose training sequences (loo | chrono).")
-    var protocolName = "loo"
+    var evalProtocol: EvalProtocol = .loo
     @Option(name: .long, help: "--collaborative: text vectors to mix with (default <data>/embeddings.safetensors).")
     var text: String?
     @Option(name: .customLong("cf-weight"), help: "--collaborative: share of the collaborative part, 0...1 (1 = collaborative only).")
@@ -57,9 +57,7 @@ struct EmbedCommand: ParsableCommand {
         let o = CLIErrors.option
         try o.int("--batch", batch, 1...65_536)
         if collaborative {
-            guard let p = EvalProtocol(rawValue: protocolName) else {
-                throw o.failure("--protocol", "'\(protocolName)'", allowed: "loo or chrono")
-            }
+            let p = evalProtocol
             try o.number("--cf-weight", cfWeight, .closed(0, 1))
             try o.int("--cf-dim", cfDim, 1...65_536)
             try o.int("--cf-window", cfWindow, 1...FieldCheck.maxCount)

@@ -58,7 +58,7 @@ struct GRPOCommand: ParsableCommand {
             c.lossNormalization = n
         }
         if let v = note(iterations, "--iterations") { c.iterations = v }
-        flags += try common.apply(optim: &c.optim, eval: &c.eval, protocolName: &c.protocolName, seed: &c.seed,
+        flags += try common.apply(optim: &c.optim, eval: &c.eval, evalProtocol: &c.evalProtocol, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)
         try c.validate(path: common.configLabel(flags))
         return (c, common.configLabel(flags))

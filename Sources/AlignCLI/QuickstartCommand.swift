@@ -54,7 +54,7 @@ struct QuickstartCommand: ParsableCommand {
     @Option(name: .customLong("chrono-sid-seed"), help: "Seed of the chronological SID build.")
     var chronoSidSeed = defaults.chronoSidSeed
     @Option(name: .customLong("protocol"), help: "loo | chrono")
-    var protocolName = defaults.evalProtocol.rawValue
+    var evalProtocol = defaults.evalProtocol
     @Option(name: .long, help: "Seed of SFT, DPO and GRPO.")
     var seed = defaults.seed
     @Flag(name: .customLong("skip-alignment"), help: "Stop after SFT and its evaluation.")
@@ -98,9 +98,6 @@ struct QuickstartCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let evalProtocol = EvalProtocol(rawValue: protocolName) else {
-            throw ValidationError("--protocol must be loo or chrono, not \(protocolName)")
-        }
         guard exists("\(raw)/ratings.csv") else {
             throw ValidationError("\(raw)/ratings.csv not found: run scripts/fetch-movielens (scripts/quickstart does it for you)")
         }

@@ -9,24 +9,18 @@ struct RankingOptions: ParsableArguments {
     @Option(name: .long, help: "Dataset directory (from `align data prepare`).")
     var data: String
     @Option(name: .long, help: "valid | test")
-    var split: String = "test"
+    var split: Split = .test
     @Option(name: .long, help: "loo | chrono (default: the run's config protocol, else loo).")
-    var `protocol`: String?
+    var `protocol`: EvalProtocol?
     @Option(name: .long, help: "Beam width.")
     var beam: Int = 20
     @Flag(name: .customLong("no-progress"), help: "No progress bars.") var noProgress = false
 
     /// The split (valid or test) and the protocol: --protocol, else the config of the run at `run`, else loo.
     func resolve(run: URL) throws -> (split: Split, protocol: EvalProtocol) {
-        guard let sp = Split(rawValue: split), sp != .train else {
-            throw AlignError.invalidArgument("--split must be valid or test (got \(split))")
-        }
+        guard split != .train else { throw CLIErrors.option.failure("--split", "train", allowed: "valid or test") }
         try CLIErrors.option.int("--beam", beam, 1...FieldCheck.maxCount)
-        let name = try `protocol` ?? RunDirectory.configuredProtocol(run) ?? "loo"
-        guard let p = EvalProtocol(rawValue: name) else {
-            throw AlignError.invalidArgument("--protocol must be loo or chrono (got \(name))")
-        }
-        return (sp, p)
+        return (split, try `protocol` ?? RunDirectory.configuredProtocol(run) ?? .loo)
     }
 
     /// The dataset at --data.

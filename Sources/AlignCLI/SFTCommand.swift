@@ -43,7 +43,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Override optim.warmup.") var warmup: Int?
     @Option(name: .customLong("batch-size"), help: "Override optim.batch_size.") var batchSize: Int?
     @Option(name: .long, help: "Override seed.") var seed: UInt64?
-    @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: String?
+    @Option(name: .long, help: "Override protocol (loo | chrono).") var `protocol`: EvalProtocol?
     @Option(name: .customLong("max-history"), help: "Override max_history.") var maxHistory: Int?
     @Option(name: .customLong("eval-every"), help: "Override eval.every.") var evalEvery: Int?
     @Option(name: .long, help: "Override eval.beam.") var beam: Int?
@@ -80,8 +80,8 @@ struct SFTCommand: ParsableCommand {
         }
         try set(tasks, "--tasks") { t in
             let list = try PromptTask.parseList(t)
-            var w: [String: Double] = [:]
-            for task in list { w[task.rawValue] = cfg.tasks[task.rawValue] ?? 1 }
+            var w: [PromptTask: Double] = [:]
+            for task in list { w[task] = cfg.tasks[task] ?? 1 }
             cfg.tasks = w
         }
         set(steps, "--steps") { cfg.optim.steps = $0 }
@@ -90,7 +90,7 @@ struct SFTCommand: ParsableCommand {
         set(batchSize, "--batch-size") { cfg.optim.batchSize = $0 }
         set(seed, "--seed") { cfg.seed = $0 }
         set(precisionOptions.precision, "--precision") { cfg.precision = $0 }
-        set(`protocol`, "--protocol") { cfg.protocolName = $0 }
+        set(`protocol`, "--protocol") { cfg.evalProtocol = $0 }
         set(maxHistory, "--max-history") { cfg.maxHistory = $0 }
         set(evalEvery, "--eval-every") { cfg.eval.every = $0 }
         set(beam, "--beam") { cfg.eval.beam = $0 }

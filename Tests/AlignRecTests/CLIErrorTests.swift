@@ -111,6 +111,9 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
             (try sft(tiny.replacingOccurrences(of: "steps: 2", with: "steps: 2, learning_rate: 0.1")), "unknown key 'optim.learning_rate'"),
             (try sft(tiny + "\nmax_history: 5\n"), "max_history is given twice"),
             (try sft(tiny.replacingOccurrences(of: "steps: 2", with: "steps: two")), "optim.steps: expected an integer"),
+            // Protocol and task names are read typed where the file enters.
+            (try sft(tiny + "\nprotocol: chrnoo\n"), "protocol: 'chrnoo' is not one of loo, chrono (did you mean 'chrono'?)"),
+            (try sft(tiny.replacingOccurrences(of: "tasks: {nextitem: 1}", with: "tasks: {nextitm: 1}")), "tasks: unknown task 'nextitm' (did you mean 'nextitem'?"),
             (["sft", "--data", data, "--prompts", prompts, "--config", good, "--out", root.appendingPathComponent("new-run").path, "--lr", "inf"],
              "with --lr: optim.lr = inf"),
             // Checkpoints that do not hold together.
@@ -123,6 +126,7 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
             (["generate", "--model", run, "--prompt-ids", "1", "--top-p", "2"], "--top-p = 2"),
             (["generate", "--model", run, "--prompt-ids", "1", "--temperature", "nan"], "--temperature = nan"),
             (["eval", "--model", run, "--data", data, "--max-examples=-3"], "--max-examples = -3"),
+            (["eval", "--model", run, "--data", data, "--split", "train"], "--split = train; allowed: valid or test"),
             (["compare", "--a", run, "--b", run, "--data", data, "--k", "50"], "--k = 50"),
             (["tokenizer", "train", "--data", data, "--vocab-size", "0", "--out", root.appendingPathComponent("tok").path], "--vocab-size = 0"),
             (["sid", "build", "--data", data, "--levels", "0", "--out", root.appendingPathComponent("sid").path], "--levels = 0"),

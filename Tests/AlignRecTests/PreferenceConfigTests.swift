@@ -30,9 +30,9 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
     // The chronological future-reward preset is configs/grpo.yaml with the reward, protocol, steps and validation
     // interval changed.
     var c = try GRPOConfig.load(repoConfig("grpo-chrono-future.yaml"))
-    #expect(c.protocolName == "chrono" && c.reward == RewardMix(future: 1) && c.futureWindow == 10 && c.futureDecay == 0.7)
+    #expect(c.evalProtocol == .chrono && c.reward == RewardMix(future: 1) && c.futureWindow == 10 && c.futureDecay == 0.7)
     #expect(c.optim.steps == 450 && c.eval.every == 75 && c.eval.maxUsers == 0)
-    c.protocolName = g.protocolName; c.reward = g.reward; c.optim.steps = g.optim.steps; c.eval.every = g.eval.every
+    c.evalProtocol = g.evalProtocol; c.reward = g.reward; c.optim.steps = g.optim.steps; c.eval.every = g.eval.every
     #expect(c == g)
 }
 
@@ -74,13 +74,13 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
         if let yaml { try yaml.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8) }
         return dir
     }
-    var sft = try TrainConfig.load(repoConfig("movielens.yaml")); sft.protocolName = "chrono"
-    var dpo = try DPOConfig.load(repoConfig("dpo.yaml")); dpo.protocolName = "chrono"
-    var grpo = try GRPOConfig.load(repoConfig("grpo.yaml")); grpo.protocolName = "chrono"
-    #expect(try RunDirectory.configuredProtocol(try runDir(try sft.yaml())) == "chrono")
-    #expect(try RunDirectory.configuredProtocol(try runDir(try dpo.yaml())) == "chrono")
-    #expect(try RunDirectory.configuredProtocol(try runDir(try grpo.yaml())) == "chrono")
-    #expect(try RunDirectory.configuredProtocol(try runDir(try GRPOConfig().yaml())) == "loo")
+    var sft = try TrainConfig.load(repoConfig("movielens.yaml")); sft.evalProtocol = .chrono
+    var dpo = try DPOConfig.load(repoConfig("dpo.yaml")); dpo.evalProtocol = .chrono
+    var grpo = try GRPOConfig.load(repoConfig("grpo.yaml")); grpo.evalProtocol = .chrono
+    #expect(try RunDirectory.configuredProtocol(try runDir(try sft.yaml())) == .chrono)
+    #expect(try RunDirectory.configuredProtocol(try runDir(try dpo.yaml())) == .chrono)
+    #expect(try RunDirectory.configuredProtocol(try runDir(try grpo.yaml())) == .chrono)
+    #expect(try RunDirectory.configuredProtocol(try runDir(try GRPOConfig().yaml())) == .loo)
     #expect(try RunDirectory.configuredProtocol(try runDir(nil)) == nil)
     #expect(throws: AlignError.self) { try RunDirectory.configuredProtocol(try runDir("format: something-else\n")) }
 }

@@ -94,7 +94,7 @@ private func checkRunDirectory(_ run: URL, steps: Int) throws {
 @Test func futureWindowKeepsTheUsersNextItemsOutOfNegativesAndRewardsThem() throws {
     let (data, sft, root) = try tinyAlignmentWorld()
     defer { try? FileManager.default.removeItem(at: root) }
-    let ctx = try AlignmentContext(stage: "dpo", from: sft, data: data, out: root.appendingPathComponent("ctx"), protocolName: "loo",
+    let ctx = try AlignmentContext(stage: "dpo", from: sft, data: data, out: root.appendingPathComponent("ctx"), evalProtocol: .loo,
                                    eval: AlignEval(), seed: 0, resolvedConfig: "", progress: false) { _ in }
     let training = ctx.dataset.examples(.loo, .train)
     let window = 3

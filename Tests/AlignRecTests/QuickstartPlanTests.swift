@@ -67,7 +67,7 @@ private func stage(_ plan: QuickstartPlan, _ name: String) throws -> QuickstartS
         #expect(a == b)
     }
     // The chrono preset it names exists and trains on the chronological protocol.
-    #expect(try GRPOConfig.load(repoFile("configs/grpo-chrono-future.yaml")).protocolName == "chrono")
+    #expect(try GRPOConfig.load(repoFile("configs/grpo-chrono-future.yaml")).evalProtocol == .chrono)
 }
 
 @Test func chronoQuickstartWithoutCollaborativeVectorsUsesTextSIDs() throws {

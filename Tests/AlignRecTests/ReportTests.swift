@@ -1,11 +1,13 @@
-// The run report: stage discovery through run.json parent links, tolerant reading of metrics.jsonl and
-// eval.json (RankingMetrics' {ks, hr, ndcg} expands to hr@K), SID usage counts from a SID map, and an HTML
-// page with no external resources. Synthetic runs written here; numbers checked against the inputs.
+// The run report: stage discovery through run.json parent links, metrics.jsonl read back as typed records (lines
+// of no known kind noted, not fatal), tolerant reading of eval.json (RankingMetrics' {ks, hr, ndcg} expands to
+// hr@K), SID usage counts from a SID map, and an HTML page with no external resources. Synthetic runs written
+// here as the stages write them; numbers checked against the inputs.
 import AlignRec
 import Foundation
 import Testing
 
-/// Writes a synthetic run directory: run.json (stage, parent, --data), metrics.jsonl, optional eval.json.
+/// Writes a synthetic run directory: run.json (stage, parent, --data), metrics.jsonl (SFT lines: a training line
+/// per step, a validation line every 5), optional eval.json.
 func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String, steps: Int, eval: String?) throws {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let parentField = parent.map { "\"parent\": \"\($0)\"," } ?? ""
@@ -15,9 +17,13 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     """.write(to: dir.appendingPathComponent("run.json"), atomically: true, encoding: .utf8)
     var lines: [String] = []
     for s in 1...steps {
-        lines.append("{\"stage\":\"train\",\"step\":\(s),\"loss\":\(3.0 / Double(s)),\"lr\":0.001,\"tok_s\":\(1000 + s),\"time\":\(1000.0 + Double(s) * 2)}")
-        if s % 5 == 0 { lines.append("{\"stage\":\"val\",\"step\":\(s),\"loss\":\(3.5 / Double(s)),\"time\":\(1000.0 + Double(s) * 2)}") }
+        lines.append("{\"stage\":\"sft_train\",\"step\":\(s),\"loss\":\(3.0 / Double(s)),\"lr\":0.001,\"grad_norm\":1,\"epoch\":0,\"tokens\":\(100 * s),\"tokens_per_s\":\(1000 + s),\"time\":\(1000.0 + Double(s) * 2)}")
+        if s % 5 == 0 {
+            lines.append("{\"stage\":\"sft_valid\",\"step\":\(s),\"hr10\":\(0.01 * Double(s)),\"ndcg10\":\(0.005 * Double(s)),\"users\":50,\"seconds\":1.5,\"best\":true,\"time\":\(1000.0 + Double(s) * 2)}")
+        }
     }
+    lines.append(#"{"stage":"sft_train","step":"three","time":1}"#)   // a known kind with a field of the wrong type
+    lines.append(#"{"stage":"custom","step":3,"value":1}"#)             // no kind align writes
     try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
     if let eval { try eval.write(to: dir.appendingPathComponent("eval.json"), atomically: true, encoding: .utf8) }
 }
@@ -48,12 +54,17 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
     let sftEval = Dictionary(report.runs[0].eval.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     #expect(sftEval["metrics.hr@10"] == 0.07 && sftEval["metrics.ndcg@20"] == 0.04 && sftEval["coverage"] == 0.3)
     #expect(report.runs[0].evalText.contains { $0.key == "protocol" && $0.value == "leave-one-out" })
-    // Curves: "loss" with a train and a val series, "lr", "tok_s".
-    let curves = ReportHTML.curves(report.runs[0].metrics)
+    // Curves from the typed lines: "loss" (train), "hr10" and "ndcg10" (valid, one point per validation), "lr".
+    let sftLines = report.runs[0].metrics
+    #expect(sftLines.count == 24 && sftLines.filter { if case .sftValid = $0.entry { true } else { false } }.count == 4)
+    #expect(report.runs[0].notes.contains { $0.contains("2 lines not shown") && $0.contains("line 25: step:") }, "\(report.runs[0].notes)")
+    let curves = ReportHTML.curves(sftLines)
     #expect(curves.first?.key == "loss")
-    #expect(curves.first?.series.map(\.name) == ["train", "val"])
-    #expect(curves.first?.series[1].points.count == 4)
+    #expect(curves.first?.series.map(\.name) == ["train"])
     #expect(curves.first?.series[0].points.last?.y == 3.0 / 20)
+    let hr = try #require(curves.first { $0.key == "hr10" })
+    #expect(hr.series.map(\.name) == ["valid"] && hr.series[0].points.map(\.x) == [5, 10, 15, 20] && hr.series[0].points.last?.y == 0.2)
+    #expect(curves.contains { $0.key == "lr" } && !curves.contains { $0.key == "users" || $0.key == "seconds" || $0.key == "best" })
 
     let html = ReportHTML.render(report)
     #expect(html.contains("<svg") && html.contains("hr@10") && html.contains("0.0800"))
@@ -87,21 +98,26 @@ func writeSyntheticRun(_ dir: URL, stage: String, parent: String?, data: String,
 }
 
 @Test func alignmentLogsAndSummaryAreRead() throws {
-    // `align dpo` style: one stage name, an "event" per row, valid_/test_ prefixed keys, a final row without step.
-    let rows: [[String: Any]] = [
-        ["stage": "dpo", "event": "start", "step": 0, "valid_hr10": 0.05, "test_hr10": 0.04],
-        ["stage": "dpo", "event": "train", "step": 1, "loss": 0.69, "best": true],
-        ["stage": "dpo", "event": "valid", "step": 1, "valid_hr10": 0.06, "examples": 100],
-        ["stage": "dpo", "event": "final", "valid_ndcg10": 0.1, "minutes": 3.0],
-    ]
-    let charts = Dictionary(uniqueKeysWithValues: ReportHTML.curves(rows).map { ($0.key, $0.series) })
-    #expect(charts["hr10"]?.first { $0.name == "valid" }?.points.map(\.x) == [0, 1])
-    #expect(charts["hr10"]?.first { $0.name == "test" }?.points.count == 1)
-    #expect(charts["loss"]?.map(\.name) == ["train"])
-    #expect(charts["ndcg10"] == nil && charts["minutes"] == nil && charts["examples"] == nil && charts["best"] == nil)
+    // `align dpo` lines as the stage writes them: one stage name, an "event" per line, a final line without a step.
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-summary-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let log = try MetricsLog(url: dir.appendingPathComponent("metrics.jsonl"), append: false)
+    log.log(AlignStartRecord(validHR10: 0.05, validNDCG10: 0.02, testHR10: 0.04, testNDCG10: 0.015, checkNDCG10: 0.02), stage: "dpo")
+    log.log(DPOPairsRecord(pairs: 10, negatives: .beam, numNegatives: 1, sftTrainTop1: 0.3, maxSeq: 40, seconds: 2), stage: "dpo")
+    var st = DPOStepStats(); st.loss = 0.69; st.margin = .nan
+    log.log(DPOTrainRecord(step: 1, st, lr: 1e-5, seconds: 0.5), stage: "dpo")
+    log.log(AlignValidRecord(step: 1, validHR10: 0.06, validNDCG10: 0.03, best: true, examples: 100), stage: "dpo")
+    log.log(AlignFinalRecord(bestStep: 1, validNDCG10: 0.1, testNDCG10: 0.09, minutes: 3), stage: "dpo")
+    let read = try MetricsLog.records(dir.appendingPathComponent("metrics.jsonl"))
+    #expect(read.unread.isEmpty && read.lines.count == 5 && read.lines.allSatisfy { $0.stage == "dpo" && $0.time != nil })
+    guard case .dpoTrain(let train) = read.lines[2].entry else { Issue.record("not a DPO training line"); return }
+    #expect(train.loss == 0.69 && train.rewardsMargin.isNaN && train.lr == 1e-5)   // non-finite values survive as "nan"
+    let charts = Dictionary(uniqueKeysWithValues: ReportHTML.curves(read.lines).map { ($0.key, $0.series) })
+    #expect(charts["hr10"]?.first { $0.name == "valid" }?.points.map(\.x) == [0, 1])
+    #expect(charts["hr10"]?.first { $0.name == "test" }?.points.count == 1)
+    #expect(charts["loss"]?.map(\.name) == ["train"] && charts["rewards_margin"] == nil)
+    #expect(charts["minutes"] == nil && charts["examples"] == nil && charts["best"] == nil && charts["pairs"] == nil)
     try """
     {"format": "align-alignment-summary", "version": 1, "stage": "dpo",
      "sft": {"test_hr10": 0.07, "test_ndcg10": 0.03, "valid_hr10": 0.08, "valid_ndcg10": 0.04},

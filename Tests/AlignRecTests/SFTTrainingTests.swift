@@ -233,11 +233,11 @@ extension SFTEngineTests {
     // sid2title at weight 0.5: each epoch a different half of the catalogue gets a sample.
     let model = try RecModel(params: base.params, tokenizer: base.tokenizer, sidMap: base.sidMap, items: base.items,
                              prompts: base.prompts,
-                             taskConfig: TaskConfig(taskWeights: ["nextitem": 1, "sid2title": 0.5, "title2sid": 1]),
+                             taskConfig: TaskConfig(taskWeights: [.nextitem: 1, .sid2title: 0.5, .title2sid: 1]),
                              info: base.info)
     let ds = try tinyServeDataset()
     var cfg = TrainConfig()
-    cfg.tasks = ["nextitem": 1, "sid2title": 0.5, "title2sid": 1]
+    cfg.tasks = [.nextitem: 1, .sid2title: 0.5, .title2sid: 1]
     cfg.sampling.stride = 1
     cfg.seed = 3
     func split(_ s: SFTSamples) -> (seq: [EncodedExample], tr: [EncodedExample]) {

@@ -49,11 +49,11 @@ import Testing
 
 @Test func sidMapRecordsWhoseInteractionsShapedIt() throws {
     var m = try SIDMap(codebookSizes: [4, 3], method: "rqkmeans-balanced", dedup: "sinkhorn", codesByRow: [[3, 2], [0, 1]])
-    try m.checkProtocol("chrono", what: "SFT")   // text-only codes suit every protocol
+    try m.checkProtocol(.chrono, what: "SFT")   // text-only codes suit every protocol
     #expect(!m.jsonString().contains("interactions"))
-    m.interactions = "loo"
+    m.interactions = .loo
     let back = try SIDMap.parse(Data(m.jsonString().utf8), path: "m.json")
-    #expect(back.interactions == "loo" && back == m)
-    try back.checkProtocol("loo", what: "SFT")
-    #expect(throws: AlignError.self) { try back.checkProtocol("chrono", what: "SFT") }
+    #expect(back.interactions == .loo && back == m)
+    try back.checkProtocol(.loo, what: "SFT")
+    #expect(throws: AlignError.self) { try back.checkProtocol(.chrono, what: "SFT") }
 }

@@ -22,7 +22,9 @@ private func sftError(_ yaml: String) -> String? {
         ("optim:\n  learning_rate: 0.1\n", ["bad.yaml:2:", "unknown key 'optim.learning_rate'", "known keys of optim:", "lr"]),
         ("model: {hidden_sise: 64}", ["did you mean 'model.hidden_size'"]),
         ("sampling: {offsets: fixd}", ["sampling.offsets", "'fixd' is not one of fixed, random", "did you mean 'fixed'"]),
-        ("tasks: {nextitm: 1}", ["unknown task 'nextitm'", "did you mean 'nextitem'"]),
+        ("tasks: {nextitm: 1}", ["tasks: unknown task 'nextitm'", "did you mean 'nextitem'"]),
+        ("protocol: chrnoo", ["protocol: 'chrnoo' is not one of loo, chrono", "did you mean 'chrono'"]),
+        ("protocol: random", ["protocol: 'random' is not one of loo, chrono"]),
     ]
     for (yaml, needles) in cases {
         let e = try #require(sftError(yaml), "accepted: \(yaml)")
@@ -92,7 +94,6 @@ private func sftError(_ yaml: String) -> String? {
         ("tasks: {nextitem: .inf}", "tasks.nextitem = inf"),
         ("tasks: {nextitem: 1e300}", "tasks.nextitem = 1e+300"),
         ("tasks: {nextitem: 0}", "at least one task with a positive weight"),
-        ("protocol: random", "protocol = 'random'; allowed: loo or chrono"),
     ]
     for (yaml, needle) in cases {
         let e = try #require(sftError(yaml), "accepted: \(yaml)")
@@ -115,6 +116,7 @@ private func sftError(_ yaml: String) -> String? {
         ("optim: {micro_batch: 0}", "optim.micro_batch = 0"),
         ("optim: {lr: .inf}", "optim.lr = inf"),
         ("future_windw: 3", "did you mean 'future_window'"),
+        ("protocol: chrnoo", "protocol: 'chrnoo' is not one of loo, chrono (did you mean 'chrono'?)"),
     ]
     for (yaml, needle) in dpo {
         let e = try #require(err(DPOConfig.self, "format: align-dpo-config\n" + yaml) { try $0.validate(path: "a.yaml") }, "accepted: \(yaml)")
@@ -129,6 +131,7 @@ private func sftError(_ yaml: String) -> String? {
         ("epsilon: .nan", "epsilon = nan"),
         ("optim: {steps: 1000000, batch_size: 100000}", "steps × batch_size"),
         ("embeddings: ''", "embeddings = ''"),
+        ("protocol: leave-one-out", "protocol: 'leave-one-out' is not one of loo, chrono"),
     ]
     for (yaml, needle) in grpo {
         let e = try #require(err(GRPOConfig.self, "format: align-grpo-config\n" + yaml) { try $0.validate(path: "a.yaml") }, "accepted: \(yaml)")

@@ -46,7 +46,7 @@ private func builder(_ config: TaskConfig = TaskConfig()) throws -> TaskSampleBu
     #expect(ex.filter { $0.task == .title2sid }.map(\.response) == (1...6).map { sids[$0]! })
     #expect(ex.first { $0.task == .sid2title && $0.item == 3 }!.response == "Film 3, The")
     // Weight 0 drops a task, 2 doubles it, 0.5 keeps about half, deterministically.
-    let w = try builder(TaskConfig(taskWeights: ["sid2title": 0, "title2sid": 2, "nextitem": 0.5]))
+    let w = try builder(TaskConfig(taskWeights: [.sid2title: 0, .title2sid: 2, .nextitem: 0.5]))
     var r1 = Rng(seed: 3), r2 = Rng(seed: 3)
     let seqs = [Array(1...6), Array(1...6), Array(1...6), Array(1...6)]
     let e1 = try w.trainingExamples(tasks: [.sid2title, .title2sid, .nextitem], sequences: seqs, rng: &r1)
@@ -59,7 +59,13 @@ private func builder(_ config: TaskConfig = TaskConfig()) throws -> TaskSampleBu
     // Templates vary across samples.
     #expect(Set(e1.map(\.templateIndex)).count > 1)
     #expect(throws: AlignError.self) { try TaskSampleBuilder(library: b.library, items: catalogue().items, sids: [1: "<a_1>"]) }
-    #expect(throws: AlignError.self) { try builder(TaskConfig(taskWeights: ["bogus": 1])) }
+    #expect(throws: AlignError.self) { try builder(TaskConfig(taskWeights: [.nextitem: -1])) }
+    // task_config.json names tasks by name: an unknown name is an error naming it, a known one reads typed.
+    let json = { (s: String) in try JSONDecoder().decode(TaskConfig.self, from: Data(s.utf8)) }
+    #expect(try json(#"{"task_weights": {"nextitem": 1, "sid2title": 0.5}}"#).taskWeights == [.nextitem: 1, .sid2title: 0.5])
+    #expect(throws: (any Error).self) { try json(#"{"task_weights": {"bogus": 1}}"#) }
+    let written = String(decoding: try JSONEncoder().encode(TaskConfig(taskWeights: [.title2sid: 2])), as: UTF8.self)
+    #expect(written.contains(#""task_weights":{"title2sid":2}"#), "\(written)")
 }
 
 @Test func encodingMasksThePromptAndShiftsTargets() throws {

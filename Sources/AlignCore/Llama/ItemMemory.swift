@@ -31,7 +31,8 @@ public enum ItemMemoryFile {
 
     /// Writes the file (atomically).
     public static func write(params: LlamaParameters, items: ItemTable, to url: URL) throws {
-        try AtomicFile.write(SafetensorsWriter.encode(tensors(params: params, items: items), metadata: ["format": formatName, "version": "1"]), to: url)
+        try AtomicFile.write(SafetensorsWriter.encode(tensors(params: params, items: items),
+                                                      metadata: ["format": formatName, "version": "1", "carry": items.carry ? "1" : "0"]), to: url)
     }
 
     /// Reads the file: the table (checked against `vocabSize`) and the residuals [N, C], C = `hiddenSize`.
@@ -59,7 +60,10 @@ public enum ItemMemoryFile {
         }
         let sids = (0..<n).map { Array(codes[($0 * L)..<(($0 + 1) * L)]) }
         let items: ItemTable
-        do { items = try ItemTable(sids: sids, vocabSize: vocabSize, warm: warm.map { $0 == 1 }) } catch {
+        guard [nil, "0", "1"].contains(f.metadata["carry"]) else {
+            throw AlignError.format(path: url.path, line: nil, message: "metadata carry is '\(f.metadata["carry"]!)', expected 0 or 1")
+        }
+        do { items = try ItemTable(sids: sids, vocabSize: vocabSize, warm: warm.map { $0 == 1 }, carry: f.metadata["carry"] == "1") } catch {
             throw AlignError.format(path: url.path, line: nil, message: "\(error)")
         }
         return (items, residual)

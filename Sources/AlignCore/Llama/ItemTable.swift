@@ -7,6 +7,10 @@
 // and closed. Any other token (text, a level-0 token in the middle of a run, a level out of order) restarts
 // the scan, so item positions are a pure function of the token ids — the trainer, the KV-cached decoder and
 // every caller find the same positions without being told.
+//
+// Carry (`carry` on): the most recently completed item also reaches every text token after it, up to the next SID
+// token — e.g. the title a sid2title answer generates, or the instruction text after a history. Its residual is
+// then added at those positions too (`inputItem`).
 import Foundation
 
 /// Item SIDs as token ids, and the item-completion scan.
@@ -19,6 +23,8 @@ public struct ItemTable: Sendable, Equatable {
     public let codes: [Int32]
     /// [N] whether the item has a per-item vector (cold items keep a zero vector and never train one).
     public let warm: [Bool]
+    /// Whether the last completed item is carried to the text tokens after it (see the file header).
+    public let carry: Bool
     /// Token id → its level (−1: not a SID token of this table).
     let level: [Int8]
     /// Packed SID (Σ_l code_l · vocab^l over the L token ids) → item.
@@ -27,7 +33,7 @@ public struct ItemTable: Sendable, Equatable {
 
     /// `sids[i]` are item i + 1's token ids (all of one length L ≥ 1, level l's tokens distinct from every other
     /// level's); `warm` defaults to every item.
-    public init(sids: [[Int32]], vocabSize: Int, warm: [Bool]? = nil) throws {
+    public init(sids: [[Int32]], vocabSize: Int, warm: [Bool]? = nil, carry: Bool = false) throws {
         guard let first = sids.first else { throw AlignError.invalidArgument("item table: no items") }
         let L = first.count
         guard L >= 1 else { throw AlignError.invalidArgument("item table: empty SID for item 1") }
@@ -65,11 +71,13 @@ public struct ItemTable: Sendable, Equatable {
         count = sids.count; levels = L; self.codes = codes; self.level = level; self.lookup = lookup
         self.vocabSize = vocabSize
         self.warm = warm ?? [Bool](repeating: true, count: sids.count)
+        self.carry = carry
     }
 
     /// The same items with other warm flags.
     public func with(warm: [Bool]) throws -> ItemTable {
-        try ItemTable(sids: (0..<count).map { Array(codes[($0 * levels)..<(($0 + 1) * levels)]) }, vocabSize: vocabSize, warm: warm)
+        try ItemTable(sids: (0..<count).map { Array(codes[($0 * levels)..<(($0 + 1) * levels)]) }, vocabSize: vocabSize, warm: warm,
+                      carry: carry)
     }
 
     /// Item i's (1...N) SID token ids.
@@ -84,6 +92,8 @@ public struct ItemTable: Sendable, Equatable {
         public var length: Int32 = 0
         /// Packed tokens of the open run.
         public var key: Int = 0
+        /// The last item completed with no SID token after it (what `carry` adds to text tokens).
+        public var last: Int32 = 0
         public init() {}
     }
 
@@ -103,6 +113,25 @@ public struct ItemTable: Sendable, Equatable {
         let item = lookup[s.key] ?? 0
         s.length = 0; s.key = 0
         return item
+    }
+
+    /// Feeds one token; returns the item whose residual goes into this position: the item completed here, or with
+    /// `carry` the last completed item when this is a text token (0: none).
+    @inline(__always)
+    public func inputItem(_ s: inout Scan, _ token: Int32) -> Int32 {
+        let isSID = token >= 0 && Int(token) < vocabSize && level[Int(token)] >= 0
+        let done = advance(&s, token)
+        if done > 0 { s.last = done; return done }
+        if isSID { s.last = 0; return 0 }
+        return carry ? s.last : 0
+    }
+
+    /// out[b·T + t] = `inputItem` at tokens[b·T + t], each row scanned from its start.
+    public func inputItems(_ tokens: UnsafePointer<Int32>, batch: Int, seq: Int, into out: UnsafeMutablePointer<Int32>) {
+        for b in 0..<batch {
+            var s = Scan()
+            for t in 0..<seq { out[b * seq + t] = inputItem(&s, tokens[b * seq + t]) }
+        }
     }
 
     /// out[b·T + t] = the item completed at tokens[b·T + t] (0: none), each of the `batch` rows scanned from its start.

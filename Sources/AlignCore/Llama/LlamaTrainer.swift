@@ -341,16 +341,17 @@ public final class LlamaTrainer: @unchecked Sendable {
     }
 
     /// Finds the completed items of the batch and adds the warm ones' residuals to res[0] (each left out with
-    /// probability `itemInputDropout` in a training forward).
+    /// probability `itemInputDropout` in a training forward, in the rows that get dropout: `dropoutRows`).
     func itemInput(_ items: ItemTable, _ B: Int, _ T: Int) {
         let N = B * T, C = config.hiddenSize
         items.completions(tokens.baseAddress!, batch: B, seq: T, into: completed.baseAddress!)
+        if items.carry { items.inputItems(tokens.baseAddress!, batch: B, seq: T, into: added.baseAddress!) }
         let drop = dropoutKey != nil && itemInputDropout > 0
         let threshold = UInt64((Double(itemInputDropout) * 16_777_216).rounded()), base = mix64((dropoutKey ?? 0) ^ 0x17E3_3E30)
         for i in 0..<N {
-            var it = completed[i]
+            var it = items.carry ? added[i] : completed[i]
             if it > 0 && !itemWarm[Int(it) - 1] { it = 0 }
-            if it > 0 && drop && mix64(base &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03) >> 40 < threshold { it = 0 }
+            if it > 0 && drop && (dropoutRows?[i / T] ?? true) && mix64(base &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03) >> 40 < threshold { it = 0 }
             added[i] = it
         }
         itemInputForward(res[0], params.data.baseAddress! + params.layout.itemMemory!.offset, added.baseAddress!, N, C)

@@ -95,8 +95,8 @@ public enum NegativeSource: String, Codable, Sendable, CaseIterable, ConfigChoic
 public struct DPOConfig: Codable, Sendable, Equatable {
     public var format = "align-dpo-config"
     public var version = 1
-    /// "loo" or "chrono" (must be the protocol the SFT model was trained on).
-    public var protocolName = "loo"
+    /// The protocol the SFT model was trained on.
+    public var evalProtocol: EvalProtocol = .loo
     public var beta: Double = 0.1
     public var negatives: NegativeSource = .beam
     public var numNegatives: Int = 1
@@ -122,7 +122,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case format, version, protocolName = "protocol", beta, negatives, numNegatives = "num_negatives"
+        case format, version, evalProtocol = "protocol", beta, negatives, numNegatives = "num_negatives"
         case negativeBeam = "negative_beam", maxPairs = "max_pairs", sftWeight = "sft_weight", optim, eval, seed
         case recentPositions = "recent_positions", futureWindow = "future_window", promptSampling = "prompt_sampling"
         case precision
@@ -132,7 +132,7 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         let d = DPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
-        protocolName = try c.decodeIfPresent(String.self, forKey: .protocolName) ?? d.protocolName
+        evalProtocol = try c.decodeIfPresent(EvalProtocol.self, forKey: .evalProtocol) ?? d.evalProtocol
         beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
         negatives = try c.decodeIfPresent(NegativeSource.self, forKey: .negatives) ?? d.negatives
         numNegatives = try c.decodeIfPresent(Int.self, forKey: .numNegatives) ?? d.numNegatives
@@ -160,7 +160,6 @@ public struct DPOConfig: Codable, Sendable, Equatable {
         let check = FieldCheck(file: path)
         guard format == "align-dpo-config" else { throw check.failure("format", "'\(format)'", allowed: "align-dpo-config") }
         guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
-        guard EvalProtocol(rawValue: protocolName) != nil else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
         try check.number("beta", beta, .positive)
         try check.number("sft_weight", sftWeight, .nonNegative)
         try check.int("recent_positions", recentPositions, 0...Int.max, "0 = every training position")
@@ -198,7 +197,8 @@ public enum RolloutMode: String, Codable, Sendable, CaseIterable, ConfigChoice {
 public struct GRPOConfig: Codable, Sendable, Equatable {
     public var format = "align-grpo-config"
     public var version = 1
-    public var protocolName = "loo"
+    /// The protocol the SFT model was trained on.
+    public var evalProtocol: EvalProtocol = .loo
     /// G, completions per prompt.
     public var groupSize: Int = 8
     public var rollout: RolloutMode = .beam
@@ -230,7 +230,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case format, version, protocolName = "protocol", groupSize = "group_size", rollout, temperature, reward
+        case format, version, evalProtocol = "protocol", groupSize = "group_size", rollout, temperature, reward
         case embeddings, beta, epsilon, epsilonHigh = "epsilon_high", lossNormalization = "loss_normalization"
         case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
         case futureWindow = "future_window", futureDecay = "future_decay", promptSampling = "prompt_sampling"
@@ -241,7 +241,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         let d = GRPOConfig(), c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? d.format
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
-        protocolName = try c.decodeIfPresent(String.self, forKey: .protocolName) ?? d.protocolName
+        evalProtocol = try c.decodeIfPresent(EvalProtocol.self, forKey: .evalProtocol) ?? d.evalProtocol
         groupSize = try c.decodeIfPresent(Int.self, forKey: .groupSize) ?? d.groupSize
         rollout = try c.decodeIfPresent(RolloutMode.self, forKey: .rollout) ?? d.rollout
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
@@ -280,7 +280,6 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         let check = FieldCheck(file: path)
         guard format == "align-grpo-config" else { throw check.failure("format", "'\(format)'", allowed: "align-grpo-config") }
         guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
-        guard EvalProtocol(rawValue: protocolName) != nil else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
         try check.int("group_size", groupSize, 2...FieldCheck.maxCount)
         try check.number("temperature", temperature, .closed(1e-3, 1e3))
         for (name, w) in [("rule", reward.rule), ("ranking", reward.ranking), ("semantic", reward.semantic), ("future", reward.future)] {

@@ -63,18 +63,15 @@ public final class AlignmentContext {
 
     /// Refuses an `out` that holds a run (unless `overwrite`), then loads the bundle (`from`: checkpoint or run
     /// dir) and the dataset. Nothing is written until `open`.
-    public init(stage: String, from: URL, data: URL, out: URL, protocolName: String, eval: AlignEval, seed: UInt64,
+    public init(stage: String, from: URL, data: URL, out: URL, evalProtocol p: EvalProtocol, eval: AlignEval, seed: UInt64,
                 resolvedConfig: String, progress: Bool, overwrite: Bool = false, precision: Precision? = nil,
                 say: @escaping (String) -> Void) throws {
-        guard let p = EvalProtocol(rawValue: protocolName) else {
-            throw AlignError.invalidArgument("protocol must be loo or chrono (got '\(protocolName)')")
-        }
         self.stage = stage; self.evalProtocol = p; self.eval = eval; self.from = from; self.progress = progress; self.say = say
         self.out = out; self.seed = seed; self.resolvedConfig = resolvedConfig; mode = overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(out, mode: mode, canResume: false)
         say("loading \(from.path)")
         model = try RecModel.load(from)
-        try model.sidMap.checkProtocol(protocolName, what: stage)
+        try model.sidMap.checkProtocol(p, what: stage)
         dataset = try Dataset.load(from: data)
         guard dataset.items.count == model.items.count else {
             throw AlignError.invalidArgument("the model's catalogue has \(model.items.count) items but \(data.path) has \(dataset.items.count): use the dataset the SFT model was trained on")
@@ -169,8 +166,8 @@ public final class AlignmentContext {
         let sub = eval.maxUsers > 0 ? try evaluate(.valid, maxUsers: eval.maxUsers) : v
         bestNDCG = sub.ndcg(at: 10); bestStep = 0
         bestWeights = Array(model.params.data)
-        run.metrics.log(stage, ["event": "start", "step": 0, "valid_hr10": v.hr(at: 10), "valid_ndcg10": v.ndcg(at: 10),
-                                "test_hr10": t.hr(at: 10), "test_ndcg10": t.ndcg(at: 10), "check_ndcg10": bestNDCG])
+        run.metrics.log(AlignStartRecord(validHR10: v.hr(at: 10), validNDCG10: v.ndcg(at: 10), testHR10: t.hr(at: 10),
+                                         testNDCG10: t.ndcg(at: 10), checkNDCG10: bestNDCG), stage: stage)
         say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
                    evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
         try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
@@ -194,8 +191,8 @@ public final class AlignmentContext {
         let m = try evaluate(.valid, maxUsers: eval.maxUsers)
         let n = m.ndcg(at: 10)
         let improved = n > bestNDCG
-        run.metrics.log(stage, ["event": "valid", "step": step, "valid_hr10": m.hr(at: 10), "valid_ndcg10": n,
-                                "best": improved, "examples": m.count])
+        run.metrics.log(AlignValidRecord(step: step, validHR10: m.hr(at: 10), validNDCG10: n, best: improved, examples: m.count),
+                        stage: stage)
         say(String(format: "step %d valid HR@10 %.4f NDCG@10 %.4f%@", step, m.hr(at: 10), n, improved ? " (best)" : ""))
         if improved {
             bestNDCG = n; bestStep = step
@@ -229,8 +226,8 @@ public final class AlignmentContext {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json"))
-        run.metrics.log(stage, ["event": "final", "best_step": bestStep, "valid_ndcg10": summary.aligned.validNDCG10,
-                                "test_ndcg10": summary.aligned.testNDCG10, "minutes": minutes])
+        run.metrics.log(AlignFinalRecord(bestStep: bestStep, validNDCG10: summary.aligned.validNDCG10,
+                                         testNDCG10: summary.aligned.testNDCG10, minutes: minutes), stage: stage)
         let label = "\(stage.uppercased()) (best step \(bestStep))"
         func row(_ name: String, _ s: (valid: RankingMetrics, test: RankingMetrics)) -> String {
             name.padding(toLength: 24, withPad: " ", startingAt: 0)

@@ -42,6 +42,7 @@ public struct DPOStepStats: Sendable {
     /// Global gradient norm before clipping (0 when not computed).
     public var gradNorm: Float = 0
     public var pairs = 0
+    public init() {}
 }
 
 /// DPO training of one LLaMA model.

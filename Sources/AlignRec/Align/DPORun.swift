@@ -85,12 +85,12 @@ public enum DPORun {
     @discardableResult
     public static func run(_ o: DPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
         let cfg = o.config
-        let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+        let ctx = try AlignmentContext(stage: "dpo", from: o.from, data: o.data, out: o.out, evalProtocol: cfg.evalProtocol,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         var rng = Rng(seed: cfg.seed)
         let examples = ctx.trainingExamples(max: cfg.maxPairs, recent: cfg.recentPositions, sampling: cfg.promptSampling, rng: &rng)
-        guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        guard !examples.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) training split has no examples") }
         let check = FieldCheck(file: o.configLabel), items = ctx.model.items.count
         try check.int("num_negatives", cfg.numNegatives, 1...max(1, items - 1), "fewer than the catalogue's \(items) items")
         try check.beam("eval.beam", cfg.eval.beam, items: items)
@@ -142,9 +142,8 @@ public enum DPORun {
         try core.computeReference(&pairs, progress: refBar)
         refBar?.finish()
         let prepSeconds = Date().timeIntervalSince(t0)
-        ctx.run.metrics.log("dpo", ["event": "pairs", "pairs": pairs.count, "negatives": cfg.negatives.rawValue,
-                                    "num_negatives": cfg.numNegatives, "sft_train_top1": neg.targetTop1,
-                                    "max_seq": maxSeq, "seconds": prepSeconds])
+        ctx.run.metrics.log(DPOPairsRecord(pairs: pairs.count, negatives: cfg.negatives, numNegatives: cfg.numNegatives,
+                                           sftTrainTop1: neg.targetTop1, maxSeq: maxSeq, seconds: prepSeconds), stage: "dpo")
         say(String(format: "%d pairs (%@ negatives ×%d; SFT top-1 = target on %.1f%% of them), prepared in %.0f s",
                    pairs.count, cfg.negatives.rawValue, cfg.numNegatives, 100 * neg.targetTop1, prepSeconds))
 
@@ -163,15 +162,11 @@ public enum DPORun {
             do { st = try core.step(batch, lr: lr) } catch var d as TrainingDiverged {
                 bar?.finish()
                 d.step = step
-                ctx.run.metrics.log("dpo", ["event": "diverged", "step": step])
+                ctx.run.metrics.log(AlignDivergedRecord(step: step), stage: "dpo")
                 throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
             }
             ctx.updateAverage()
-            ctx.run.metrics.log("dpo", ["event": "train", "step": step, "loss": st.loss, "rewards_chosen": st.chosenReward,
-                                        "rewards_rejected": st.rejectedReward, "rewards_margin": st.margin,
-                                        "rewards_accuracy": st.accuracy, "chosen_logratio": st.chosenLogRatio,
-                                        "grad_norm": Double(st.gradNorm), "lr": Double(lr),
-                                        "seconds": Date().timeIntervalSince(ts)])
+            ctx.run.metrics.log(DPOTrainRecord(step: step, st, lr: Double(lr), seconds: Date().timeIntervalSince(ts)), stage: "dpo")
             bar?.advance(info: String(format: "loss %.4f margin %.3f acc %.2f", st.loss, st.margin, st.accuracy))
             if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }
         }

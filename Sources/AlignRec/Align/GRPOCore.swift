@@ -55,6 +55,7 @@ public struct GRPOStepStats: Sendable {
     public var gradNorm: Float = 0
     public var activeSequences = 0
     public var sequences = 0
+    public init() {}
 }
 
 /// Loss, KL, clipping and entropy sums of one accumulation pass.

@@ -27,7 +27,7 @@ public enum GRPORun {
     @discardableResult
     public static func run(_ o: GRPOOptions, say: @escaping (String) -> Void) throws -> AlignmentSummary {
         let cfg = o.config
-        let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, protocolName: cfg.protocolName,
+        let ctx = try AlignmentContext(stage: "grpo", from: o.from, data: o.data, out: o.out, evalProtocol: cfg.evalProtocol,
                                        eval: cfg.eval, seed: cfg.seed, resolvedConfig: try cfg.yaml(),
                                        progress: o.progress, overwrite: o.overwrite, precision: cfg.precision, say: say)
         let model = ctx.model, G = cfg.groupSize
@@ -48,7 +48,7 @@ public enum GRPORun {
         let needed = cfg.optim.steps * cfg.optim.batchSize
         let pool = ctx.trainingExamples(max: cfg.maxPrompts > 0 ? cfg.maxPrompts : needed, recent: cfg.recentPositions,
                                           sampling: cfg.promptSampling, rng: &rng)
-        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.protocolName) training split has no examples") }
+        guard !pool.isEmpty else { throw AlignError.invalidArgument("the \(cfg.evalProtocol.rawValue) training split has no examples") }
         say("prompts: \(pool.count) training examples of \(Set(pool.map(\.user)).count) users (prompt_sampling \(cfg.promptSampling.rawValue)\(cfg.recentPositions > 0 ? ", each user's last \(cfg.recentPositions) positions" : ""))")
         let ahead = GRPORewards.aheadMaps(of: pool, in: ctx.trainingSet, window: cfg.reward.future > 0 ? cfg.futureWindow : 0)
         let rec = try Recommender(model: model, beam: G)
@@ -118,20 +118,13 @@ public enum GRPORun {
             do { st = try core.step(groups: groups, rewards: rewards, lr: lr) } catch var d as TrainingDiverged {
                 bar?.finish()
                 d.step = step
-                ctx.run.metrics.log("grpo", ["event": "diverged", "step": step])
+                ctx.run.metrics.log(AlignDivergedRecord(step: step), stage: "grpo")
                 throw d.error(lastGood: ctx.lastGood, lr: cfg.optim.lr)
             }
             ctx.updateAverage()
             let trainSeconds = Date().timeIntervalSince(t0) - rolloutSeconds
-            var fields: [String: Any] = ["event": "train", "step": step, "mean_reward": st.meanReward, "hit_rate": st.hitRate,
-                                         "frac_zero_std": st.fracZeroStd, "active": st.activeSequences,
-                                         "sequences": st.sequences, "lr": Double(lr),
-                                         "rollout_seconds": rolloutSeconds, "train_seconds": trainSeconds]
-            if st.activeSequences > 0 {   // token statistics exist only when some group has reward variance
-                fields["loss"] = st.loss; fields["kl"] = st.kl; fields["clip_fraction"] = st.clipFraction
-                fields["entropy"] = st.entropy; fields["grad_norm"] = Double(st.gradNorm)
-            }
-            ctx.run.metrics.log("grpo", fields)
+            ctx.run.metrics.log(GRPOTrainRecord(step: step, st, lr: Double(lr), rolloutSeconds: rolloutSeconds,
+                                                trainSeconds: trainSeconds), stage: "grpo")
             bar?.advance(info: String(format: "reward %.3f hit %.2f zero-std %.2f kl %.4f", st.meanReward, st.hitRate,
                                       st.fracZeroStd, st.kl))
             if cfg.eval.every > 0 && step % cfg.eval.every == 0 && step != cfg.optim.steps { try ctx.validate(step: step) }

@@ -87,12 +87,23 @@ private func decodeFlexibleID<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ ke
     return try c.decode(String.self, forKey: key)
 }
 
-/// The two evaluation protocols of docs/protocol.md.
-public enum EvalProtocol: String, Codable, Sendable, CaseIterable {
+/// The two evaluation protocols of docs/protocol.md. Configs (`protocol:`), eval.json, SID maps and embedding
+/// metadata hold it typed; its name is read once, where a file or option enters.
+public enum EvalProtocol: String, Codable, Sendable, CaseIterable, ConfigChoice {
     /// Leave-one-out (§3).
     case loo
     /// Chronological 80/10/10 (§4).
     case chrono
+
+    /// The protocol a file's metadata names (`interactions`), nil when it names none; another value is an error
+    /// naming the file.
+    public static func metadata(_ value: String?, path: String, field: String) throws -> EvalProtocol? {
+        guard let value else { return nil }
+        guard let p = EvalProtocol(rawValue: value) else {
+            throw AlignError.format(path: path, line: nil, message: "\(field) is '\(value)', expected loo or chrono")
+        }
+        return p
+    }
 }
 
 /// A split of a protocol.
@@ -161,6 +172,8 @@ public struct Dataset: Sendable {
     public var chronoTrain: [Example]
     public var chronoValid: [Example]
     public var chronoTest: [Example]
+    /// Items held out of training (`cold_items.json`; nil: none). See ColdItems.swift.
+    public var cold: ColdItemsFile? = nil
 
     /// Number of items N (valid item indices are 1...N).
     public var numItems: Int { items.count }
@@ -171,15 +184,26 @@ public struct Dataset: Sendable {
         switch (p, split) {
         case (.loo, .valid): return looValid
         case (.loo, .test): return looTest
-        case (.chrono, .train): return chronoTrain
+        case (.chrono, .train):
+            let c = coldItems
+            guard !c.isEmpty else { return chronoTrain }
+            return chronoTrain.compactMap { ex in
+                guard !c.contains(ex.target) else { return nil }
+                var e = ex
+                e.history = droppingCold(ex.history, c)
+                return e.history.isEmpty ? nil : e
+            }
         case (.chrono, .valid): return chronoValid
         case (.chrono, .test): return chronoTest
         case (.loo, .train):
             var out: [Example] = []
+            let c = coldItems
             for t in looTrain where t.items.count >= 2 {
                 let ts = sequences[t.user - 1].timestamps
-                for p in 1..<t.items.count {
-                    out.append(Example(user: t.user, userId: t.userId, pos: p, timestamp: ts[p], history: Array(t.items[0..<p]), target: t.items[p]))
+                for p in 1..<t.items.count where !c.contains(t.items[p]) {
+                    let history = droppingCold(Array(t.items[0..<p]), c)
+                    if history.isEmpty { continue }
+                    out.append(Example(user: t.user, userId: t.userId, pos: p, timestamp: ts[p], history: history, target: t.items[p]))
                 }
             }
             return out
@@ -192,14 +216,16 @@ public struct Dataset: Sendable {
     }
 
     /// Training sequences: loo → `loo_train` sequences; chrono → per user the prefix s[0...m_u] where m_u is
-    /// the user's last training position (users without training samples are left out). Ordered by user.
+    /// the user's last training position (users without training samples are left out). Ordered by user. Cold
+    /// items (ColdItems.swift) are left out of every sequence.
     public func trainingSequences(_ p: EvalProtocol) -> [[Int]] {
+        let c = coldItems
         switch p {
-        case .loo: return looTrain.map(\.items)
+        case .loo: return looTrain.map { droppingCold($0.items, c) }
         case .chrono:
             var last = [Int](repeating: -1, count: sequences.count)
             for ex in chronoTrain { last[ex.user - 1] = max(last[ex.user - 1], ex.pos) }
-            return sequences.indices.compactMap { last[$0] >= 0 ? Array(sequences[$0].items[0...last[$0]]) : nil }
+            return sequences.indices.compactMap { last[$0] >= 0 ? droppingCold(Array(sequences[$0].items[0...last[$0]]), c) : nil }
         }
     }
 }

@@ -42,6 +42,11 @@ extension Dataset {
             let enc = JSONEncoder()
             enc.keyEncodingStrategy = .convertToSnakeCase
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let cold {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try e.encode(cold), to: dir.appendingPathComponent(ColdItemsFile.fileName))
+            }
             do { try AtomicFile.write(try enc.encode(info), to: dir.appendingPathComponent(FileName.info)) } catch let e as EncodingError {
                 throw AlignError.io(path: FileName.info, message: "could not encode: \(e)")
             }
@@ -72,8 +77,10 @@ extension Dataset {
         for name in [FileName.looValid, FileName.looTest, FileName.chronoTrain, FileName.chronoValid, FileName.chronoTest] {
             splits.append(try readJSONL(url.appendingPathComponent(name), Example.init(record:)))
         }
-        let ds = Dataset(info: info, items: items, sequences: sequences, looTrain: looTrain, looValid: splits[0], looTest: splits[1],
+        var ds = Dataset(info: info, items: items, sequences: sequences, looTrain: looTrain, looValid: splits[0], looTest: splits[1],
                          chronoTrain: splits[2], chronoValid: splits[3], chronoTest: splits[4])
+        let coldURL = url.appendingPathComponent(ColdItemsFile.fileName)
+        if FileManager.default.fileExists(atPath: coldURL.path) { ds.cold = try ColdItemsFile.read(coldURL, numItems: items.count) }
         try ds.validate(url)
         return ds
     }

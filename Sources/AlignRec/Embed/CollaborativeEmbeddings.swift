@@ -264,7 +264,7 @@ extension EmbeddingPipeline {
         var result = ItemEmbeddings(vectors: v, count: n, dim: text.dim + options.dim,
                                     encoder: "\(text.encoder)+ppmi-svd\(options.dim)(\(p.rawValue),w=\(weight))",
                                     normalized: true)
-        result.interactions = p.rawValue
+        result.interactions = p
         try result.write(to: out)
         log(String(format: "collaborative: %d training sequences (%@), %d/%d items with co-occurrences, %d-d PPMI eigenvectors, text weight %.2f / collaborative %.2f, %.1f s",
                    seqs.count, p.rawValue, covered, n, options.dim, 1 - weight, weight, Date().timeIntervalSince(start)))

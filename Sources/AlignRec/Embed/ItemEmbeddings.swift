@@ -19,7 +19,7 @@ public struct ItemEmbeddings: Sendable, Equatable {
     public var normalized: Bool
     /// The protocol whose training interactions shaped the vectors (collaborative vectors), nil for text only.
     /// Carried into the SID map so a model is never trained or evaluated on another protocol's split with it.
-    public var interactions: String?
+    public var interactions: EvalProtocol?
 
     /// Metadata `format` of the file.
     public static let format = "align-embeddings"
@@ -47,7 +47,7 @@ public struct ItemEmbeddings: Sendable, Equatable {
             SafetensorsTensor(name: "items", shape: [count], ints: (0..<count).map { Int32($0 + 1) }),
         ], metadata: ["format": Self.format, "version": Self.version, "encoder": encoder,
                       "dim": String(dim), "normalized": normalized ? "true" : "false"]
-                      .merging(interactions.map { ["interactions": $0] } ?? [:]) { a, _ in a }, to: url)
+                      .merging(interactions.map { ["interactions": $0.rawValue] } ?? [:]) { a, _ in a }, to: url)
     }
 
     /// Reads and validates a file written by `write(to:)`.
@@ -73,7 +73,7 @@ public struct ItemEmbeddings: Sendable, Equatable {
         }
         var out = ItemEmbeddings(vectors: v, count: e.shape[0], dim: e.shape[1], encoder: st.metadata["encoder"] ?? "",
                                  normalized: st.metadata["normalized"] == "true")
-        out.interactions = st.metadata["interactions"]
+        out.interactions = try EvalProtocol.metadata(st.metadata["interactions"], path: url.path, field: "metadata interactions")
         return out
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 public struct MostPopular: Sendable {
     /// scores[j] = training count of item j (index 0 unused).
     public let scores: [Float]
-    public let protocolName: EvalProtocol
+    public let evalProtocol: EvalProtocol
 
     /// Counts training interactions of `dataset` under protocol `p`.
     public init(dataset: Dataset, protocol p: EvalProtocol) {
@@ -17,13 +17,13 @@ public struct MostPopular: Sendable {
         case .chrono: for ex in dataset.chronoTrain { counts[ex.target] += 1 }
         }
         scores = counts
-        protocolName = p
+        evalProtocol = p
     }
 
     /// HR/NDCG on a split of the protocol the counts were made for.
     public func evaluate(_ dataset: Dataset, split: Split, ks: [Int] = RankingMetrics.defaultKs) -> RankingMetrics {
         let s = scores
-        return dataset.evaluate(protocolName, split, ks: ks) { _, out in
+        return dataset.evaluate(evalProtocol, split, ks: ks) { _, out in
             out.withUnsafeMutableBufferPointer { o in s.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
         }
     }

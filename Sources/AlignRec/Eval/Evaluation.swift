@@ -58,16 +58,22 @@ public struct ListStats: Codable, Sendable, Equatable {
     }
 }
 
+/// Ranking metrics of a subset of the evaluated examples (e.g. those whose target is a cold item).
+public struct SubsetMetrics: Codable, Sendable, Equatable {
+    public var examples: Int
+    public var metrics: RankingMetrics
+    public var mostPopular: RankingMetrics
+    enum CodingKeys: String, CodingKey { case examples, metrics, mostPopular = "most_popular" }
+}
+
 /// `eval.json`.
 public struct EvalReport: Codable, Sendable {
     public var format = "align-eval"
     public var version = 1
     /// Checkpoint evaluated.
     public var model: String
-    /// "loo" or "chrono".
-    public var protocolName: String
-    /// "valid" or "test".
-    public var split: String
+    public var evalProtocol: EvalProtocol
+    public var split: Split
     public var beam: Int
     /// Examples evaluated and the split's full size.
     public var examples: Int
@@ -87,11 +93,14 @@ public struct EvalReport: Codable, Sendable {
     /// (groups × beam per step) it would have computed without skipping; nil in reports written before.
     public var stepRowsPerUser: Double? = nil
     public var rowSlotsPerUser: Double? = nil
+    /// On a dataset with cold items (ColdItems.swift): the examples whose target is cold, and the others.
+    public var cold: SubsetMetrics? = nil
+    public var warm: SubsetMetrics? = nil
 
     enum CodingKeys: String, CodingKey {
-        case format, version, model, protocolName = "protocol", split, beam, examples, splitSize = "split_size"
+        case format, version, model, evalProtocol = "protocol", split, beam, examples, splitSize = "split_size"
         case metrics, mostPopular = "most_popular", lists, translation, seconds, usersPerSecond = "users_per_second"
-        case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user"
+        case stepRowsPerUser = "step_rows_per_user", rowSlotsPerUser = "row_slots_per_user", cold, warm
     }
 
     /// Atomic pretty JSON.
@@ -154,7 +163,7 @@ public enum Evaluation {
                            beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
                            progress: Bool) throws -> EvalReport {
         guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
-        try model.sidMap.checkProtocol(p.rawValue, what: "evaluation")
+        try model.sidMap.checkProtocol(p, what: "evaluation")
         let all = dataset.examples(p, split)
         let exs = subsample(all, max: maxExamples)
         let t0 = Date()
@@ -168,16 +177,29 @@ public enum Evaluation {
         var tr: TranslationAccuracy? = nil
         if translation { tr = try TranslationEval.run(model: model, beam: translationBeam, progress: progress) }
         let users = Double(max(1, st.prompts))
-        return EvalReport(model: modelPath, protocolName: p.rawValue, split: split.rawValue, beam: beam, examples: exs.count,
+        var subsets: (cold: SubsetMetrics, warm: SubsetMetrics)? = nil
+        let coldItems = dataset.coldItems
+        if !coldItems.isEmpty {
+            func subset(_ keep: (Example) -> Bool) -> SubsetMetrics {
+                let idx = exs.indices.filter { keep(exs[$0]) }
+                let ex = idx.map { exs[$0] }
+                return SubsetMetrics(examples: ex.count, metrics: metrics(lists: idx.map { lists[$0] }, examples: ex),
+                                     mostPopular: mostPopular(dataset: dataset, protocol: p, examples: ex))
+            }
+            subsets = (subset { coldItems.contains($0.target) }, subset { !coldItems.contains($0.target) })
+        }
+        var report = EvalReport(model: modelPath, evalProtocol: p, split: split, beam: beam, examples: exs.count,
                           splitSize: all.count, metrics: metrics(lists: lists, examples: exs),
                           mostPopular: mostPopular(dataset: dataset, protocol: p, examples: exs), lists: stats,
                           translation: tr, seconds: secs, usersPerSecond: Double(exs.count) / max(secs, 1e-9),
                           stepRowsPerUser: Double(st.stepRows) / users, rowSlotsPerUser: Double(st.rowSlots) / users)
+        report.cold = subsets?.cold; report.warm = subsets?.warm
+        return report
     }
 
     /// A printable table: model vs most-popular.
     public static func table(_ r: EvalReport) -> String {
-        var s = "protocol \(r.protocolName), split \(r.split): \(r.examples) of \(r.splitSize) examples, beam \(r.beam)\n"
+        var s = "protocol \(r.evalProtocol.rawValue), split \(r.split.rawValue): \(r.examples) of \(r.splitSize) examples, beam \(r.beam)\n"
         s += "metric      model    most-pop\n"
         for k in [1, 5, 10, 20] {
             s += String(format: "HR@%-2d     %.4f    %.4f\n", k, r.metrics.hr(at: k), r.mostPopular.hr(at: k))
@@ -187,6 +209,11 @@ public enum Evaluation {
         }
         s += String(format: "validity %.4f (%d returned, %d invalid, %d duplicates)  coverage@10 %.4f  entropy@10 %.3f\n",
                     r.lists.validity, r.lists.returned, r.lists.invalid, r.lists.duplicates, r.lists.coverage10, r.lists.entropy10)
+        for (name, m) in [("cold targets", r.cold), ("warm targets", r.warm)] {
+            guard let m else { continue }
+            s += String(format: "%@ (%d examples): HR@10 %.4f NDCG@10 %.4f (most-popular %.4f / %.4f)\n", name, m.examples,
+                        m.metrics.hr(at: 10), m.metrics.ndcg(at: 10), m.mostPopular.hr(at: 10), m.mostPopular.ndcg(at: 10))
+        }
         if let t = r.translation {
             s += String(format: "translation over %d items: sid2title exact %.4f  title2sid exact %.4f\n", t.items, t.sid2title, t.title2sid)
         }

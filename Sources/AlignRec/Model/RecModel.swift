@@ -57,7 +57,8 @@ public final class RecModel: @unchecked Sendable {
     /// `itemWarm` (one flag per item) says which items have a per-item vector when `params` has an item memory
     /// (default: all).
     public init(params: LlamaParameters, tokenizer: Tokenizer, sidMap: SIDMap, items: [Item],
-                prompts: PromptLibrary, taskConfig: TaskConfig, info: AlignInfo, itemWarm: [Bool]? = nil) throws {
+                prompts: PromptLibrary, taskConfig: TaskConfig, info: AlignInfo, itemWarm: [Bool]? = nil,
+                itemCarry: Bool = false) throws {
         guard sidMap.count == items.count else {
             throw AlignError.invalidArgument("the SID map has \(sidMap.count) items but the catalogue has \(items.count): they come from different datasets")
         }
@@ -89,7 +90,7 @@ public final class RecModel: @unchecked Sendable {
             guard params.items == items.count else {
                 throw AlignError.invalidArgument("the item memory has \(params.items) rows but the catalogue has \(items.count) items")
             }
-            itemTable = try ItemTable(sids: ids, vocabSize: params.config.vocabSize, warm: itemWarm)
+            itemTable = try ItemTable(sids: ids, vocabSize: params.config.vocabSize, warm: itemWarm, carry: itemCarry)
         } else {
             itemTable = nil
         }
@@ -174,7 +175,8 @@ public final class RecModel: @unchecked Sendable {
             throw AlignError.format(path: tcURL.path, line: nil, message: "cannot read the task configuration: \(error)")
         }
         let model = try RecModel(params: params, tokenizer: tokenizer, sidMap: sidMap, items: items, prompts: prompts,
-                                 taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo(), itemWarm: saved?.table.warm)
+                                 taskConfig: taskConfig, info: hf.alignInfo ?? AlignInfo(), itemWarm: saved?.table.warm,
+                                 itemCarry: saved?.table.carry ?? false)
         if let t = model.itemTable, let saved, saved.table.codes != t.codes {
             throw AlignError.format(path: saved.url.path, line: nil, message: "its SID tokens differ from the checkpoint's SID map and tokenizer")
         }

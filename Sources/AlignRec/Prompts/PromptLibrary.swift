@@ -4,7 +4,7 @@
 import Foundation
 
 /// An instruction task (docs/design.md §6).
-public enum PromptTask: String, CaseIterable, Codable, Sendable {
+public enum PromptTask: String, CaseIterable, Codable, Sendable, CodingKeyRepresentable {
     /// History as SIDs → next item's SID.
     case nextitem
     /// A SID → its title.
@@ -31,6 +31,34 @@ public enum PromptTask: String, CaseIterable, Codable, Sendable {
     /// Whether samples come from user sequences (one per training position) rather than catalogue items.
     public var isSequential: Bool { slots.contains("history") }
 
+    /// Task weights as a config or task_config.json writes them (task name → weight); an unknown name is an
+    /// error that suggests the closest known one and lists them all.
+    public static func weights(_ named: [String: Double]) throws -> [PromptTask: Double] {
+        var out: [PromptTask: Double] = [:]
+        for (name, w) in named.sorted(by: { $0.key < $1.key }) {
+            guard let t = PromptTask(rawValue: name) else { throw AlignError.invalidArgument(unknown(name)) }
+            out[t] = w
+        }
+        return out
+    }
+
+    /// "unknown task 'nextitm' (did you mean 'nextitem'? known: …)".
+    static func unknown(_ name: String, extra: [String] = []) -> String {
+        let known = allCases.map(\.rawValue) + extra
+        let hint = NameSuggestion.closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
+        return "unknown task '\(name)' (\(hint)known: \(known.joined(separator: ", ")))"
+    }
+
+    /// Reads task weights at `key` of a config or task_config.json (absent: `fallback`); an unknown task name is
+    /// a decoding error at `key` with the message of `weights(_:)`.
+    public static func decodeWeights<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K,
+                                                   default fallback: [PromptTask: Double]) throws -> [PromptTask: Double] {
+        guard let named = try c.decodeIfPresent([String: Double].self, forKey: key) else { return fallback }
+        do { return try weights(named) } catch let e as AlignError {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: e.description)
+        }
+    }
+
     /// Parses a comma-separated task list (`--tasks translate,nextitem`). `translate` expands to
     /// `sid2title,title2sid`; duplicates are kept once, in first-seen order.
     public static func parseList(_ text: String) throws -> [PromptTask] {
@@ -43,8 +71,7 @@ public enum PromptTask: String, CaseIterable, Codable, Sendable {
             } else if let t = PromptTask(rawValue: name) {
                 expanded = [t]
             } else {
-                let known = (PromptTask.allCases.map(\.rawValue) + ["translate"]).joined(separator: ", ")
-                throw AlignError.invalidArgument("unknown task '\(name)' (known: \(known))")
+                throw AlignError.invalidArgument(unknown(name, extra: ["translate"]))
             }
             for t in expanded where !out.contains(t) { out.append(t) }
         }

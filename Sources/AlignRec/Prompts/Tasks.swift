@@ -33,11 +33,11 @@ public struct TaskConfig: Codable, Sendable, Equatable {
     public var titleWithYear: Bool
     /// Per-task weight (default 1). Weight w puts each candidate sample ⌊w⌋ times into the set, plus once
     /// more with probability w − ⌊w⌋ (seeded); 0 drops the task.
-    public var taskWeights: [String: Double]
+    public var taskWeights: [PromptTask: Double]
 
     /// Defaults: 20 history items, SIDs unseparated, titles "; ", titles with year, all weights 1.
     public init(maxHistory: Int = 20, sidSeparator: String = "", titleSeparator: String = "; ",
-                titleWithYear: Bool = true, taskWeights: [String: Double] = [:]) {
+                titleWithYear: Bool = true, taskWeights: [PromptTask: Double] = [:]) {
         self.maxHistory = maxHistory; self.sidSeparator = sidSeparator; self.titleSeparator = titleSeparator
         self.titleWithYear = titleWithYear; self.taskWeights = taskWeights
     }
@@ -55,20 +55,17 @@ public struct TaskConfig: Codable, Sendable, Equatable {
         sidSeparator = try c.decodeIfPresent(String.self, forKey: .sidSeparator) ?? d.sidSeparator
         titleSeparator = try c.decodeIfPresent(String.self, forKey: .titleSeparator) ?? d.titleSeparator
         titleWithYear = try c.decodeIfPresent(Bool.self, forKey: .titleWithYear) ?? d.titleWithYear
-        taskWeights = try c.decodeIfPresent([String: Double].self, forKey: .taskWeights) ?? d.taskWeights
+        taskWeights = try PromptTask.decodeWeights(c, .taskWeights, default: d.taskWeights)
     }
 
     /// Weight of a task (1 when not listed).
-    public func weight(_ task: PromptTask) -> Double { taskWeights[task.rawValue] ?? 1 }
+    public func weight(_ task: PromptTask) -> Double { taskWeights[task] ?? 1 }
 
-    /// Checks ranges and task names.
+    /// Checks ranges (task names are checked where they are read).
     public func validate() throws {
         guard maxHistory >= 1 else { throw AlignError.invalidArgument("max_history must be ≥ 1 (got \(maxHistory))") }
-        for (name, w) in taskWeights {
-            guard PromptTask(rawValue: name) != nil else {
-                throw AlignError.invalidArgument("task_weights: unknown task '\(name)'")
-            }
-            guard w >= 0, w.isFinite else { throw AlignError.invalidArgument("task_weights.\(name) must be ≥ 0 (got \(w))") }
+        for (task, w) in taskWeights {
+            guard w >= 0, w.isFinite else { throw AlignError.invalidArgument("task_weights.\(task.rawValue) must be ≥ 0 (got \(w))") }
         }
     }
 }
@@ -193,7 +190,8 @@ public struct TaskSampleBuilder: Sendable {
     /// chronological) each position t ≥ 1 gives target seq[t] with history seq[..<t]; translation tasks: every
     /// catalogue item. Each sample draws its template from `rng`; weights apply as in `TaskConfig`. Order:
     /// tasks as given, then users, then positions (shuffling is the batcher's job). Deterministic for a seed.
-    public func trainingExamples(tasks: [PromptTask], sequences: [[Int]], rng: inout Rng) throws -> [InstructionExample] {
+    /// Items in `exclude` (cold items) get no translation samples.
+    public func trainingExamples(tasks: [PromptTask], sequences: [[Int]], exclude: Set<Int> = [], rng: inout Rng) throws -> [InstructionExample] {
         var out: [InstructionExample] = []
         for task in tasks {
             let w = config.weight(task)
@@ -211,7 +209,7 @@ public struct TaskSampleBuilder: Sendable {
                     }
                 }
             } else {
-                for i in itemIndices {
+                for i in itemIndices where !exclude.contains(i) {
                     for _ in 0..<copies() {
                         let k = library.drawTemplate(task, rng: &rng)
                         out.append(try example(task, item: i, templateIndex: k))

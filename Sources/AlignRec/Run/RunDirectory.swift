@@ -175,38 +175,42 @@ public final class MetricsLog {
         try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: url)
     }
 
-    /// Logs `fields` (numbers, strings, bools) plus the stage and a timestamp.
-    public func log(_ stage: String, _ fields: [String: Any]) {
-        var obj = fields
-        obj["stage"] = stage
-        obj["time"] = Date().timeIntervalSince1970
-        // Non-finite numbers are not JSON: write them as strings so the line stays parseable.
-        for (k, v) in obj {
-            if let d = v as? Double, !d.isFinite { obj[k] = "\(d)" }
-            if let f = v as? Float, !f.isFinite { obj[k] = "\(f)" }
-        }
+    /// Logs a line of a kind whose stage names it (SFT lines).
+    public func log<R: StageMetricRecord>(_ record: R) { log(record, stage: R.stage) }
+
+    /// Logs `record`'s fields plus the stage, the record's event and a timestamp, keys sorted. Non-finite numbers
+    /// are not JSON: they are written as the strings "nan", "inf", "-inf" so the line stays parseable.
+    public func log<R: MetricRecord>(_ record: R, stage: String) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data: Data
-        do { data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) } catch {
-            // Only a caller passing a non-JSON value gets here: say so instead of dropping the line unseen.
-            FileHandle.standardError.write(Data("warning: \(url.path): metrics line of stage \(stage) (keys \(obj.keys.sorted().joined(separator: ", "))) is not JSON-serializable and was not written\n".utf8))
+        do { data = try e.encode(StampedRecord(record: record, stage: stage, time: Date().timeIntervalSince1970)) } catch {
+            // Only a record that cannot encode gets here: say so instead of dropping the line unseen.
+            FileHandle.standardError.write(Data("warning: \(url.path): metrics line of stage \(stage) (\(R.self)) was not written: \(error)\n".utf8))
             return
         }
         handle.write(data + Data("\n".utf8))
     }
 
-    /// Reads every line of a metrics log (for reports); a malformed line is an error naming file:line.
-    public static func read(_ url: URL) throws -> [[String: Any]] {
+    /// The non-empty lines of a metrics log with their 1-based numbers.
+    static func lines(_ url: URL) throws -> [(number: Int, data: Data)] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw AlignError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
         }
-        var out: [[String: Any]] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-                throw AlignError.format(path: url.path, line: i + 1, message: "not a JSON object")
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { !$0.element.isEmpty }.map { ($0.offset + 1, Data($0.element.utf8)) }
+    }
+
+    /// Reads every line of a metrics log as a JSON object; a malformed line is an error naming file:line. The
+    /// report reads the lines typed (`records`, Serve/MetricEntry.swift).
+    public static func read(_ url: URL) throws -> [[String: Any]] {
+        try lines(url).map { n, line in
+            guard let obj = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
+                throw AlignError.format(path: url.path, line: n, message: "not a JSON object")
             }
-            out.append(obj)
+            return obj
         }
-        return out
     }
 }

@@ -10,8 +10,8 @@ public struct SIDVectors: Sendable {
     public var n: Int
     public var dim: Int
     /// The protocol whose training interactions shaped the vectors (metadata "interactions"), nil for text only.
-    public var interactions: String?
-    public init(values: [Float], n: Int, dim: Int, interactions: String? = nil) {
+    public var interactions: EvalProtocol?
+    public init(values: [Float], n: Int, dim: Int, interactions: EvalProtocol? = nil) {
         self.values = values; self.n = n; self.dim = dim; self.interactions = interactions
     }
 }
@@ -39,7 +39,8 @@ public enum SIDInputs {
         for i in 0..<(n * dim) where !v[i].isFinite {
             throw AlignError.tensor(path: url.path, name: "embeddings", message: "non-finite value at item \(i / dim + 1), dim \(i % dim)")
         }
-        return SIDVectors(values: v, n: n, dim: dim, interactions: f.metadata["interactions"])
+        return SIDVectors(values: v, n: n, dim: dim,
+                          interactions: try EvalProtocol.metadata(f.metadata["interactions"], path: url.path, field: "metadata interactions"))
     }
 
     /// Reads `items.jsonl`: one Item per line (blank lines skipped), items must be 1...N in order.

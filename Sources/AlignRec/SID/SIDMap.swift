@@ -26,7 +26,7 @@ public struct SIDMap: Sendable, Equatable {
     public let codesByRow: [[Int]]
     /// The protocol whose training interactions went into the vectors ("loo"/"chrono"; nil = text only).
     /// Optional key "interactions" of sid_map.json; see `checkProtocol`.
-    public var interactions: String?
+    public var interactions: EvalProtocol?
     private let itemByCodes: [[Int]: Int]
 
     /// Validates and builds a map: codes for items 1...N in order, each in range, all distinct.
@@ -119,7 +119,7 @@ public struct SIDMap: Sendable, Equatable {
         var s = "{\"format\":\"\(SIDMap.format)\",\"version\":\(SIDMap.version),\"levels\":\(levels),"
         s += "\"codes\":[\(codebookSizes.map(String.init).joined(separator: ","))],"
         s += "\"method\":\(q(method)),\"dedup\":\(q(dedup)),"
-        if let i = interactions { s += "\"interactions\":\(q(i)),"}
+        if let i = interactions { s += "\"interactions\":\(q(i.rawValue)),"}
         s += "\"items\":{"
         for (r, c) in codesByRow.enumerated() {
             s += (r == 0 ? "\n" : ",\n") + "\"\(r + 1)\":[\(c.map(String.init).joined(separator: ","))]"
@@ -135,7 +135,7 @@ public struct SIDMap: Sendable, Equatable {
         var codes: [Int]
         var method: String
         var dedup: String
-        var interactions: String?
+        var interactions: EvalProtocol?
         var items: [String: [Int]]
     }
 
@@ -158,7 +158,7 @@ public struct SIDMap: Sendable, Equatable {
 
     /// Throws when the codes were built from another protocol's training interactions: a loo training sequence
     /// holds chrono validation/test targets and vice versa, so using such SIDs would leak evaluation targets.
-    public func checkProtocol(_ p: String, what: String) throws {
+    public func checkProtocol(_ p: EvalProtocol, what: String) throws {
         if let i = interactions, i != p {
             throw AlignError.invalidArgument("\(what) uses protocol \(p), but its SIDs were built from \(i) training interactions (would leak \(p) evaluation targets); build them with `align embed --collaborative --protocol \(p)` + `align sid build --embeddings …`, or use text-only SIDs")
         }

@@ -15,8 +15,8 @@ public struct ReportRun {
     public var stage: String
     /// run.json when present.
     public var info: RunInfo?
-    /// metrics.jsonl rows (empty when absent).
-    public var metrics: [[String: Any]]
+    /// metrics.jsonl lines, typed (empty when absent).
+    public var metrics: [MetricLine]
     /// eval.json flattened to numbers ("test.hr@10" → 0.071), in file order.
     public var eval: [(key: String, value: Double)]
     /// eval.json text fields (protocol, split, …).
@@ -25,7 +25,7 @@ public struct ReportRun {
     public var notes: [String]
 
     /// A run as read (or built for a report without files).
-    public init(name: String, url: URL, stage: String, info: RunInfo? = nil, metrics: [[String: Any]] = [],
+    public init(name: String, url: URL, stage: String, info: RunInfo? = nil, metrics: [MetricLine] = [],
                 eval: [(key: String, value: Double)] = [], evalText: [(key: String, value: String)] = [], notes: [String] = []) {
         self.name = name; self.url = url; self.stage = stage; self.info = info; self.metrics = metrics
         self.eval = eval; self.evalText = evalText; self.notes = notes
@@ -139,10 +139,16 @@ public struct ReportData {
         if fm.fileExists(atPath: runJSON.path) {
             do { info = try readRunInfo(dir) } catch { notes.append("\(error)") }
         }
-        var metrics: [[String: Any]] = []
+        var metrics: [MetricLine] = []
         let ml = dir.appendingPathComponent("metrics.jsonl")
         if fm.fileExists(atPath: ml.path) {
-            do { metrics = try MetricsLog.read(ml) } catch { notes.append("\(error)") }
+            do {
+                let read = try MetricsLog.records(ml)
+                metrics = read.lines
+                if let first = read.unread.first {
+                    notes.append("\(ml.path): \(read.unread.count) line\(read.unread.count == 1 ? "" : "s") not shown (\(first))")
+                }
+            } catch { notes.append("\(error)") }
         } else { notes.append("no metrics.jsonl") }
         var eval: [(String, Double)] = [], evalText: [(String, String)] = []
         let ev = dir.appendingPathComponent("eval.json")

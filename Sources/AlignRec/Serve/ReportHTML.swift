@@ -6,12 +6,6 @@ import Foundation
 
 /// Renders `ReportData` to HTML.
 public enum ReportHTML {
-    /// Keys of metrics rows that are never plotted.
-    static let nonMetricKeys: Set<String> = ["step", "time", "stage", "event", "epoch", "iter", "split", "task", "phase", "tokens",
-                                            "seconds", "users", "examples", "count", "batch"]
-    /// Prefixes that name a series of the same quantity (val_loss → loss, series "val").
-    static let seriesPrefixes = ["train_", "val_", "valid_", "validation_", "eval_", "test_"]
-
     /// The complete HTML document.
     public static func render(_ data: ReportData, title: String? = nil, generated: Date = Date()) -> String {
         let main = data.runs.last?.name ?? "run"
@@ -152,27 +146,53 @@ public enum ReportHTML {
 
     // MARK: curves
 
-    /// Charts of one run's metrics: one per quantity, one series per log stage / prefix.
-    public static func curves(_ rows: [[String: Any]]) -> [(key: String, series: [PlotSeries], xLabel: String)] {
-        let xKey = ["step", "iter", "epoch"].first { k in rows.contains { $0[k] is NSNumber } }
+    /// A quantity a metrics line measured: a point of `series` in the chart of `quantity`.
+    struct Measured { var quantity: String; var series: String; var value: Double }
+
+    /// What a metrics line adds to the curves; one-off lines (DPO pairs, final scores, divergences) add nothing.
+    static func measured(_ e: MetricEntry) -> [Measured] {
+        func m(_ q: String, _ s: String, _ v: Double?) -> Measured? { v.map { Measured(quantity: q, series: s, value: $0) } }
+        let points: [Measured?]
+        switch e {
+        case .sftTrain(let r):
+            points = [m("loss", "train", r.loss), m("item_loss", "train", r.itemLoss), m("lr", "train", r.lr),
+                      m("grad_norm", "train", r.gradNorm), m("tokens_per_s", "train", r.tokensPerSecond)]
+        case .sftValid(let r):
+            points = [m("hr10", "valid", r.hr10), m("ndcg10", "valid", r.ndcg10),
+                      m("hr10", "valid (raw weights)", r.rawHR10), m("ndcg10", "valid (raw weights)", r.rawNDCG10),
+                      m("hr10", "valid (SID beam)", r.sidHR10), m("ndcg10", "valid (SID beam)", r.sidNDCG10),
+                      m("sid_weight", "valid", r.sidWeight)]
+                + r.mix.map { m("ndcg10", String(format: "valid (sid weight %g)", Double($0.sidWeight)), $0.ndcg10) }
+        case .alignStart(let r):
+            points = [m("hr10", "valid", r.validHR10), m("ndcg10", "valid", r.validNDCG10), m("hr10", "test", r.testHR10),
+                      m("ndcg10", "test", r.testNDCG10), m("check_ndcg10", "start", r.checkNDCG10)]
+        case .alignValid(let r):
+            points = [m("hr10", "valid", r.validHR10), m("ndcg10", "valid", r.validNDCG10)]
+        case .dpoTrain(let r):
+            points = [m("loss", "train", r.loss), m("rewards_chosen", "train", r.rewardsChosen),
+                      m("rewards_rejected", "train", r.rewardsRejected), m("rewards_margin", "train", r.rewardsMargin),
+                      m("rewards_accuracy", "train", r.rewardsAccuracy), m("chosen_logratio", "train", r.chosenLogratio),
+                      m("grad_norm", "train", r.gradNorm), m("lr", "train", r.lr)]
+        case .grpoTrain(let r):
+            points = [m("mean_reward", "train", r.meanReward), m("hit_rate", "train", r.hitRate),
+                      m("frac_zero_std", "train", r.fracZeroStd), m("active", "train", Double(r.active)),
+                      m("loss", "train", r.loss), m("kl", "train", r.kl), m("clip_fraction", "train", r.clipFraction),
+                      m("entropy", "train", r.entropy), m("grad_norm", "train", r.gradNorm), m("lr", "train", r.lr)]
+        case .sftDiverged, .alignFinal, .alignDiverged, .dpoPairs:
+            points = []
+        }
+        return points.compactMap { $0 }.filter { $0.value.isFinite }
+    }
+
+    /// Charts of one run's metrics against the training step: one per quantity, one series per kind of line.
+    public static func curves(_ lines: [MetricLine]) -> [(key: String, series: [PlotSeries], xLabel: String)] {
         var byKey: [String: [String: [(x: Double, y: Double)]]] = [:]
         var order: [String] = []
-        for (i, row) in rows.enumerated() {
-            // Series: the row's "event" (alignment logs: train/valid/start) or its stage without the stage
-            // prefix (SFT logs: sft_train → train, sft_valid → valid).
-            var group = (row["event"] as? String) ?? (row["stage"] as? String) ?? (row["split"] as? String) ?? "train"
-            for p in ["sft_", "dpo_", "grpo_"] where group.hasPrefix(p) { group = String(group.dropFirst(p.count)) }
-            // Rows without the x key (one-off events such as "final") are not points of a curve.
-            if let xKey, !(row[xKey] is NSNumber) { continue }
-            let x = xKey.flatMap { (row[$0] as? NSNumber)?.doubleValue } ?? Double(i)
-            for (k, v) in row where !nonMetricKeys.contains(k) {
-                guard let n = v as? NSNumber, !ReportData.isBool(n) else { continue }
-                var name = k, series = group
-                if let p = seriesPrefixes.first(where: { k.hasPrefix($0) }) {
-                    name = String(k.dropFirst(p.count)); series = String(p.dropLast())
-                }
-                if byKey[name] == nil { order.append(name) }
-                byKey[name, default: [:]][series, default: []].append((x, n.doubleValue))
+        for line in lines {
+            guard let step = line.entry.step else { continue }
+            for p in measured(line.entry) {
+                if byKey[p.quantity] == nil { order.append(p.quantity) }
+                byKey[p.quantity, default: [:]][p.series, default: []].append((Double(step), p.value))
             }
         }
         func rank(_ k: String) -> (Int, String) {
@@ -188,7 +208,7 @@ public enum ReportHTML {
                 PlotSeries(name: g, points: byKey[key]![g]!, color: SVGPlot.palette[i % SVGPlot.palette.count],
                            markers: !g.contains("train") && byKey[key]![g]!.count < 60)
             }
-            return (key, series, xKey ?? "row")
+            return (key, series, "step")
         }
     }
 
@@ -249,8 +269,8 @@ public enum ReportHTML {
     // MARK: timings
 
     /// Wall time a run's metrics span (last − first "time"), seconds.
-    static func span(_ rows: [[String: Any]]) -> Double? {
-        let t = rows.compactMap { ($0["time"] as? NSNumber)?.doubleValue }
+    static func span(_ lines: [MetricLine]) -> Double? {
+        let t = lines.compactMap(\.time)
         guard let a = t.min(), let b = t.max() else { return nil }
         return b - a
     }
@@ -258,9 +278,10 @@ public enum ReportHTML {
     static func timingsSection(_ runs: [ReportRun]) -> String {
         var h = "<h2>Timings</h2><table><tr><th>stage</th><th class=\"l\">run</th><th class=\"l\">started</th><th>logged span</th><th>steps</th><th>tokens/s (median)</th><th>eval seconds</th><th>eval users/s</th></tr>"
         for r in runs {
-            let steps = r.metrics.compactMap { ($0["step"] as? NSNumber)?.doubleValue }.max()
-            let rateKeys = ["tokens_per_s", "tok_s", "tokens_per_sec", "tok_per_s", "throughput"]
-            let rates = r.metrics.compactMap { row in rateKeys.lazy.compactMap { (row[$0] as? NSNumber)?.doubleValue }.first }.sorted()
+            let steps = r.metrics.compactMap(\.entry.step).max().map(Double.init)
+            let rates = r.metrics.compactMap { line -> Double? in
+                if case .sftTrain(let t) = line.entry { return t.tokensPerSecond } else { return nil }
+            }.sorted()
             let evalSec = r.eval.first { $0.key.lowercased().hasSuffix("seconds") }?.value
             let evalRate = r.eval.first { $0.key.lowercased().contains("users_per_s") }?.value
             h += "<tr><td>\(esc(r.stage))</td><td class=\"l\">\(esc(r.name))</td><td class=\"l\">\(esc(r.info?.started ?? "–"))</td>"

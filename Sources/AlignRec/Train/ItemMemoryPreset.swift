@@ -15,12 +15,15 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
     public var inputDropout: Float = 0.1
     /// Standard deviation of the initial vectors.
     public var initStd: Float = 0.02
+    /// Carry the last item's vector to the text tokens after it (ItemTable.swift), e.g. to every token of the title a
+    /// sid2title answer generates.
+    public var carry = false
     /// SID weights of the ranking mix scored at every validation; the best one is saved with `best/`.
     public var sidWeights: [Float] = [0, 0.25, 0.5, 1]
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights"
+        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights", carry
     }
 
     /// Missing keys take the defaults.
@@ -32,6 +35,7 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
         inputDropout = try c.decodeIfPresent(Float.self, forKey: .inputDropout) ?? d.inputDropout
         initStd = try c.decodeIfPresent(Float.self, forKey: .initStd) ?? d.initStd
         sidWeights = try c.decodeIfPresent([Float].self, forKey: .sidWeights) ?? d.sidWeights
+        carry = try c.decodeIfPresent(Bool.self, forKey: .carry) ?? d.carry
     }
 
     /// Range checks (FieldCheck names the file and the field).

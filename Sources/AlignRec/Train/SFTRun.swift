@@ -99,8 +99,8 @@ public enum SFTRun {
     /// function returns them) saves rebuilding the sequence samples that `redraw: translation` keeps.
     public static func samples(model: RecModel, dataset: Dataset, config cfg: TrainConfig, epoch: Int = 0,
                                epochZero: SFTSamples? = nil) throws -> (SFTSamples, Rng) {
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
-        try model.sidMap.checkProtocol(p.rawValue, what: "SFT")
+        let p = cfg.evalProtocol
+        try model.sidMap.checkProtocol(p, what: "SFT")
         let sequences = dataset.trainingSequences(p)
         let random = cfg.sampling.offsets == .random
         // Epoch 0 draws its templates from the run's sample generator (whose end state resume checks); later
@@ -115,6 +115,7 @@ public enum SFTRun {
                                          maxLength: model.params.config.maxPositionEmbeddings,
                                          offsets: random ? epochOffsets(seed: cfg.seed, epoch: epoch, sequences: sequences.count,
                                                                         stride: cfg.sampling.stride) : nil,
+                                         exclude: dataset.coldItems,
                                          isSID: { model.tokenizer.isSIDToken(Int($0)) }, rng: &rng)
             return (s, rng)
         }
@@ -140,7 +141,8 @@ public enum SFTRun {
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
         return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm)
+                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
+                            itemCarry: cfg.itemMemory.carry)
     }
 
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
@@ -175,7 +177,7 @@ public enum SFTRun {
         try cfg.validate(path: o.configLabel)
         let mode: RunMode = o.resume ? .resume : o.overwrite ? .overwrite : .fresh
         try RunDirectory.prepare(o.out, mode: mode)
-        let p = EvalProtocol(rawValue: cfg.protocolName)!
+        let p = cfg.evalProtocol
         let dataset = try Dataset.load(from: o.data)
         let lastDir = o.out.appendingPathComponent("last"), bestDir = o.out.appendingPathComponent("best")
 
@@ -304,16 +306,16 @@ public enum SFTRun {
             let raw = loop.average == nil ? nil : try score()
             let ndcg = m.ndcg(at: 10), hr = m.hr(at: 10)
             let improved = loop.recordValidation(ndcg, patience: cfg.eval.patience)
-            var fields: [String: Any] = ["step": loop.state.step, "hr10": hr, "ndcg10": ndcg, "users": m.count,
-                                         "seconds": Date().timeIntervalSince(v0), "best": improved]
-            if let raw { fields["raw_hr10"] = raw.hr(at: 10); fields["raw_ndcg10"] = raw.ndcg(at: 10) }
+            var line = SFTValidRecord(step: loop.state.step, hr10: hr, ndcg10: ndcg, users: m.count,
+                                      seconds: Date().timeIntervalSince(v0), best: improved)
+            if let raw { line.rawHR10 = raw.hr(at: 10); line.rawNDCG10 = raw.ndcg(at: 10) }
             if let chosen {
-                fields["sid_weight"] = Double(chosen.weight)
-                for (w, mm) in mixFields { fields[String(format: "ndcg10_w%g", w)] = mm.ndcg(at: 10) }
-                if let sidFields { fields["ndcg10_sid"] = sidFields.ndcg(at: 10); fields["hr10_sid"] = sidFields.hr(at: 10) }
+                line.sidWeight = Double(chosen.weight)
+                line.mix = mixFields.map { SIDWeightScore(sidWeight: $0.weight, ndcg10: $0.metrics.ndcg(at: 10)) }
+                if let sidFields { line.sidNDCG10 = sidFields.ndcg(at: 10); line.sidHR10 = sidFields.hr(at: 10) }
                 model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: chosen.weight)
             }
-            run.metrics.log("sft_valid", fields)
+            run.metrics.log(line)
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
             let mixText = chosen.map { c in
                 String(format: " (mix sid weight %g; SID beam alone NDCG@10 %.4f)", c.weight, sidFields?.ndcg(at: 10) ?? 0)
@@ -340,7 +342,7 @@ public enum SFTRun {
             let s: SFTStepStats
             do { s = try loop.step() } catch let d as TrainingDiverged {
                 bar?.finish()
-                run.metrics.log("sft_diverged", ["step": d.step, d.quantity == "loss" ? "loss" : "grad_norm": d.value])
+                run.metrics.log(SFTDivergedRecord(d))
                 throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
@@ -348,10 +350,8 @@ public enum SFTRun {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
                 let (loss, itemLoss) = loop.takeLoggedLosses()
-                var fields: [String: Any] = ["step": s.step, "loss": loss, "lr": Double(s.lr), "grad_norm": Double(s.gradNorm),
-                                             "tokens_per_s": tps, "epoch": s.epoch, "tokens": loop.state.tokensSeen]
-                if let itemLoss { fields["item_loss"] = itemLoss }
-                run.metrics.log("sft_train", fields)
+                run.metrics.log(SFTTrainRecord(step: s.step, loss: loss, itemLoss: itemLoss, lr: Double(s.lr), gradNorm: Double(s.gradNorm),
+                                                tokensPerSecond: tps, epoch: s.epoch, tokens: loop.state.tokensSeen))
                 let itemText = itemLoss.map { String(format: ", item %.3f", $0) } ?? ""
                 bar?.advance(0, info: String(format: "loss %.3f%@, %.0f tok/s, epoch %d", loss, itemText, tps, s.epoch))
                 windowTokens = 0; windowStart = Date()

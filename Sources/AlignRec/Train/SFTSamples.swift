@@ -49,7 +49,7 @@ public struct SFTSamples: Sendable {
     /// Templates are drawn from `rng`; same inputs and seed → same samples.
     public static func build(builder: TaskSampleBuilder, tokenizer: some TokenizerProtocol, tasks: [PromptTask],
                              sequences: [[Int]], stride: Int, denseHistoryLoss: Bool, maxLength: Int,
-                             offsets: [Int]? = nil, isSID: (Int32) -> Bool, rng: inout Rng) throws -> SFTSamples {
+                             offsets: [Int]? = nil, exclude: Set<Int> = [], isSID: (Int32) -> Bool, rng: inout Rng) throws -> SFTSamples {
         guard stride >= 1 else { throw AlignError.invalidArgument("sampling stride must be ≥ 1 (got \(stride))") }
         if let offsets {
             guard offsets.count == sequences.count, offsets.allSatisfy({ $0 >= 0 && $0 < stride }) else {
@@ -76,7 +76,7 @@ public struct SFTSamples: Sendable {
                     }
                 }
             } else {
-                raw += try builder.trainingExamples(tasks: [task], sequences: [], rng: &rng)
+                raw += try builder.trainingExamples(tasks: [task], sequences: [], exclude: exclude, rng: &rng)
             }
         }
         var out = SFTSamples(examples: [], tasks: [])

@@ -228,11 +228,11 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var model = ModelPreset()
     /// SentencePiece vocabulary size for text (SID and special tokens are added on top).
     public var textVocabSize: Int = 2000
-    /// "loo" or "chrono".
-    public var protocolName: String = "loo"
+    /// The evaluation protocol whose training data SFT reads and whose validation split it scores.
+    public var evalProtocol: EvalProtocol = .loo
     public var maxHistory: Int = 20
-    /// Task name → sampling weight.
-    public var tasks: [String: Double] = ["nextitem": 1.0, "title2sid": 0.25, "sid2title": 0.25]
+    /// Task → sampling weight.
+    public var tasks: [PromptTask: Double] = [.nextitem: 1.0, .title2sid: 0.25, .sid2title: 0.25]
     public var optim = OptimPreset()
     public var eval = EvalPreset()
     /// How sequence samples are drawn and masked.
@@ -248,7 +248,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case format, version, model, textVocabSize = "text_vocab_size", protocolName = "protocol"
+        case format, version, model, textVocabSize = "text_vocab_size", evalProtocol = "protocol"
         case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory", precision, lora
     }
 
@@ -259,9 +259,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         version = try c.decodeIfPresent(Int.self, forKey: .version) ?? d.version
         model = try c.decodeIfPresent(ModelPreset.self, forKey: .model) ?? d.model
         textVocabSize = try c.decodeIfPresent(Int.self, forKey: .textVocabSize) ?? d.textVocabSize
-        protocolName = try c.decodeIfPresent(String.self, forKey: .protocolName) ?? d.protocolName
+        evalProtocol = try c.decodeIfPresent(EvalProtocol.self, forKey: .evalProtocol) ?? d.evalProtocol
         maxHistory = try c.decodeIfPresent(Int.self, forKey: .maxHistory) ?? d.maxHistory
-        tasks = try c.decodeIfPresent([String: Double].self, forKey: .tasks) ?? d.tasks
+        tasks = try PromptTask.decodeWeights(c, .tasks, default: d.tasks)
         optim = try c.decodeIfPresent(OptimPreset.self, forKey: .optim) ?? d.optim
         eval = try c.decodeIfPresent(EvalPreset.self, forKey: .eval) ?? d.eval
         sampling = try c.decodeIfPresent(SamplingPreset.self, forKey: .sampling) ?? d.sampling
@@ -297,17 +297,12 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         let check = FieldCheck(file: path)
         guard format == "align-config" else { throw check.failure("format", "'\(format)'", allowed: "align-config") }
         guard version == 1 else { throw check.failure("version", "\(version)", allowed: "1 (the version this align reads)") }
-        guard ["loo", "chrono"].contains(protocolName) else { throw check.failure("protocol", "'\(protocolName)'", allowed: "loo or chrono") }
         try model.validate(check.section("model"))
         try check.int("text_vocab_size", textVocabSize, 16...LlamaConfig.maxVocabSize)
         try check.int("max_history", maxHistory, 1...FieldCheck.maxCount)
-        let known = PromptTask.allCases.map(\.rawValue)
-        for name in tasks.keys.sorted() where PromptTask(rawValue: name) == nil {
-            let hint = NameSuggestion.closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
-            throw check.failure("tasks", "unknown task '\(name)' (\(hint)known: \(known.joined(separator: ", ")))")
-        }
-        for (name, w) in tasks.sorted(by: { $0.key < $1.key }) {
-            try check.section("tasks").number(name, w, .closed(0, Self.maxTaskWeight))
+        // Task names were checked where they were read (PromptTask.decodeWeights).
+        for (task, w) in tasks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            try check.section("tasks").number(task.rawValue, w, .closed(0, Self.maxTaskWeight))
         }
         guard tasks.values.contains(where: { $0 > 0 }) else {
             throw check.failure("tasks", "needs at least one task with a positive weight")
@@ -327,7 +322,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var taskConfig: TaskConfig { TaskConfig(maxHistory: maxHistory, taskWeights: tasks) }
 
     /// The tasks with a positive weight, in `PromptTask.allCases` order.
-    public var activeTasks: [PromptTask] { PromptTask.allCases.filter { (tasks[$0.rawValue] ?? 0) > 0 } }
+    public var activeTasks: [PromptTask] { PromptTask.allCases.filter { (tasks[$0] ?? 0) > 0 } }
 
     /// Parses a YAML text (path only names it in errors) strictly and validates it.
     public static func parse(_ text: String, path: String) throws -> TrainConfig {
