@@ -222,6 +222,9 @@ public final class Tokenizer: @unchecked Sendable {
         return try text.piece(id)
     }
 
+    /// Whether `id` is an added token.
+    public func isAdded(_ id: Int) -> Bool { addedById[id] != nil }
+
     /// Whether `id` is an added token marked special.
     public func isSpecial(_ id: Int) -> Bool { addedById[id].map { addedTokens[$0].special } ?? false }
 

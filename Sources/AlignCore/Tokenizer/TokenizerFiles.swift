@@ -42,6 +42,9 @@ extension Tokenizer {
         if let bpe { try writeBPE(bpe, to: dir); return }
         guard let sentencePiece else { throw AlignError.invalidArgument("this tokenizer's text model cannot be written") }
         try AtomicFile.write(sentencePiece.serialized(), to: dir.appendingPathComponent(Self.modelFileName))
+        // The same ids for transformers and `tokenizers` (SentencePieceJSON.swift); unigram models only.
+        let fast = try sentencePieceTokenizerJSON()
+        if let fast { try AtomicFile.write(Self.json(fast), to: dir.appendingPathComponent(TokenizerJSON.fileName)) }
         let file = AddedTokensFile(sentencepieceVocabSize: sentencePiece.vocabSize, tokens: addedTokens)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -56,16 +59,20 @@ extension Tokenizer {
         func entry(_ content: String, special: Bool) -> [String: Any] {
             ["content": content, "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": special]
         }
-        for id in [sentencePiece.unkId, sentencePiece.bosId, sentencePiece.eosId, sentencePiece.padId].compactMap({ $0 }) {
-            decoderEntries[String(id)] = entry(try sentencePiece.piece(id), special: true)
+        // With tokenizer.json, transformers must match in text exactly what align matches: the added tokens, and
+        // no other piece (a special role named here becomes a whole token for transformers).
+        if fast == nil {
+            for id in [sentencePiece.unkId, sentencePiece.bosId, sentencePiece.eosId, sentencePiece.padId].compactMap({ $0 }) {
+                decoderEntries[String(id)] = entry(try sentencePiece.piece(id), special: true)
+            }
         }
         for t in addedTokens { decoderEntries[String(t.id)] = entry(t.content, special: t.special) }
         var special: [String: Any] = [:]
         for (key, id) in [("bos_token", bosId), ("eos_token", eosId), ("unk_token", unkId), ("pad_token", padId)] {
-            if let id { special[key] = try token(id) }
+            if let id, fast == nil || isAdded(id) { special[key] = try token(id) }
         }
         var config: [String: Any] = special
-        config["tokenizer_class"] = "LlamaTokenizer"
+        config["tokenizer_class"] = fast == nil ? "LlamaTokenizer" : "PreTrainedTokenizerFast"
         config["add_bos_token"] = bosId != nil
         config["add_eos_token"] = false
         config["added_tokens_decoder"] = decoderEntries
