@@ -83,6 +83,8 @@ struct TokenizerTrain: ParsableCommand {
     var prompts: String = "prompts"
     @Option(name: .long, help: "Output directory (default <data>/tokenizer).")
     var out: String?
+    @Flag(name: .customLong("byte-fallback"), help: "Characters outside the corpus become UTF-8 byte pieces instead of <unk> (256 of the pieces are bytes; needs --vocab-size ≥ 300).")
+    var byteFallback = false
 
     func run() throws {
         do {
@@ -101,7 +103,7 @@ struct TokenizerTrain: ParsableCommand {
                 throw AlignError.format(path: sidURL.path, line: nil, message: "SID map has \(map.count) items, the dataset \(dataset.numItems); rebuild it")
             }
             let library = try PromptLibrary.load(URL(fileURLWithPath: prompts))
-            let tok = try TokenizerTraining.train(items: dataset.items, prompts: library, sidMap: map, vocabSize: vocabSize, modelType: mt)
+            let tok = try TokenizerTraining.train(items: dataset.items, prompts: library, sidMap: map, vocabSize: vocabSize, modelType: mt, byteFallback: byteFallback)
             let outDir = out.map { URL(fileURLWithPath: $0) } ?? dir.appendingPathComponent("tokenizer")
             try AtomicFile.writeDirectory(outDir) { tmp in try tok.write(to: tmp) }
             let sample = dataset.items.first.map { TaskSampleBuilder.displayTitle($0) } ?? ""

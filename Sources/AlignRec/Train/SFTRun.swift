@@ -29,6 +29,9 @@ public struct SFTOptions {
     public var progress: Bool
     /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
     public var configLabel = "<resolved config>"
+    /// Wall-time budget of this invocation's training loop, validations included (nil: none). When it runs out the
+    /// run validates and checkpoints where it is, and `--resume` can continue it.
+    public var maxSeconds: Double?
 
     public init(data: URL, config: TrainConfig, out: URL, prompts: URL, initFrom: URL? = nil, tokenizer: URL? = nil,
                 sidMap: URL? = nil, resume: Bool = false, overwrite: Bool = false, progress: Bool = true) {
@@ -338,7 +341,9 @@ public enum SFTRun {
             if fm.fileExists(atPath: bestDir.path) { parts.append("best weights \(bestDir.path) (step \(loop.state.bestStep))") }
             return parts.isEmpty ? "none yet (the run diverged before its first validation)" : parts.joined(separator: ", ")
         }
+        var outOfTime = false, lastValidated = -1
         while loop.state.step < total && !loop.state.stoppedEarly {
+            if let budget = o.maxSeconds, Date().timeIntervalSince(t0) >= budget { outOfTime = true; break }
             let s: SFTStepStats
             do { s = try loop.step() } catch let d as TrainingDiverged {
                 bar?.finish()
@@ -357,9 +362,13 @@ public enum SFTRun {
                 windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)
-            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }
+            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate(); lastValidated = s.step }
         }
         bar?.finish()
+        if outOfTime {
+            log(String(format: "wall-time budget of %.0f s reached at step %d of %d", o.maxSeconds!, loop.state.step, total))
+            if lastValidated != loop.state.step && loop.state.step > startStep { try validate() }
+        }
         // A checkpoint is written only by a validation, so a run resumed at `total` has had its final one.
         if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate() }
         if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }
