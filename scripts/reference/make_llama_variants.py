@@ -187,6 +187,7 @@ def main():
     vocab = len(tj["model"]["vocab"]) + sum(1 for a in tj["added_tokens"] if a["id"] >= len(tj["model"]["vocab"]))
     c = llama3_config(scaled=False)
     c.vocab_size = vocab
+    c.max_position_embeddings = 256
     m = LlamaForCausalLM(c).float()
     randomize_biases(m, 8)
     tiny_gguf(m)
