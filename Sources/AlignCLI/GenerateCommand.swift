@@ -47,6 +47,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Also print the generated token ids.")
     var ids = false
 
+    @Option(name: .customLong("logits-out"), help: "Also write the logits of every prompt position ([prompt, vocab] F32, tensor 'logits') to this safetensors file (for checks against other implementations).")
+    var logitsOut: String?
+
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         if greedy && temperature != nil { throw ValidationError("use either --greedy or --temperature, not both") }
@@ -98,6 +101,14 @@ struct GenerateCommand: ParsableCommand {
         let decoder = try LlamaDecoder.planned(params: params, maxGroups: 1, maxWidth: 1, maxPrompt: input.count, maxSuffix: maxNewTokens,
                                                purpose: "generation of --max-new-tokens \(maxNewTokens)",
                                                precision: precisionOptions.resolve(announce: false))
+        if let logitsOut {
+            // One full forward of the prompt through the trainer's path (every position's logits).
+            let tr = LlamaTrainer(params: params, maxBatch: 1, maxSeq: input.count, precision: precisionOptions.resolve(announce: false))
+            try tr.forward(tokens: input, targets: [Int32](repeating: -100, count: input.count), batch: 1, seq: input.count)
+            try SafetensorsWriter.write([SafetensorsTensor(name: "logits", shape: [input.count, ck.config.vocabSize], floats: Array(tr.logits)),
+                                         SafetensorsTensor(name: "input_ids", shape: [input.count], ints: input)],
+                                        to: URL(fileURLWithPath: logitsOut))
+        }
         var rng = Rng(seed: seed)
         let eos = stop ?? (ck.tokenizer?.eosId ?? ck.config.eosTokenId).map { Int32($0) }
         let start = Date()
