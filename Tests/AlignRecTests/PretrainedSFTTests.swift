@@ -1,6 +1,6 @@
 // `align sft --init MODEL.gguf`: a GGUF chat model (the tiny GGUF fixture: byte-level BPE in its metadata, a ChatML
 // template) gains the SID tokens in its tokenizer.json, is prompted through its chat template (no BOS of its own),
-// trains with LoRA, and its checkpoint serves: the recommender loads it back with the same tokenizer and wrapper,
+// trains with LoRA (a run killed mid-way resumes bit for bit), and its checkpoint serves: the recommender loads it back with the same tokenizer and wrapper,
 // and `align chat` asks it for an explanation around the constrained list.
 import AlignCore
 import AlignRec
@@ -22,6 +22,14 @@ import Testing
         o.initFrom = Self.gguf
         _ = try SFTRun.run(o) { _ in }
         let best = w.root.appendingPathComponent("gguf/best")
+        // Killed as step 6's validation moves the step-4 last/ aside, then resumed: W0 is read from the GGUF file again.
+        let fs = KillingFileSystem(killAt: 1) { from, _ in from.lastPathComponent == "last" }
+        var cut = w.options(cfg, out: "cut")
+        cut.initFrom = Self.gguf
+        #expect(throws: (any Error).self) { try AtomicFile.$fileSystem.withValue(fs) { _ = try SFTRun.run(cut) { _ in } } }
+        cut.resume = true
+        _ = try SFTRun.run(cut) { _ in }
+        #expect(try TinyRunWorld.weights(w.root.appendingPathComponent("cut/last")) == TinyRunWorld.weights(w.root.appendingPathComponent("gguf/last")))
         for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "lora.safetensors"] where f != "lora.safetensors" {
             #expect(FileManager.default.fileExists(atPath: best.appendingPathComponent(f).path), "\(f)")
         }
