@@ -42,6 +42,7 @@ struct Align: ParsableCommand {
             ExportCommand.self,
             ReportCommand.self,
             GenerateCommand.self,
+            ConvertCommand.self,
             BenchCommand.self,
         ]
     )

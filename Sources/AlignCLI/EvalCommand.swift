@@ -26,6 +26,8 @@ struct EvalCommand: DataParallelCommand {
     var noTranslation = false
     @Option(name: .customLong("translation-beam"), help: "Beam width for title2sid top-1 (1 = constrained greedy).")
     var translationBeam: Int = 1
+    @Option(name: .customLong("translation-items"), help: "Translation accuracy on the first N catalogue items only (0 = all).")
+    var translationItems: Int = 0
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
 
@@ -37,6 +39,7 @@ struct EvalCommand: DataParallelCommand {
             let (sp, p) = try ranking.resolve(run: modelURL)
             try CLIErrors.option.int("--max-examples", maxExamples, 0...Int.max, "0 = all")
             try CLIErrors.option.int("--translation-beam", translationBeam, 1...FieldCheck.maxCount)
+            try CLIErrors.option.int("--translation-items", translationItems, 0...Int.max, "0 = all")
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
             try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
@@ -46,6 +49,7 @@ struct EvalCommand: DataParallelCommand {
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,
                                             maxExamples: maxExamples, translation: !noTranslation, translationBeam: translationBeam,
+                                            translationItems: translationItems,
                                             progress: !ranking.noProgress)
             print(Evaluation.table(report))
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
