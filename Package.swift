@@ -29,10 +29,14 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels"),
         // oneDNN (Debian: libdnnl-dev) matmul primitives behind a narrow C API: fp32 and bf16 products.
         .target(name: "CDnnl", path: "Sources/CDnnl", linkerSettings: [.linkedLibrary("dnnl")]),
-        // Engine: kernels, LLaMA, BERT encoder, optimizer, checkpoints, tokenizer.
+        // MPI (Debian: libopenmpi-dev): the system library's flags (pkg-config mpi-c) and a narrow C API over the
+        // calls align's data-parallel jobs make (Cluster owns it). Linked always, initialised only under a launcher.
+        .systemLibrary(name: "MPISystem", path: "Sources/MPISystem", pkgConfig: "mpi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPI", dependencies: ["MPISystem"], path: "Sources/CMPI"),
+        // Engine: kernels, LLaMA, BERT encoder, optimizer, checkpoints, tokenizer, the MPI cluster.
         .target(
             name: "AlignCore",
-            dependencies: ["CBLAS", "CSentencePiece", "CKernels", "CDnnl"],
+            dependencies: ["CBLAS", "CSentencePiece", "CKernels", "CDnnl", "CMPI"],
             path: "Sources/AlignCore",
             swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
         ),

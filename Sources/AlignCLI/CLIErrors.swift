@@ -21,11 +21,19 @@ enum CLIErrors {
         }
     }
 
-    /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling.
+    /// Prints `error: …` (one line) and exits 1; ExitCode and CleanExit keep ArgumentParser's handling. In a job
+    /// of several ranks the whole job ends (MPI_Abort, exit 1). An error usually strikes every rank alike (a bad
+    /// input), so a rank other than 0 first gives rank 0 two seconds to report and end the job; when it is still
+    /// running after them, its error was its own, and it reports it with its rank.
     static func exit(_ error: Error) -> Never {
-        if error is ExitCode || error is CleanExit { Align.exit(withError: error) }
+        // `--help` after a subcommand reaches here as ArgumentParser's own help request (exit code 0).
+        if error is ExitCode || error is CleanExit || Align.exitCode(for: error) == .success { Align.exit(withError: error) }
         let line = message(error).replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        let world = Cluster.world
+        if !world.isRoot { sleep(2) }
+        let rank = world.isRoot ? "" : "rank \(world.rank) of \(world.size): "
+        FileHandle.standardError.write(Data("error: \(rank)\(line)\n".utf8))
+        if world.isDistributed { world.abort(EXIT_FAILURE) }
         Foundation.exit(EXIT_FAILURE)
     }
 

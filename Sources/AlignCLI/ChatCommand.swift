@@ -28,6 +28,9 @@ struct ChatCommand: ParsableCommand {
     @Option(name: .long, help: "Beam width.")
     var beam: Int = 20
 
+    @Flag(name: .customLong("no-explanation"), help: "With an instruct model (one with a chat template), do not let it explain its lists in free text.")
+    var noExplanation = false
+
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func run() throws {
@@ -35,6 +38,7 @@ struct ChatCommand: ParsableCommand {
             let service = try ServeCLI.load(model: model, k: k, beam: beam, usersPerBatch: 16,
                                             precision: precisionOptions.resolve(announce: false))
             let engine = try ChatEngine(service: service, k: k)
+            engine.explain = !noExplanation
             func answer(_ text: String) throws -> ChatReply {
                 let r = try engine.respond(text)
                 print(json ? try ChatEngine.renderJSON(r) : ChatEngine.renderText(r))

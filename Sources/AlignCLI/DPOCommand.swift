@@ -4,7 +4,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct DPOCommand: ParsableCommand {
+struct DPOCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo",
         abstract: "Direct preference optimisation of an SFT recommender (chosen = true next item, rejected = hard/random/popular negatives).",

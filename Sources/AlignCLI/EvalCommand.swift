@@ -5,7 +5,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a run: HR@K/NDCG@K vs most-popular, validity, coverage, Entropy@10, translation accuracy.",
@@ -28,6 +28,8 @@ struct EvalCommand: ParsableCommand {
     var noTranslation = false
     @Option(name: .customLong("translation-beam"), help: "Beam width for title2sid top-1 (1 = constrained greedy).")
     var translationBeam: Int = 1
+    @Option(name: .customLong("translation-items"), help: "Translation accuracy on the first N catalogue items only (0 = all).")
+    var translationItems: Int = 0
     @Option(name: .long, help: "Report path (default <model>/eval.json).")
     var out: String?
 
@@ -40,6 +42,7 @@ struct EvalCommand: ParsableCommand {
             let (sp, p) = try ranking.resolve(run: modelURL)
             try CLIErrors.option.int("--max-examples", maxExamples, 0...Int.max, "0 = all")
             try CLIErrors.option.int("--translation-beam", translationBeam, 1...FieldCheck.maxCount)
+            try CLIErrors.option.int("--translation-items", translationItems, 0...Int.max, "0 = all")
             let ckpt = try RecModel.resolveCheckpoint(modelURL)
             let rec = try RecModel.load(modelURL)
             try CLIErrors.option.beam("--beam", ranking.beam, items: rec.items.count)
@@ -50,10 +53,11 @@ struct EvalCommand: ParsableCommand {
             print("model \(ckpt.path), protocol \(p.rawValue), split \(sp.rawValue)")
             let report = try Evaluation.run(model: rec, modelPath: ckpt.path, dataset: dataset, protocol: p, split: sp, beam: ranking.beam,
                                             maxExamples: maxExamples, translation: !noTranslation, translationBeam: translationBeam,
+                                            translationItems: translationItems,
                                             reranking: reranking, progress: !ranking.noProgress)
             print(Evaluation.table(report))
             let outURL = out.map { URL(fileURLWithPath: $0) } ?? modelURL.appendingPathComponent("eval.json")
-            try report.write(to: outURL)
+            if Cluster.world.isRoot { try report.write(to: outURL) }   // rank 0 writes for a data-parallel job
             print("wrote \(outURL.path)")
         }
     }

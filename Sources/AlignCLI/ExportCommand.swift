@@ -5,7 +5,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Export top-K recommendations per user (rank, item, original id, title, year, SID, score) as JSONL or CSV.",
@@ -55,7 +55,9 @@ struct ExportCommand: ParsableCommand {
             let sel = try ServeInputs.selection(users, dataset: ds)
             let bar = noProgress ? nil : ProgressBar(total: sel.count, label: "export", unit: "users")
             let outURL = URL(fileURLWithPath: out)
-            let stats = try RecExport.run(service: service, users: sel, k: k, format: fmt, out: outURL, task: t, progress: bar)
+            // In a data-parallel job every rank decodes its share of each batch and rank 0 writes the file.
+            let stats = try RecExport.run(service: service, users: sel, k: k, format: fmt, out: Cluster.world.isRoot ? outURL : nil,
+                                          task: t, progress: bar)
             bar?.finish()
             print("exported \(sel.description): \(stats.rows) rows → \(outURL.path) in \(String(format: "%.1f", stats.seconds)) s (\(String(format: "%.1f", stats.usersPerSecond)) users/s)")
         }

@@ -4,7 +4,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct GRPOCommand: ParsableCommand {
+struct GRPOCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "grpo",
         abstract: "Group relative policy optimisation of an SFT recommender with rank-aware rewards.",

@@ -4,7 +4,7 @@ import AlignRec
 import ArgumentParser
 import Foundation
 
-struct SFTCommand: ParsableCommand {
+struct SFTCommand: DataParallelCommand {
     static let configuration = CommandConfiguration(
         commandName: "sft",
         abstract: "Supervised fine-tuning on instruction tasks (nextitem, translate, ...), with validation and exact resume.",
@@ -56,6 +56,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
     @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
+    @Option(name: .customLong("max-minutes"), help: "Wall-time budget of the training loop, validations included: when it runs out, validate and checkpoint there (--resume continues).") var maxMinutes: Double?
     @Flag(name: .customLong("no-progress"), help: "No progress bar.") var noProgress = false
     @OptionGroup var precisionOptions: PrecisionOptions
 
@@ -126,6 +127,10 @@ struct SFTCommand: ParsableCommand {
                            tokenizer: tokenizer.map { URL(fileURLWithPath: $0) }, sidMap: sidMap.map { URL(fileURLWithPath: $0) },
                            resume: resume, overwrite: overwrite, progress: !noProgress)
         o.configLabel = label
+        if let maxMinutes {
+            try CLIErrors.option.number("--max-minutes", maxMinutes, .openClosed(0, 1e6))
+            o.maxSeconds = maxMinutes * 60
+        }
         _ = try SFTRun.run(o) { Console.line($0) }
     }
 }

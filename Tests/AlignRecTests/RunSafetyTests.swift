@@ -11,7 +11,7 @@ import Testing
 
 /// A file system that dies at rename number `killAt` (counting only `counts(from, to)` renames): that rename and
 /// every call after it fail without touching the disk, as after a SIGKILL.
-private final class KillingFileSystem: AtomicFileSystem, @unchecked Sendable {
+final class KillingFileSystem: AtomicFileSystem, @unchecked Sendable {
     struct Killed: Error {}
     let killAt: Int
     let counts: (URL, URL) -> Bool

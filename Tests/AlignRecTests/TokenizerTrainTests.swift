@@ -8,10 +8,10 @@ import Testing
 @Test func tokenizerTrainingIsDeterministicAndAddsSIDTokensWhole() throws {
     let w = try TinySFTWorld.make(users: 2)
     let again = try TokenizerTraining.train(items: w.items, prompts: w.prompts, sidMap: w.sidMap, vocabSize: 60)
-    #expect(try again.sentencePiece.serialized() == (try w.tokenizer.sentencePiece.serialized()))
+    #expect(try again.sentencePiece!.serialized() == (try w.tokenizer.sentencePiece!.serialized()))
     #expect(again.addedTokens == w.tokenizer.addedTokens)
 
-    let t = w.tokenizer, sp = t.sentencePiece.vocabSize
+    let t = w.tokenizer, sp = t.text.vocabSize
     // <s>, </s> are SentencePiece control pieces; <pad> and the 4 + 6 SID tokens are appended in order.
     #expect(t.bosId == 1 && t.eosId == 2 && t.padId == sp)
     #expect(t.vocabSize == sp + 1 + 10)

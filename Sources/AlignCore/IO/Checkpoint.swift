@@ -65,7 +65,9 @@ public struct HFCheckpoint: @unchecked Sendable {
     /// Opens `dir`: reads config.json, the weights (single file or index + shards), the tokenizer when
     /// present, and align.json when present. With `expected`, every expected tensor must be present with
     /// exactly that shape and no other tensor may exist; errors name the tensor and file.
-    public static func read(dir: URL, expected: [(String, [Int])]? = nil) throws -> HFCheckpoint {
+    /// `ignored` names tensors a file may carry beside the expected ones that the model does not use (a tied
+    /// model's stored `lm_head.weight`, which transformers ties to the embedding as well).
+    public static func read(dir: URL, expected: [(String, [Int])]? = nil, ignored: Set<String> = []) throws -> HFCheckpoint {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
@@ -117,6 +119,7 @@ public struct HFCheckpoint: @unchecked Sendable {
             throw AlignError.tensor(path: dir.appendingPathComponent(r.file).path, name: r.name,
                                     message: "dtype \(r.dtype.rawValue) is not a floating type (F32/F16/BF16 expected for weights)")
         }
+        for name in ignored { refs[name] = nil }
         if let expected { try validate(refs, expected: expected, dir: dir) }
 
         let tokenizer: Tokenizer? = Tokenizer.exists(in: dir) ? try Tokenizer.load(from: dir) : nil
@@ -209,6 +212,7 @@ public struct HFCheckpoint: @unchecked Sendable {
         }
         let shards = plan(tensors, maxShardBytes: maxShardBytes)
         try AtomicFile.write(config.jsonData(), to: dir.appendingPathComponent(configFileName))
+        try AtomicFile.write(generationConfig(config, tokenizer: tokenizer), to: dir.appendingPathComponent(generationConfigFileName))
         let meta = ["format": "pt"]
         if shards.count == 1 {
             try SafetensorsWriter.write(shards[0], metadata: meta, to: dir.appendingPathComponent(singleFileName))
@@ -227,6 +231,22 @@ public struct HFCheckpoint: @unchecked Sendable {
         try tokenizer?.write(to: dir)
         if let alignInfo { try AtomicFile.write(alignInfo.jsonData(), to: dir.appendingPathComponent(AlignInfo.fileName)) }
         if let optimizer { try optimizer.write(to: dir.appendingPathComponent(OptimizerState.fileName)) }
+    }
+
+    public static let generationConfigFileName = "generation_config.json"
+
+    /// `generation_config.json`: the special ids transformers' `generate` uses; a chat model also stops at its
+    /// end-of-turn token.
+    static func generationConfig(_ config: LlamaConfig, tokenizer: Tokenizer?) throws -> Data {
+        var obj: [String: Any] = ["_from_model_config": true]
+        if let b = tokenizer?.bosId ?? config.bosTokenId { obj["bos_token_id"] = b }
+        var eos: [Int] = [tokenizer?.eosId ?? config.eosTokenId].compactMap { $0 }
+        if let source = tokenizer?.chatTemplate, let t = try? ChatTemplate(source: source), let id = tokenizer?.id(t.endOfTurn), !eos.contains(id) {
+            eos.append(id)
+        }
+        if eos.count == 1 { obj["eos_token_id"] = eos[0] } else if !eos.isEmpty { obj["eos_token_id"] = eos }
+        if let p = tokenizer?.padId ?? config.padTokenId { obj["pad_token_id"] = p }
+        return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
     }
 
     static func byteCount(_ t: SafetensorsTensor) -> Int {

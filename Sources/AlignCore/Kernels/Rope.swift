@@ -27,6 +27,27 @@ public final class RopeTable: @unchecked Sendable {
         }
     }
 
+    /// Tables for `config`'s rotary embedding (its theta and frequency scaling, LlamaVariants.swift).
+    public convenience init(config: LlamaConfig, maxPositions: Int) {
+        self.init(headDim: config.headDim, inverseFrequencies: config.ropeInverseFrequencies(), maxPositions: maxPositions)
+    }
+
+    /// Tables from explicit inverse frequencies [headDim/2].
+    public init(headDim: Int, inverseFrequencies inv: [Float], maxPositions: Int) {
+        precondition(headDim % 2 == 0 && maxPositions > 0 && inv.count == headDim / 2)
+        self.headDim = headDim; self.maxPositions = maxPositions
+        let half = headDim / 2
+        cos = .allocate(capacity: maxPositions * half)
+        sin = .allocate(capacity: maxPositions * half)
+        for i in 0..<half {
+            for p in 0..<maxPositions {
+                let a = Float(p) * inv[i]
+                cos[p * half + i] = Float(Foundation.cos(Double(a)))
+                sin[p * half + i] = Float(Foundation.sin(Double(a)))
+            }
+        }
+    }
+
     deinit { cos.deallocate(); sin.deallocate() }
 }
 

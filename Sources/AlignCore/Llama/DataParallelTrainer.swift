@@ -17,6 +17,16 @@
 //
 // Dropout: replica 0 uses the step's key, so its rows get the masks the one-trainer path gives them; replica r
 // draws from the key mixed with r (masks remain a pure function of (seed, step, replica, index)).
+//
+// Across processes (`cluster` with several ranks, an MPI job): every rank is handed the same whole batch, which
+// is cut as one process with P·R replicas would cut it (R replicas per rank, P ranks); rank k runs shards
+// k·R ..< (k+1)·R, shard g with replica g's dropout key (a batch of fewer rows than P·R leaves the last ranks
+// without work, as it leaves one process's last replicas idle). After the forward the ranks sum their
+// trained positions, item-head rows and loss sums (in rank order), so the loss and every shard's scale (n_r / n,
+// and the item head's h_r / m) are those of the whole batch; the backward ends by summing the gradient buffers
+// in rank order (Cluster.swift), so every rank holds the same gradient of the whole batch's objective. With one
+// replica per rank the shards, their planned sizes, keys and the order of every sum are those of one process
+// running R·P replicas, so P ranks × 1 replica reproduce 1 process × P replicas bit for bit (tested).
 import Dispatch
 import Foundation
 
@@ -33,20 +43,35 @@ public final class DataParallelTrainer: @unchecked Sendable {
     public var dropoutKey: UInt64?
     /// Rows of the next forward that get dropout (nil = every row); see LlamaTrainer.dropoutRows.
     public var dropoutRows: [Bool]?
-    /// Row ranges of the last forward, one per active replica.
+    /// Row ranges (of the whole batch) of the last forward, one per active replica of this rank.
     private var shards: [Range<Int>] = []
     /// The replicas' shared bf16 weight copy (bf16 only).
     private let weights16: BF16Weights?
     public var precision: Precision { replicas[0].precision }
+    /// The processes the batch is split over (one: this process alone).
+    public let cluster: any Collective
+    /// Replicas a rank runs on a full batch (R; `replicas` may hold fewer on the last ranks of a small batch).
+    private let perRank: Int
+    /// The last forward's totals over every rank and replica: trained positions, item-head rows, and the sums of
+    /// their cross-entropies.
+    private var total = (trained: 0, heads: 0, loss: 0.0, itemLoss: 0.0)
+    private var forwarded = false
+    /// Whether the gradients were zeroed since the last backward (required across ranks: see `backward…`).
+    private var zeroed = true
 
-    /// Plans `workers` replicas (at most one per row; ALIGN_THREADS or the core count by default).
+    /// Plans `workers` replicas (at most one per row of this rank's share; ALIGN_THREADS or the core count by
+    /// default) for batches of up to `maxBatch` rows over every rank of `cluster`.
     public init(params: LlamaParameters, maxBatch: Int, maxSeq: Int, dropout: Float = 0, items: ItemTable? = nil,
-                workers: Int = Parallel.workers, precision: Precision = .fp32) {
+                workers: Int = Parallel.workers, precision: Precision = .fp32, cluster: any Collective = Cluster.world) {
         precondition(maxBatch > 0 && maxSeq > 0 && workers > 0)
         self.params = params
         self.maxBatch = maxBatch
-        let w = min(workers, maxBatch)
-        let per = (maxBatch + w - 1) / w
+        self.cluster = cluster
+        // R replicas per rank, G = P·R shards of a full batch over the job; rank k runs shards k·R ..< (k+1)·R.
+        perRank = min(workers, maxBatch)
+        let shardsOfFull = min(cluster.size * perRank, maxBatch)
+        let per = (maxBatch + shardsOfFull - 1) / shardsOfFull
+        let w = max(1, min(perRank, shardsOfFull - cluster.rank * perRank))   // one at least: it holds the gradient
         let shared = precision == .bf16 ? BF16Weights(layout: params.layout) : nil
         weights16 = shared
         replicas = (0..<w).map { _ in
@@ -77,7 +102,7 @@ public final class DataParallelTrainer: @unchecked Sendable {
     }
 
     /// Zeroes every replica's gradients.
-    public func zeroGrads() { for r in replicas { r.zeroGrads() } }
+    public func zeroGrads() { for r in replicas { r.zeroGrads() }; zeroed = true }
 
     /// Runs `body(r)` for each active replica: inline for one, else one per core with single-threaded BLAS.
     /// Replicas touch disjoint memory (their own activations and gradients), the weights are only read.
@@ -99,8 +124,8 @@ public final class DataParallelTrainer: @unchecked Sendable {
         if let e = errors.compactMap({ $0 }).first { throw e }
     }
 
-    /// Forward of a right-padded [B,T] batch (B ≤ maxBatch), tokens/targets row-major; shards of rows go to
-    /// the replicas.
+    /// Forward of a right-padded [B,T] batch (B ≤ maxBatch), tokens/targets row-major — the whole batch, the same
+    /// on every rank; this rank's shard of rows goes to its replicas. Collective across ranks.
     public func forward(tokens: [Int32], targets: [Int32], batch B: Int, seq T: Int) throws {
         guard B >= 1, B <= maxBatch, tokens.count == B * T, targets.count == B * T else {
             throw AlignError.invalidArgument("forward: [\(B), \(T)] batch with \(tokens.count) tokens / \(targets.count) targets (planned \(maxBatch) rows)")
@@ -108,67 +133,86 @@ public final class DataParallelTrainer: @unchecked Sendable {
         if let rows = dropoutRows, rows.count != B {
             throw AlignError.invalidArgument("forward: \(rows.count) dropout rows for a batch of \(B)")
         }
-        let w = min(replicas.count, B)
-        shards = (0..<w).map { (B * $0 / w)..<(B * ($0 + 1) / w) }
-        weights16?.refresh(from: params)
+        forwarded = false
+        // The shards of one process with P·R replicas; this rank's are k·R ..< (k+1)·R of them.
+        let all = min(cluster.size * perRank, B), first = min(cluster.rank * perRank, all)
+        let w = min(perRank, all - first)
+        shards = (first..<(first + w)).map { (B * $0 / all)..<(B * ($0 + 1) / all) }
         let key = dropoutKey, rows = dropoutRows, shards = self.shards
-        try each(w) { r in
-            let shard = shards[r], t = self.replicas[r]
-            t.dropoutKey = key.map { r == 0 ? $0 : mix64($0 ^ (0xD1B5_4A32_D192_ED03 &* UInt64(r))) }
-            t.dropoutRows = rows.map { Array($0[shard]) }
-            defer { t.dropoutKey = nil; t.dropoutRows = nil }
-            try t.forward(tokens: Array(tokens[(shard.lowerBound * T)..<(shard.upperBound * T)]),
-                          targets: Array(targets[(shard.lowerBound * T)..<(shard.upperBound * T)]), batch: shard.count, seq: T)
+        if w > 0 {
+            weights16?.refresh(from: params)
+            try each(w) { r in
+                let shard = shards[r], t = self.replicas[r], g = first + r
+                t.dropoutKey = key.map { g == 0 ? $0 : mix64($0 ^ (0xD1B5_4A32_D192_ED03 &* UInt64(g))) }
+                t.dropoutRows = rows.map { Array($0[shard]) }
+                defer { t.dropoutKey = nil; t.dropoutRows = nil }
+                try t.forward(tokens: Array(tokens[(shard.lowerBound * T)..<(shard.upperBound * T)]),
+                              targets: Array(targets[(shard.lowerBound * T)..<(shard.upperBound * T)]), batch: shard.count, seq: T)
+            }
         }
+        var n = 0, m = 0, loss = 0.0, itemLoss = 0.0
+        for r in 0..<w {
+            let c = replicas[r].trainedCount, h = replicas[r].itemHeadRows
+            loss += Double(replicas[r].meanCrossEntropy()) * Double(c); n += c
+            itemLoss += Double(replicas[r].meanItemCrossEntropy()) * Double(h); m += h
+        }
+        if cluster.isDistributed {   // one exchange: the counts are exact as doubles, the loss sums in rank order
+            let t = try cluster.sumInRankOrder([Double(n), Double(m), loss, itemLoss])
+            total = (Int(t[0]), Int(t[1]), t[2], t[3])
+        } else {
+            total = (n, m, loss, itemLoss)
+        }
+        forwarded = true
     }
 
-    /// Trained positions (targets ≠ -100) of the last forward.
-    public var trainedCount: Int { (0..<shards.count).reduce(0) { $0 + replicas[$1].trainedCount } }
+    /// Trained positions (targets ≠ -100) of the last forward's whole batch.
+    public var trainedCount: Int { total.trained }
 
     /// Mean cross-entropy over the last forward's trained positions (0 when none).
     public func meanCrossEntropy() -> Float {
-        if shards.count == 1 { return replicas[0].meanCrossEntropy() }
-        var s = 0.0, n = 0
-        for r in 0..<shards.count {
-            let c = replicas[r].trainedCount
-            s += Double(replicas[r].meanCrossEntropy()) * Double(c); n += c
-        }
-        return n == 0 ? 0 : Float(s / Double(n))
+        if shards.count == 1 && !cluster.isDistributed { return replicas[0].meanCrossEntropy() }
+        return total.trained == 0 ? 0 : Float(total.loss / Double(total.trained))
     }
 
-    /// Item-head rows of the last forward.
-    public var itemHeadRows: Int { (0..<shards.count).reduce(0) { $0 + replicas[$1].itemHeadRows } }
+    /// Item-head rows of the last forward's whole batch.
+    public var itemHeadRows: Int { total.heads }
 
     /// Mean item-head cross-entropy over the last forward's head rows (0 when none).
     public func meanItemCrossEntropy() -> Float {
-        var s = 0.0, n = 0
-        for r in 0..<shards.count {
-            let c = replicas[r].itemHeadRows
-            s += Double(replicas[r].meanItemCrossEntropy()) * Double(c); n += c
-        }
-        return n == 0 ? 0 : Float(s / Double(n))
+        total.heads == 0 ? 0 : Float(total.itemLoss / Double(total.heads))
     }
 
     /// Backward of the whole batch's mean cross-entropy plus `itemWeight` × its mean item-head cross-entropy,
     /// ACCUMULATED into `grads` (replica 0's buffer; the other replicas' buffers are summed into it and left
-    /// holding their shard's part).
+    /// holding their shard's part). Across ranks it then sums `grads` over the ranks — the whole buffer, so the
+    /// gradients must have been zeroed before the forward (as every training step does). Collective across ranks.
     public func backwardMeanCrossEntropy(itemWeight: Float = 0) throws {
+        guard forwarded else { throw AlignError.invalidArgument("backward needs a forward first") }
+        forwarded = false
         let w = shards.count
-        guard w > 0 else { throw AlignError.invalidArgument("backward needs a forward first") }
-        if w == 1 { try replicas[0].backwardMeanCrossEntropy(itemWeight: itemWeight); return }
-        let n = trainedCount, m = itemHeadRows
+        if w == 1 && !cluster.isDistributed { try replicas[0].backwardMeanCrossEntropy(itemWeight: itemWeight); return }
+        guard zeroed || !cluster.isDistributed else {
+            throw AlignError.invalidArgument("a data-parallel backward across ranks sums the whole gradient buffer: zero the gradients before the forward")
+        }
+        zeroed = false
+        let n = total.trained, m = total.heads
         let counts = (0..<w).map { replicas[$0].trainedCount }, heads = (0..<w).map { replicas[$0].itemHeadRows }
-        try each(w) { r in
-            try self.replicas[r].backwardMeanCrossEntropy(scale: n == 0 ? 0 : Float(counts[r]) / Float(n),
-                                                          itemWeight: m == 0 ? 0 : itemWeight * Float(heads[r]) / Float(m))
+        if w > 0 {
+            try each(w) { r in
+                try self.replicas[r].backwardMeanCrossEntropy(scale: n == 0 ? 0 : Float(counts[r]) / Float(n),
+                                                              itemWeight: m == 0 ? 0 : itemWeight * Float(heads[r]) / Float(m))
+            }
         }
-        // Sum the replicas' gradients into replica 0's, in fixed chunks (the same order every run).
-        let total = replicas[0].grads.baseAddress!, count = params.count
-        let others = (1..<w).map { UnsafePointer(replicas[$0].grads.baseAddress!) }
-        let box = UncheckedSendable((total, others))
-        Parallel.chunks(count, minPerWorker: 4096) { range in
-            let (total, others) = box.value
-            for o in others { for i in range { total[i] += o[i] } }
+        if w > 1 {
+            // Sum the replicas' gradients into replica 0's, in fixed chunks (the same order every run).
+            let total = replicas[0].grads.baseAddress!, count = params.count
+            let others = (1..<w).map { UnsafePointer(replicas[$0].grads.baseAddress!) }
+            let box = UncheckedSendable((total, others))
+            Parallel.chunks(count, minPerWorker: 4096) { range in
+                let (total, others) = box.value
+                for o in others { for i in range { total[i] += o[i] } }
+            }
         }
+        if cluster.isDistributed { try cluster.sum(replicas[0].grads) }
     }
 }

@@ -6,7 +6,8 @@ extension HFCheckpoint {
     /// Opens a LLaMA checkpoint, validating that exactly the config's tensors are present with their shapes.
     public static func readLlama(dir: URL) throws -> HFCheckpoint {
         let config = try LlamaConfig.load(dir.appendingPathComponent(configFileName))
-        return try read(dir: dir, expected: LlamaLayout(config).tensors.map { ($0.name, $0.shape) })
+        return try read(dir: dir, expected: LlamaLayout(config).tensors.map { ($0.name, $0.shape) },
+                        ignored: config.tieWordEmbeddings ? ["lm_head.weight"] : [])
     }
 
     /// The weights as one flat LlamaParameters buffer (converted to F32). Refuses, before allocating, weights

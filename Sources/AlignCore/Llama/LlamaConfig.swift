@@ -18,6 +18,12 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
     public var bosTokenId: Int?
     public var eosTokenId: Int?
     public var padTokenId: Int?
+    /// Which member of the family (config.json `model_type`); decides the biases and the file's class name.
+    public var architecture: LlamaArchitecture = .llama
+    /// Biases on the q, k and v projections (Qwen2).
+    public var attentionBias: Bool = false
+    /// RoPE frequency scaling (nil: the default rotary embedding).
+    public var ropeScaling: RopeScaling? = nil
 
     public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
                 numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil,
@@ -42,6 +48,13 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", hiddenAct = "hidden_act", modelType = "model_type"
     }
 
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     struct RopeParameters: Codable { var rope_theta: Float?; var rope_type: String? }
 
     /// Decodes every field, then checks them all (`validate`) before anything divides by a count: a bad value
@@ -56,11 +69,27 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
         let explicitHeadDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
-        let rp = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
-        let rs = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
-        for type in [rp?.rope_type, rs?.rope_type].compactMap({ $0 }) where type != "default" {
-            throw AlignError.invalidArgument("config.json: rope_type '\(type)' is not supported (align implements the default rotary embedding)")
+        // Every key, for the fields that only matter when present (LlamaVariants.swift).
+        let rawContainer = try decoder.container(keyedBy: AnyKey.self)
+        var raw: [String: JSONValue] = [:]
+        for k in rawContainer.allKeys { raw[k.stringValue] = try rawContainer.decode(JSONValue.self, forKey: k) }
+        let modelType = raw["model_type"]?.stringValue ?? "llama"
+        guard let arch = LlamaArchitecture(rawValue: modelType) else {
+            throw AlignError.invalidArgument("config.json: model_type '\(modelType)' is not supported (align implements \(LlamaArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        architecture = arch
+        attentionBias = arch == .qwen2
+        var scaling: RopeScaling? = nil, scalingKey: String? = nil
+        for key in ["rope_scaling", "rope_parameters"] {
+            guard case .object(let o)? = raw[key] else { continue }
+            let s = try Self.ropeScaling(o, key: key)
+            if let scalingKey, s != scaling {
+                throw AlignError.invalidArgument("config.json: \(scalingKey) and \(key) describe different rotary scalings")
+            }
+            scaling = s; scalingKey = key
+        }
+        ropeScaling = scaling
+        let rp = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? rp?.rope_theta ?? 10000
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
@@ -69,7 +98,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         // transformers treats a negative pad id (old LLaMA configs carry -1) as "no padding token".
         padTokenId = try Self.tokenId(c, .padTokenId).flatMap { $0 < 0 ? nil : $0 }
         if try c.decodeIfPresent(Bool.self, forKey: .attentionBias) == true {
-            throw AlignError.invalidArgument("config.json: attention_bias=true is not supported")
+            throw AlignError.invalidArgument("config.json: attention_bias=true is not supported for model_type \(arch.rawValue) (a bias on o_proj as well; Qwen2's q/k/v biases are)")
         }
         if try c.decodeIfPresent(Bool.self, forKey: .mlpBias) == true {
             throw AlignError.invalidArgument("config.json: mlp_bias=true is not supported")
@@ -78,6 +107,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
             throw AlignError.invalidArgument("config.json: hidden_act '\(act)' is not supported (LLaMA uses silu)")
         }
         headDim = explicitHeadDim ?? 0
+        try Self.checkUnsupportedFields(raw, architecture: arch, maxPositions: maxPositionEmbeddings)
         try validate(FieldCheck(file: "config.json"), headDimGiven: explicitHeadDim != nil)
         if explicitHeadDim == nil { headDim = hiddenSize / numAttentionHeads }
     }
@@ -119,7 +149,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
     public var parameterFloats: Double {
         let V = Double(vocabSize), C = Double(hiddenSize), F = Double(intermediateSize), L = Double(numHiddenLayers)
         let q = Double(numAttentionHeads * headDim), kv = Double(numKeyValueHeads * headDim)
-        let layer = 2 * C + (q + 2 * kv) * C + C * q + 3 * F * C
+        let layer = 2 * C + (q + 2 * kv) * C + C * q + 3 * F * C + Double(qkvBiasCount)
         return V * C * (tieWordEmbeddings ? 1 : 2) + L * layer + C
     }
 
@@ -143,16 +173,16 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         try c.encode(headDim, forKey: .headDim)
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
         try c.encode(ropeTheta, forKey: .ropeTheta)
-        try c.encode(RopeParameters(rope_theta: ropeTheta, rope_type: "default"), forKey: .ropeParameters)
+        if ropeScaling == nil { try c.encode(RopeParameters(rope_theta: ropeTheta, rope_type: "default"), forKey: .ropeParameters) }
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
         try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
         try c.encodeIfPresent(padTokenId, forKey: .padTokenId)
-        try c.encode(false, forKey: .attentionBias)
+        if architecture != .qwen2 { try c.encode(false, forKey: .attentionBias) }
         try c.encode(false, forKey: .mlpBias)
         try c.encode("silu", forKey: .hiddenAct)
-        try c.encode("llama", forKey: .modelType)
+        try c.encode(architecture.rawValue, forKey: .modelType)
     }
 
     /// Reads `config.json` from a file.
@@ -178,7 +208,12 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         var obj = try JSONSerialization.jsonObject(with: enc.encode(self)) as! [String: Any]
-        obj["architectures"] = ["LlamaForCausalLM"]
+        obj["architectures"] = [architecture.causalLMClass]
+        if ropeScaling != nil {
+            obj["rope_parameters"] = ropeParametersObject()
+            obj["rope_scaling"] = ropeParametersObject()
+        }
+        if architecture == .qwen2 { obj["use_sliding_window"] = false }
         obj["torch_dtype"] = "float32"
         obj["initializer_range"] = 0.02
         obj["attention_dropout"] = 0.0

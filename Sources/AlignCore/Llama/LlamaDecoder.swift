@@ -100,7 +100,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         nextScan = scan
         added = .allocate(capacity: items == nil ? 0 : N); added.initialize(repeating: 0)
         hiddenBuf = .allocate(capacity: maxGroups * C); hiddenBuf.initialize(repeating: 0)
-        rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxPrompt + maxSuffix)
+        rope = RopeTable(config: c, maxPositions: maxPrompt + maxSuffix)
         gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
@@ -216,6 +216,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
             gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
+            if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: n, cols: W) }
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
             storePromptKV(layer: l, starts: starts, lengths: lengths)
@@ -246,6 +247,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, config.rmsNormEps)
         // K and V columns of qkv[n, W] only: rows qW..<W of the [W, C] projection.
         gemm.mm(false, true, n, 2 * kvW, C, 1, .f32(ln), C, weight(o.qkv + qW * C), C, 0, qkv + qW, W)
+        if let b = o.qkvBias { biasForward(qkv + qW, ld: W, pr + b + qW, rows: n, cols: 2 * kvW) }
         ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
         storePromptKV(layer: l, starts: starts, lengths: lengths)
         // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
@@ -260,6 +262,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         }
         // Queries of those rows into qkv rows 0..<groups (their K/V columns are already in the cache).
         gemm.mm(false, true, groups, qW, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
+        if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: groups, cols: qW) }
         ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
         let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
                                    promptLengths: UnsafePointer(promptLengths.baseAddress!),
@@ -350,6 +353,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             let o = lay.layers[l]
             rmsnormForward(ln, rstd, x, pr + o.ln1, n, C, eps)
             gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
+            if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: n, cols: W) }
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             for i in 0..<n {
                 let src = qkv + i * W + H * hd, dst = (Int(liveRows[i]) * maxSuffix + s) * kvW

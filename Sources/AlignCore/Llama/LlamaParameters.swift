@@ -33,6 +33,8 @@ public struct LlamaLayerOffsets: Sendable {
     public let gateUp: Int
     /// down_proj [C, F]
     public let down: Int
+    /// q_proj|k_proj|v_proj biases, fused [(H+2KV)·hd] (Qwen2); nil without attention biases.
+    public var qkvBias: Int? = nil
 }
 
 /// The parameter layout of a config (no storage): tensor table plus fast offsets.
@@ -73,12 +75,18 @@ public struct LlamaLayout: Sendable {
             let q = add(p + "self_attn.q_proj.weight", [H * hd, C], true)
             _ = add(p + "self_attn.k_proj.weight", [KV * hd, C], true)
             _ = add(p + "self_attn.v_proj.weight", [KV * hd, C], true)
+            var qkvBias: Int? = nil
+            if c.attentionBias {
+                qkvBias = add(p + "self_attn.q_proj.bias", [H * hd], false)
+                _ = add(p + "self_attn.k_proj.bias", [KV * hd], false)
+                _ = add(p + "self_attn.v_proj.bias", [KV * hd], false)
+            }
             let o = add(p + "self_attn.o_proj.weight", [C, H * hd], true)
             let ln2 = add(p + "post_attention_layernorm.weight", [C], false)
             let gate = add(p + "mlp.gate_proj.weight", [F, C], true)
             _ = add(p + "mlp.up_proj.weight", [F, C], true)
             let down = add(p + "mlp.down_proj.weight", [C, F], true)
-            ls.append(LlamaLayerOffsets(ln1: ln1, qkv: q, o: o, ln2: ln2, gateUp: gate, down: down))
+            ls.append(LlamaLayerOffsets(ln1: ln1, qkv: q, o: o, ln2: ln2, gateUp: gate, down: down, qkvBias: qkvBias))
         }
         layers = ls
         finalNorm = add("model.norm.weight", [C], false)
@@ -126,7 +134,9 @@ public final class LlamaParameters: @unchecked Sendable {
         self.init(config: config)
         var rng = Rng(seed: seed)
         for t in layout.tensors {
-            if t.decay {
+            if t.name.hasSuffix(".bias") {
+                continue   // biases start at zero
+            } else if t.decay {
                 for i in t.range { data[i] = Float(rng.normal()) * std }
             } else {
                 for i in t.range { data[i] = 1 }

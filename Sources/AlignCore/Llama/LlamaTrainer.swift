@@ -178,7 +178,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         }
         let maskCount = dropout > 0 ? (1 + 2 * L) * N * C : 0
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
-        rope = RopeTable(headDim: hd, theta: c.ropeTheta, maxPositions: maxSeq)
+        rope = RopeTable(config: c, maxPositions: maxSeq)
         gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
@@ -291,6 +291,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
             rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
             gemm.mm(false, true, N, W, C, 1, productOperand(a.ln1, N * C, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
+            if let b = o.qkvBias { biasForward(a.qkv, ld: W, p + b, rows: N, cols: W) }
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
             attentionForward(a.att, a.probs, a.qkv, shape)
             a.xmid.update(from: x, count: N * C)
@@ -530,6 +531,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             gemm.mm(true, false, C, H * hd, N, 1, dy, C, savedOperand(a.att, act16?.att[l]), H * hd, 1, g + o.o, H * hd)
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
+            if let b = o.qkvBias { biasBackward(g + b, dqkv, ld: W, rows: N, cols: W) }
             dy = productOperand(dqkv, N * W, act16?.grad)
             gemm.mm(false, false, N, C, W, 1, dy, W, weight(o.qkv), C, 0, dln, C)
             gemm.mm(true, false, W, C, N, 1, dy, W, savedOperand(a.ln1, act16?.ln1[l]), C, 1, g + o.qkv, C)

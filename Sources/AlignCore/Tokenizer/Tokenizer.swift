@@ -1,4 +1,5 @@
-// The align tokenizer: a SentencePiece model plus added whole tokens (specials such as `<s>`, `</s>`, `<pad>`
+// The align tokenizer: a text model (SentencePiece, or byte-level BPE from tokenizer.json / GGUF; see
+// TextTokenModel.swift) plus added whole tokens (specials such as `<s>`, `</s>`, `<pad>`
 // and Semantic-ID tokens `<a_12>`, `<b_7>`, …). Text is first split on added tokens (leftmost, longest match),
 // each text span goes through SentencePiece, and each added token maps to its own id. Added tokens that already
 // exist in the SentencePiece vocabulary (e.g. the control piece `<s>`) keep that id; the others are appended
@@ -19,13 +20,22 @@ public struct AddedToken: Codable, Sendable, Equatable {
     public init(content: String, id: Int, special: Bool) { self.content = content; self.id = id; self.special = special }
 }
 
-/// SentencePiece + added tokens. Immutable; safe to share across threads.
+/// A text model + added tokens. Immutable; safe to share across threads.
 public final class Tokenizer: @unchecked Sendable {
     /// The text model.
-    public let sentencePiece: SentencePieceModel
+    public let text: TextTokenModel
+    /// The SentencePiece model, when the text model is one.
+    public var sentencePiece: SentencePieceModel? { text as? SentencePieceModel }
+    /// The byte-level BPE model, when the text model is one.
+    public var bpe: ByteLevelBPE? { text as? ByteLevelBPE }
+    /// Whether encoding for the model starts with BOS by default (SentencePiece models and align's: yes; BPE
+    /// models: as their tokenizer files say).
+    public let addsBos: Bool
+    /// The chat template (Jinja source) the tokenizer files carry, if any.
+    public let chatTemplate: String?
     /// Added tokens in id order.
     public let addedTokens: [AddedToken]
-    /// Total vocabulary: SentencePiece pieces + appended tokens.
+    /// Total vocabulary: text-model pieces + appended tokens.
     public let vocabSize: Int
     /// BOS / EOS / PAD / UNK ids (`<s>`, `</s>`, `<pad>`, `<unk>` as added tokens, else the SentencePiece ones).
     public let bosId: Int?, eosId: Int?, padId: Int?, unkId: Int?
@@ -50,8 +60,13 @@ public final class Tokenizer: @unchecked Sendable {
         try self.init(sentencePiece: sentencePiece, addedTokens: tokens)
     }
 
+    /// SentencePiece with an explicit added-token list.
+    public convenience init(sentencePiece: SentencePieceModel, addedTokens: [AddedToken]) throws {
+        try self.init(text: sentencePiece, addedTokens: addedTokens, addsBos: true)
+    }
+
     private static func append(_ contents: [String], to tokens: inout [AddedToken], next start: Int,
-                               sentencePiece: SentencePieceModel, specials: Set<String>?) {
+                               sentencePiece: TextTokenModel, specials: Set<String>?) {
         var next = start
         for c in contents {
             let special = specials.map { $0.contains(c) } ?? isDefaultSpecial(c)
@@ -65,9 +80,11 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Builds a tokenizer from an explicit added-token list (as read from disk). Appended ids must be exactly
-    /// `spVocab ..< spVocab + n` with no gaps; ids inside the SentencePiece range must name that same piece.
-    public init(sentencePiece: SentencePieceModel, addedTokens: [AddedToken]) throws {
-        self.sentencePiece = sentencePiece
+    /// `spVocab ..< spVocab + n` with no gaps; ids inside the text model's range must name that same control piece.
+    public init(text sentencePiece: TextTokenModel, addedTokens: [AddedToken], addsBos: Bool, chatTemplate: String? = nil) throws {
+        self.text = sentencePiece
+        self.addsBos = addsBos
+        self.chatTemplate = chatTemplate
         let spVocab = sentencePiece.vocabSize
         let sorted = addedTokens.sorted { $0.id < $1.id }
         var byId: [Int: Int] = [:], byContent: [String: Int] = [:]
@@ -84,7 +101,7 @@ public final class Tokenizer: @unchecked Sendable {
                 }
                 // Only control pieces (never produced by encoding text) can double as added tokens, so a
                 // SentencePiece run and an added token can never share an id.
-                guard try sentencePiece.kind(t.id).contains(.control) else {
+                guard try sentencePiece.isControl(t.id) else {
                     throw AlignError.invalidArgument("added token '\(t.content)' is SentencePiece piece \(t.id), which is not a control piece; it cannot be added as a whole token")
                 }
             } else {
@@ -114,10 +131,17 @@ public final class Tokenizer: @unchecked Sendable {
         }
         sidOf = sid
         sidIds = levels
-        bosId = byContent["<s>"] ?? sentencePiece.bosId
-        eosId = byContent["</s>"] ?? sentencePiece.eosId
-        padId = byContent["<pad>"] ?? sentencePiece.padId
-        unkId = byContent["<unk>"] ?? sentencePiece.unkId
+        if sentencePiece.ownsSpecialRoles {
+            bosId = sentencePiece.bosId ?? byContent["<s>"]
+            eosId = sentencePiece.eosId ?? byContent["</s>"]
+            padId = sentencePiece.padId ?? byContent["<pad>"]
+            unkId = sentencePiece.unkId ?? byContent["<unk>"]
+        } else {
+            bosId = byContent["<s>"] ?? sentencePiece.bosId
+            eosId = byContent["</s>"] ?? sentencePiece.eosId
+            padId = byContent["<pad>"] ?? sentencePiece.padId
+            unkId = byContent["<unk>"] ?? sentencePiece.unkId
+        }
     }
 
     static func isDefaultSpecial(_ c: String) -> Bool {
@@ -157,8 +181,8 @@ public final class Tokenizer: @unchecked Sendable {
         var tokens = addedTokens
         var seen = Set(addedByContent.keys)
         let fresh = contents.filter { seen.insert($0).inserted }
-        Self.append(fresh, to: &tokens, next: vocabSize, sentencePiece: sentencePiece, specials: specials)
-        return try Tokenizer(sentencePiece: sentencePiece, addedTokens: tokens)
+        Self.append(fresh, to: &tokens, next: vocabSize, sentencePiece: text, specials: specials)
+        return try Tokenizer(text: text, addedTokens: tokens, addsBos: addsBos, chatTemplate: chatTemplate)
     }
 
     /// Number of SID levels present (highest level + 1).
@@ -187,16 +211,19 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Lookup
 
     /// The id of an added token or SentencePiece piece.
-    public func id(_ token: String) -> Int? { addedByContent[token] ?? sentencePiece.id(ofPiece: token) }
+    public func id(_ token: String) -> Int? { addedByContent[token] ?? text.id(ofPiece: token) }
 
     /// The added token or SentencePiece piece of `id`.
     public func token(_ id: Int) throws -> String {
         if let i = addedById[id] { return addedTokens[i].content }
-        guard id >= 0, id < sentencePiece.vocabSize else {
+        guard id >= 0, id < text.vocabSize else {
             throw AlignError.invalidArgument("token id \(id) is outside the vocabulary (size \(vocabSize))")
         }
-        return try sentencePiece.piece(id)
+        return try text.piece(id)
     }
+
+    /// Whether `id` is an added token.
+    public func isAdded(_ id: Int) -> Bool { addedById[id] != nil }
 
     /// Whether `id` is an added token marked special.
     public func isSpecial(_ id: Int) -> Bool { addedById[id].map { addedTokens[$0].special } ?? false }
@@ -216,7 +243,7 @@ public final class Tokenizer: @unchecked Sendable {
         func flush(_ end: Int) throws {
             guard end > spanStart else { return }
             let span = String(decoding: bytes[spanStart..<end], as: UTF8.self)
-            out.append(contentsOf: try sentencePiece.encode(span))
+            out.append(contentsOf: try self.text.encode(span))
         }
         while i < bytes.count {
             if let (len, id) = trie.longestMatch(bytes, at: i) {
@@ -243,7 +270,7 @@ public final class Tokenizer: @unchecked Sendable {
         var run: [Int32] = []
         func flush() throws {
             guard !run.isEmpty else { return }
-            out += try sentencePiece.decode(run)
+            out += try text.decode(run)
             run.removeAll(keepingCapacity: true)
         }
         for (pos, id32) in ids.enumerated() {
@@ -251,7 +278,7 @@ public final class Tokenizer: @unchecked Sendable {
             if let i = addedById[id] {
                 try flush()
                 if !(skipSpecial && addedTokens[i].special) { out += addedTokens[i].content }
-            } else if id >= 0 && id < sentencePiece.vocabSize {
+            } else if id >= 0 && id < text.vocabSize {
                 run.append(id32)
             } else {
                 throw AlignError.invalidArgument("cannot decode: token id \(id) at position \(pos) is outside the vocabulary (size \(vocabSize))")

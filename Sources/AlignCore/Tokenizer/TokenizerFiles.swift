@@ -5,6 +5,9 @@
 //   tokenizer_config.json    HF LlamaTokenizer fields incl. added_tokens_decoder (legacy spacing, as align encodes)
 //   special_tokens_map.json  HF bos/eos/unk/pad names
 // Loading prefers align_tokens.json, then HF's added_tokens_decoder, then added_tokens.json.
+// A byte-level BPE tokenizer is `tokenizer.json` instead of `tokenizer.model` (TokenizerJSON.swift): written with
+// every added token (the model's and align's) in its added_tokens, plus tokenizer_config.json (special tokens,
+// add_bos_token, chat_template), special_tokens_map.json and align_tokens.json.
 import Foundation
 
 /// The versioned added-token file (`align_tokens.json`).
@@ -36,7 +39,12 @@ extension Tokenizer {
     /// Writes `tokenizer.model`, `align_tokens.json`, `added_tokens.json`, `tokenizer_config.json` and
     /// `special_tokens_map.json` into `dir` (each file atomically).
     public func write(to dir: URL) throws {
+        if let bpe { try writeBPE(bpe, to: dir); return }
+        guard let sentencePiece else { throw AlignError.invalidArgument("this tokenizer's text model cannot be written") }
         try AtomicFile.write(sentencePiece.serialized(), to: dir.appendingPathComponent(Self.modelFileName))
+        // The same ids for transformers and `tokenizers` (SentencePieceJSON.swift); unigram models only.
+        let fast = try sentencePieceTokenizerJSON()
+        if let fast { try AtomicFile.write(Self.json(fast), to: dir.appendingPathComponent(TokenizerJSON.fileName)) }
         let file = AddedTokensFile(sentencepieceVocabSize: sentencePiece.vocabSize, tokens: addedTokens)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -51,37 +59,130 @@ extension Tokenizer {
         func entry(_ content: String, special: Bool) -> [String: Any] {
             ["content": content, "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": special]
         }
-        for id in [sentencePiece.unkId, sentencePiece.bosId, sentencePiece.eosId, sentencePiece.padId].compactMap({ $0 }) {
-            decoderEntries[String(id)] = entry(try sentencePiece.piece(id), special: true)
+        // With tokenizer.json, transformers must match in text exactly what align matches: the added tokens, and
+        // no other piece (a special role named here becomes a whole token for transformers).
+        if fast == nil {
+            for id in [sentencePiece.unkId, sentencePiece.bosId, sentencePiece.eosId, sentencePiece.padId].compactMap({ $0 }) {
+                decoderEntries[String(id)] = entry(try sentencePiece.piece(id), special: true)
+            }
         }
         for t in addedTokens { decoderEntries[String(t.id)] = entry(t.content, special: t.special) }
         var special: [String: Any] = [:]
         for (key, id) in [("bos_token", bosId), ("eos_token", eosId), ("unk_token", unkId), ("pad_token", padId)] {
-            if let id { special[key] = try token(id) }
+            if let id, fast == nil || isAdded(id) { special[key] = try token(id) }
         }
         var config: [String: Any] = special
-        config["tokenizer_class"] = "LlamaTokenizer"
+        config["tokenizer_class"] = fast == nil ? "LlamaTokenizer" : "PreTrainedTokenizerFast"
         config["add_bos_token"] = bosId != nil
         config["add_eos_token"] = false
         config["added_tokens_decoder"] = decoderEntries
         config["clean_up_tokenization_spaces"] = false
         config["legacy"] = true   // a SentencePiece dummy prefix after every added token, exactly as `encode` does
         config["sp_model_kwargs"] = [String: Any]()
+        if let chatTemplate { config["chat_template"] = chatTemplate }
         try AtomicFile.write(Self.json(config), to: dir.appendingPathComponent("tokenizer_config.json"))
         try AtomicFile.write(Self.json(special), to: dir.appendingPathComponent("special_tokens_map.json"))
+    }
+
+    /// tokenizer.json (the model's own object, every added token listed), tokenizer_config.json,
+    /// special_tokens_map.json and align_tokens.json.
+    func writeBPE(_ bpe: ByteLevelBPE, to dir: URL) throws {
+        guard var obj = try JSONSerialization.jsonObject(with: bpe.json) as? [String: Any] else {
+            throw AlignError.invalidArgument("the BPE model carries no tokenizer.json object")
+        }
+        obj["added_tokens"] = addedTokens.map { t -> [String: Any] in
+            ["id": t.id, "content": t.content, "single_word": false, "lstrip": false, "rstrip": false,
+             "normalized": !t.special, "special": t.special]
+        }
+        try AtomicFile.write(Self.json(obj), to: dir.appendingPathComponent(TokenizerJSON.fileName))
+        let file = AddedTokensFile(sentencepieceVocabSize: bpe.vocabSize, tokens: addedTokens)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(enc.encode(file), to: dir.appendingPathComponent(AddedTokensFile.fileName))
+        var special: [String: Any] = [:]
+        for (key, id) in [("bos_token", bosId), ("eos_token", eosId), ("unk_token", unkId), ("pad_token", padId)] {
+            if let id { special[key] = try token(id) }
+        }
+        var decoderEntries: [String: Any] = [:]
+        for t in addedTokens {
+            decoderEntries[String(t.id)] = ["content": t.content, "lstrip": false, "normalized": !t.special, "rstrip": false,
+                                            "single_word": false, "special": t.special]
+        }
+        var config: [String: Any] = special
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config["add_bos_token"] = addsBos
+        config["add_eos_token"] = false
+        config["added_tokens_decoder"] = decoderEntries
+        config["clean_up_tokenization_spaces"] = false
+        config["model_max_length"] = 1_000_000_000
+        if let chatTemplate { config["chat_template"] = chatTemplate }
+        try AtomicFile.write(Self.json(config), to: dir.appendingPathComponent("tokenizer_config.json"))
+        try AtomicFile.write(Self.json(special), to: dir.appendingPathComponent("special_tokens_map.json"))
+    }
+
+    /// The tokenizer a GGUF file's metadata describes (nil when it has none).
+    public convenience init?(gguf f: GGUFFile) throws {
+        guard let (obj, specials, addBos) = try TokenizerJSON.object(gguf: f) else { return nil }
+        let parsed = try TokenizerJSON.parse(obj, specials: specials, source: f.path)
+        try self.init(text: parsed.model, addedTokens: parsed.addedTokens, addsBos: addBos,
+                      chatTemplate: f.metadata["tokenizer.chat_template"]?.string)
+    }
+
+    /// Loads tokenizer.json (+ tokenizer_config.json, align_tokens.json) from `dir`.
+    static func loadBPE(from dir: URL) throws -> Tokenizer {
+        let url = dir.appendingPathComponent(TokenizerJSON.fileName)
+        let obj = try readObject(url)
+        let configURL = dir.appendingPathComponent("tokenizer_config.json")
+        var config: [String: Any] = [:]
+        if FileManager.default.fileExists(atPath: configURL.path) { config = try readObject(configURL) }
+        var specials: [String: String] = [:]
+        for role in ["bos", "eos", "pad", "unk"] {
+            let v = config[role + "_token"]
+            if let s = v as? String { specials[role] = s } else if let o = v as? [String: Any], let s = o["content"] as? String { specials[role] = s }
+        }
+        let parsed = try TokenizerJSON.parse(obj, specials: specials, source: url.path)
+        var added = parsed.addedTokens
+        let alignURL = dir.appendingPathComponent(AddedTokensFile.fileName)
+        if FileManager.default.fileExists(atPath: alignURL.path) {
+            let f = try readAddedTokensFile(alignURL, textVocabSize: parsed.model.vocabSize)
+            added = f.tokens
+        }
+        let addBos = (config["add_bos_token"] as? Bool) ?? (parsed.templateBos != nil)
+        return try wrap(url) {
+            try Tokenizer(text: parsed.model, addedTokens: added, addsBos: addBos, chatTemplate: config["chat_template"] as? String)
+        }
+    }
+
+    static func readAddedTokensFile(_ alignURL: URL, textVocabSize: Int) throws -> AddedTokensFile {
+        let f: AddedTokensFile
+        do { f = try JSONDecoder().decode(AddedTokensFile.self, from: Data(contentsOf: alignURL)) } catch {
+            throw AlignError.format(path: alignURL.path, line: nil, message: "not a valid added-token file: \(error)")
+        }
+        guard f.format == AddedTokensFile.formatName else {
+            throw AlignError.format(path: alignURL.path, line: nil, message: "format is '\(f.format)', expected '\(AddedTokensFile.formatName)'")
+        }
+        guard f.version == AddedTokensFile.currentVersion else {
+            throw AlignError.format(path: alignURL.path, line: nil, message: "version \(f.version) is not supported (this build reads version \(AddedTokensFile.currentVersion))")
+        }
+        guard f.sentencepieceVocabSize == textVocabSize else {
+            throw AlignError.format(path: alignURL.path, line: nil, message: "written for a text vocabulary of \(f.sentencepieceVocabSize), but the tokenizer has \(textVocabSize)")
+        }
+        return f
     }
 
     private static func json(_ obj: Any) throws -> Data {
         try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// Whether `dir` holds a tokenizer (`tokenizer.model`).
+    /// Whether `dir` holds a tokenizer (`tokenizer.model` or `tokenizer.json`).
     public static func exists(in dir: URL) -> Bool {
         FileManager.default.fileExists(atPath: dir.appendingPathComponent(modelFileName).path)
+            || FileManager.default.fileExists(atPath: dir.appendingPathComponent(TokenizerJSON.fileName).path)
     }
 
-    /// Loads `tokenizer.model` plus the added tokens from `dir` (see the file header for the order).
+    /// Loads `tokenizer.model` (else `tokenizer.json`) plus the added tokens from `dir` (see the file header).
     public static func load(from dir: URL) throws -> Tokenizer {
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(modelFileName).path) else { return try loadBPE(from: dir) }
         let sp = try SentencePieceModel(contentsOf: dir.appendingPathComponent(modelFileName))
         let fm = FileManager.default
         let alignURL = dir.appendingPathComponent(AddedTokensFile.fileName)
@@ -132,7 +233,7 @@ extension Tokenizer {
         return try Tokenizer(sentencePiece: sp, addedTokens: [])
     }
 
-    private static func readObject(_ url: URL) throws -> [String: Any] {
+    static func readObject(_ url: URL) throws -> [String: Any] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw AlignError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
@@ -144,7 +245,7 @@ extension Tokenizer {
     }
 
     /// Re-labels an invalid-token-list error with the file it came from.
-    private static func wrap(_ url: URL, _ body: () throws -> Tokenizer) throws -> Tokenizer {
+    static func wrap(_ url: URL, _ body: () throws -> Tokenizer) throws -> Tokenizer {
         do { return try body() } catch let AlignError.invalidArgument(msg) {
             throw AlignError.format(path: url.path, line: nil, message: msg)
         }

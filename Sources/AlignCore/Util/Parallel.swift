@@ -4,10 +4,16 @@ import Dispatch
 import Foundation
 
 public enum Parallel {
-    /// Number of workers (ALIGN_THREADS overrides; defaults to the active processor count).
+    /// Number of workers (ALIGN_THREADS overrides; defaults to the active processor count, shared among the
+    /// ranks an MPI launcher started on this node unless the launcher bound the rank to fewer cores already).
     public static let workers: Int = {
-        if let s = ProcessInfo.processInfo.environment["ALIGN_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let env = ProcessInfo.processInfo.environment
+        if let s = env["ALIGN_THREADS"], let n = Int(s), n > 0 { return n }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        if let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1, cores >= sysconf(Int32(_SC_NPROCESSORS_ONLN)) {
+            return max(1, cores / local)
+        }
+        return cores
     }()
 
     /// Runs `body(i)` for i in 0..<n, in parallel when n is large enough to pay for it.

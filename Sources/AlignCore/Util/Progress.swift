@@ -19,8 +19,10 @@ public enum ProgressStyle: Sendable, Equatable {
     /// Silent.
     case off
 
-    /// `.bar` when stderr is a terminal (and `CI` and `TERM=dumb` are not set), `.lines` otherwise.
+    /// `.bar` when stderr is a terminal (and `CI` and `TERM=dumb` are not set), `.lines` otherwise; `.off` on the
+    /// ranks of a data-parallel job other than 0 (rank 0 reports for the job).
     public static var automatic: ProgressStyle {
+        if !Cluster.world.isRoot { return .off }
         let env = ProcessInfo.processInfo.environment
         let tty = isatty(STDERR_FILENO) != 0 && env["CI"] == nil && env["TERM"] != "dumb"
         return tty ? .bar : .lines

@@ -2,7 +2,8 @@
 // dataset, drawing training examples, validation every N steps with the best weights kept in memory and
 // saved (`best/`), the final weights (`last/`), and the closing comparison: the SFT weights and the best
 // aligned weights on the whole validation and test splits of the same protocol, printed side by side and
-// written to `summary.json` (format "align-alignment-summary", version 1).
+// written to `summary.json` (format "align-alignment-summary", version 1). In a data-parallel job every rank runs
+// all of it (evaluations share their users over the ranks) and rank 0 alone writes (RunDirectory.writes).
 import Foundation
 
 /// HR@10 / NDCG@10 on the validation and test splits.
@@ -193,8 +194,7 @@ public final class AlignmentContext {
         say(String(format: "SFT (%@): valid HR@10 %.4f NDCG@10 %.4f | test HR@10 %.4f NDCG@10 %.4f",
                    evalProtocol.rawValue, v.hr(at: 10), v.ndcg(at: 10), t.hr(at: 10), t.ndcg(at: 10)))
         if let g = tr.goals { say("SFT test goals: " + Self.describe(g)) }
-        try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
-                       state: try JSONValue(encoding: ["step": 0]))
+        if run.writes { try model.save(to: run.url.appendingPathComponent("best"), stage: stage, state: try JSONValue(encoding: ["step": 0])) }
     }
 
     /// Starts a moving average of the current (SFT) weights with `decay` (0: none), full decay from the start.
@@ -211,6 +211,7 @@ public final class AlignmentContext {
     }
 
     private func validateCurrent(step: Int) throws {
+        try Cluster.world.checkSame(UnsafeBufferPointer(model.params.data), what: "the weights at step \(step)")
         let r = try validation(.valid, maxUsers: eval.maxUsers)
         let score = eval.select.score(ndcg: r.metrics.ndcg(at: 10), goals: r.goals, startNDCG: startCheckNDCG)
         let improved = score.map { $0 > bestScore } ?? false
@@ -220,16 +221,17 @@ public final class AlignmentContext {
         if improved {
             bestScore = score!; bestStep = step
             bestWeights = Array(model.params.data)
-            try model.save(to: run.url.appendingPathComponent("best"), stage: stage,
-                           state: try JSONValue(encoding: ["step": step]))
+            if run.writes { try model.save(to: run.url.appendingPathComponent("best"), stage: stage, state: try JSONValue(encoding: ["step": step])) }
         }
     }
 
     /// Saves last/, restores the best weights, scores them on the whole splits, prints SFT vs aligned,
     /// writes summary.json and returns it.
     public func finish(steps: Int, seed: UInt64, optimizer: AdamW?) throws -> AlignmentSummary {
-        try model.save(to: run.url.appendingPathComponent("last"), stage: stage,
-                       state: try JSONValue(encoding: ["step": steps]), optimizer: optimizer)
+        if run.writes {   // rank 0 of a data-parallel job writes for it
+            try model.save(to: run.url.appendingPathComponent("last"), stage: stage, state: try JSONValue(encoding: ["step": steps]),
+                           optimizer: optimizer)
+        }
         guard let sft = sftScores else { throw AlignError.invalidArgument("finish() before scoreStart()") }
         let aligned: (valid: ValidationResult, test: ValidationResult)
         if bestStep == 0 {
@@ -249,7 +251,7 @@ public final class AlignmentContext {
                                        minutes: minutes)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json"))
+        if run.writes { try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json")) }
         run.metrics.log(AlignFinalRecord(bestStep: bestStep, validNDCG10: summary.aligned.validNDCG10,
                                          testNDCG10: summary.aligned.testNDCG10, minutes: minutes), stage: stage)
         let label = "\(stage.uppercased()) (best step \(bestStep))"

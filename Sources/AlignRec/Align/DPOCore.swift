@@ -7,6 +7,12 @@
 // Hybrid policy (a model with item memory, `sidWeight` set): a response's log-prob is the mix's,
 // π = log p_head(item) + w · Σ_t log p(s_t) (GRPOCore.swift), for the reference too; dL/dπ reaches the SID tokens
 // with weight w and the item head's row with weight 1.
+//
+// Across the ranks of a data-parallel job (`cluster`, every rank given the same pairs) each rank scores and
+// back-propagates a contiguous share of the micro-batches; the gradients and the step's statistics are summed
+// in rank order, so every rank applies the same update. The micro-batches are those of one process; only the
+// order in which their gradients are added differs (P − 1 more partial sums), so the loss curve agrees with one
+// process up to rounding (docs/scale-out.md states the tolerance the tests hold it to).
 import Foundation
 
 /// One preference example: a prompt with the chosen response and N ≥ 1 rejected responses.
@@ -66,6 +72,8 @@ public final class DPOCore {
     public var sftWeight: Double = 0
     /// Hybrid policy: the mix's SID weight w (nil: the SID tokens alone are the policy).
     public let sidWeight: Float?
+    /// The processes the pairs are split over (one: this process alone).
+    public var cluster: any Collective = Cluster.world
 
     /// Plans memory for micro-batches of `pairsPerMicroBatch` pairs with `negatives` negatives each and
     /// sequences of up to `maxSeq` inputs.
@@ -87,17 +95,20 @@ public final class DPOCore {
     }
 
     /// Fills every pair's reference log-probs with the current weights (call before the first step).
+    /// Across ranks each scores a share of the micro-batches and the log-probs are gathered in order.
     public func computeReference(_ pairs: inout [PreferencePair], progress: ProgressBar? = nil) throws {
         let flat = pairs.flatMap(\.sequences)
-        var lp: [Double] = []
-        lp.reserveCapacity(flat.count)
-        var start = 0
-        while start < flat.count {   // in chunks, for the progress bar
-            let end = min(flat.count, start + 256)
-            lp += try SequenceScoring.policyLogProbs(trainer: trainer, sequences: Array(flat[start..<end])).map { $0.policy(sidWeight: sidWeight) }
+        let mine = cluster.share(of: flat.count, inBlocksOf: trainer.maxBatch)
+        var local: [Double] = []
+        local.reserveCapacity(mine.count)
+        var start = mine.lowerBound
+        while start < mine.upperBound {   // in chunks, for the progress bar
+            let end = min(mine.upperBound, start + 256)
+            local += try SequenceScoring.policyLogProbs(trainer: trainer, sequences: Array(flat[start..<end])).map { $0.policy(sidWeight: sidWeight) }
             progress?.advance(end - start)
             start = end
         }
+        let lp = try cluster.gather(local)
         var k = 0
         for i in pairs.indices {
             pairs[i].refChosen = lp[k]; k += 1
@@ -106,10 +117,10 @@ public final class DPOCore {
     }
 
     /// Accumulates into `trainer.grads` the gradient of the mean DPO loss over `pairs` (grads are NOT
-    /// zeroed here) and returns the step's statistics.
-    public func accumulateGradient(_ pairs: [PreferencePair]) throws -> DPOStepStats {
+    /// zeroed here) and returns the step's statistics; `total` pairs make the mean (default: these).
+    public func accumulateGradient(_ pairs: [PreferencePair], total: Int? = nil) throws -> DPOStepStats {
         var st = DPOStepStats()
-        let n = Double(pairs.count)
+        let n = Double(total ?? pairs.count)
         var start = 0
         while start < pairs.count {
             let chunk = Array(pairs[start..<min(pairs.count, start + pairsPerMicroBatch)])
@@ -155,10 +166,17 @@ public final class DPOCore {
         return st
     }
 
-    /// One optimiser step on `pairs` at learning rate `lr`.
+    /// One optimiser step on `pairs` at learning rate `lr` (across ranks: each takes its share of the
+    /// micro-batches, then gradients and statistics are summed).
     public func step(_ pairs: [PreferencePair], lr: Float) throws -> DPOStepStats {
         trainer.zeroGrads()
-        var st = try accumulateGradient(pairs)
+        var st = try accumulateGradient(Array(pairs[cluster.share(of: pairs.count, inBlocksOf: pairsPerMicroBatch)]), total: pairs.count)
+        st.pairs = pairs.count
+        if cluster.isDistributed {
+            let s = try cluster.sumInRankOrder([st.loss, st.chosenReward, st.rejectedReward, st.margin, st.accuracy, st.chosenLogRatio])
+            (st.loss, st.chosenReward, st.rejectedReward, st.margin, st.accuracy, st.chosenLogRatio) = (s[0], s[1], s[2], s[3], s[4], s[5])
+            try cluster.sum(trainer.grads)
+        }
         try TrainingDiverged.check(st.loss, "loss", step: optimizer.step + 1)
         let g = trainer.grads.baseAddress!, n = trainer.params.count
         st.gradNorm = gradClip > 0 ? clipGradNorm(g, n, maxNorm: gradClip) : gradNorm(g, n)

@@ -11,6 +11,11 @@
 // applies to every term, the SID tokens weighted by w and the head term by 1, with its own ratio and k3 against the
 // reference's head log-prob; the normaliser counts the head term as one more token. w = 0 trains the head alone.
 // The reference can be synced toward the policy (`syncReference`, TRL's sync_ref_model).
+//
+// Across the ranks of a data-parallel job (`cluster`, every rank given the same groups) each rank scores and
+// back-propagates a contiguous share of the active sequences' micro-batches (reference, old and current
+// log-probs of its own sequences); gradients and the pass statistics are summed in rank order, so every rank
+// applies the same update. As in DPOCore, the result agrees with one process up to the order of the sums.
 import AlignCore
 import Foundation
 
@@ -98,6 +103,8 @@ public final class GRPOCore {
     public let trie: SIDTrie?
     /// Hybrid policy: the mix's SID weight w (nil: the SID tokens alone are the policy).
     public let sidWeight: Float?
+    /// The processes the sequences are split over (one: this process alone).
+    public var cluster: any Collective = Cluster.world
 
     /// `reference` must be a separate copy of the starting weights (same config).
     public init(policy params: LlamaParameters, reference ref: LlamaParameters, microBatch: Int, maxSeq: Int,
@@ -206,24 +213,29 @@ public final class GRPOCore {
         }
         st.activeSequences = seqs.count
         if seqs.isEmpty { return st }
-        let coef = GRPOObjective.coefficients(lengths: lengths, active: [Bool](repeating: true, count: seqs.count),
-                                              normalization: hyper.normalization)
+        let allCoef = GRPOObjective.coefficients(lengths: lengths, active: [Bool](repeating: true, count: seqs.count),
+                                                 normalization: hyper.normalization)
+        // This rank's share: whole micro-batches of the active sequences (all of them in one process).
+        let mine = cluster.share(of: seqs.count, inBlocksOf: policy.maxBatch)
+        seqs = Array(seqs[mine]); a = Array(a[mine])
+        let coef = Array(allCoef[mine])
         let ref = try SequenceScoring.policyLogProbs(trainer: reference, sequences: seqs)
         var old: [SequenceLogProbs] = []
         var clipped = 0, tokens = 0
         for it in 0..<hyper.iterations {
             policy.zeroGrads()
-            let pass: GRPOPassStats
+            var pass: GRPOPassStats
             if it == 0 {
                 pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: nil, ref: ref,
                                       recordLogProbs: hyper.iterations > 1, measureEntropy: true)
                 old = pass.logProbs
+                pass = try summed(pass)
                 st.loss = pass.loss
                 st.kl = pass.tokens == 0 ? 0 : pass.klSum / Double(pass.tokens)
                 if pass.itemTerms > 0 { st.klItem = pass.klItemSum / Double(pass.itemTerms) }
                 st.entropy = pass.entropyPositions == 0 ? 0 : pass.entropySum / Double(pass.entropyPositions)
             } else {
-                pass = try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref)
+                pass = try summed(try accumulate(sequences: seqs, advantages: a, coefficients: coef, old: old, ref: ref))
             }
             clipped += pass.clipped; tokens += pass.tokens + pass.itemTerms
             try TrainingDiverged.check(pass.loss, "loss", step: optimizer.step + 1)
@@ -235,5 +247,19 @@ public final class GRPOCore {
         }
         st.clipFraction = tokens == 0 ? 0 : Double(clipped) / Double(tokens)
         return st
+    }
+
+    /// A pass's statistics summed over the ranks (in rank order), and its gradient summed into every rank's
+    /// `policy.grads`; the pass itself in one process. The log-probs stay this rank's.
+    func summed(_ pass: GRPOPassStats) throws -> GRPOPassStats {
+        guard cluster.isDistributed else { return pass }
+        var p = pass
+        let d = try cluster.sumInRankOrder([pass.loss, pass.klSum, pass.entropySum, pass.klItemSum,
+                                            Double(pass.clipped), Double(pass.tokens), Double(pass.entropyPositions),
+                                            Double(pass.itemTerms)])   // counts exact
+        (p.loss, p.klSum, p.entropySum, p.klItemSum) = (d[0], d[1], d[2], d[3])
+        (p.clipped, p.tokens, p.entropyPositions, p.itemTerms) = (Int(d[4]), Int(d[5]), Int(d[6]), Int(d[7]))
+        try cluster.sum(policy.grads)
+        return p
     }
 }

@@ -168,7 +168,7 @@ public enum Evaluation {
     /// The full `align eval` report (translation accuracy only when `translation` is true).
     public static func run(model: RecModel, modelPath: String, dataset: Dataset, protocol p: EvalProtocol, split: Split,
                            beam: Int, maxExamples: Int, translation: Bool, translationBeam: Int = 1,
-                           reranking: Reranking = .none, progress: Bool) throws -> EvalReport {
+                           translationItems: Int = 0, reranking: Reranking = .none, progress: Bool) throws -> EvalReport {
         guard split != .train else { throw AlignError.invalidArgument("evaluate on valid or test, not train") }
         try model.sidMap.checkProtocol(p, what: "evaluation")
         let all = dataset.examples(p, split)
@@ -183,7 +183,7 @@ public enum Evaluation {
             dataset.items[i - 1].genres.first ?? "(none)"
         }
         var tr: TranslationAccuracy? = nil
-        if translation { tr = try TranslationEval.run(model: model, beam: translationBeam, progress: progress) }
+        if translation { tr = try TranslationEval.run(model: model, beam: translationBeam, maxItems: translationItems, progress: progress) }
         let users = Double(max(1, st.prompts))
         var subsets: (cold: SubsetMetrics, warm: SubsetMetrics)? = nil
         let coldItems = dataset.coldItems

@@ -3,6 +3,8 @@
 //   as no title contains them; until EOS) decoded to text must equal the item's display title exactly;
 // - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself; a model
 //   with item memory answers with the top item of its ranking mix (HybridRanking.swift) at its SID weight.
+// In a data-parallel job (Cluster.world) each rank decodes a contiguous share of the batches and the per-item
+// results are gathered in item order: the same batches as one process, so the same answers.
 import Foundation
 
 /// Exact-match accuracies over catalogue items.
@@ -45,20 +47,23 @@ public enum TranslationEval {
         let search = ConstrainedBeamSearch(trie: model.trie)
         let scorer = try model.itemTable.map { try ItemScorer(params: model.params, items: $0) }
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
-        let bar = progress ? ProgressBar(total: 2 * items.count, label: "translate", unit: "items", announce: false) : nil
-        var s2tHits = 0, t2sHits = 0
+        let cluster = Cluster.world, share = cluster.share(of: items.count, inBlocksOf: batch)
+        let lo = share.lowerBound, hi = share.upperBound
+        let bar = progress ? ProgressBar(total: 2 * (hi - lo), label: "translate", unit: "items", announce: false) : nil
+        var hits: [UInt8] = []   // per item of this rank's share: 1 = sid2title hit, 2 = title2sid hit
         var misses: [String] = []
         var rng = Rng(seed: 0)   // unused: greedy
         let textTokens = FreeGeneration.textMask(model.tokenizer, vocabSize: model.config.vocabSize)
-        var start = 0
-        while start < items.count {
-            let end = min(items.count, start + batch)
+        var start = lo
+        while start < hi {
+            let end = min(hi, start + batch)
+            hits += [UInt8](repeating: 0, count: end - start)
             let gen = try FreeGeneration.generate(decoder: decoder, prompts: Array(s2tPrompts[start..<end]), maxNewTokens: maxNew,
                                                   eosId: tok.eosId, temperature: 0, allowed: textTokens, rng: &rng)
             for (j, ids) in gen.enumerated() {
                 let item = items[start + j]
                 let text = try model.tokenizer.decode(ids, skipSpecial: false)
-                if text == model.builder.titles[item]! { s2tHits += 1 } else if misses.count < 20 {
+                if text == model.builder.titles[item]! { hits[start - lo + j] |= 1 } else if misses.count < 20 {
                     misses.append("\(item): expected \"\(model.builder.titles[item]!)\", got \"\(text)\"")
                 }
             }
@@ -74,12 +79,15 @@ public enum TranslationEval {
                     }
                 }
             }
-            for (j, list) in top.enumerated() where list.first?.item == items[start + j] { t2sHits += 1 }
+            for (j, list) in top.enumerated() where list.first?.item == items[start + j] { hits[start - lo + j] |= 2 }
             bar?.advance(end - start)
             start = end
         }
         bar?.finish()
+        hits = try cluster.gather(hits)
+        misses = Array(try cluster.gatherEncoded(misses).prefix(20))
         let n = Double(max(items.count, 1))
+        let s2tHits = hits.filter { $0 & 1 != 0 }.count, t2sHits = hits.filter { $0 & 2 != 0 }.count
         return TranslationAccuracy(items: items.count, sid2title: Double(s2tHits) / n, title2sid: Double(t2sHits) / n,
                                    beam: beam, sid2titleMisses: misses)
     }

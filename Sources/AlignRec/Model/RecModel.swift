@@ -22,6 +22,7 @@ public struct InstructionTokenizer: TokenizerProtocol, Sendable {
     }
 
     public func encode(_ text: String) throws -> [Int32] { try tokenizer.encode(text) }
+    public var addsBos: Bool { tokenizer.addsBos }
 }
 
 /// A trained (or initialised) generative recommender.
@@ -107,7 +108,7 @@ public final class RecModel: @unchecked Sendable {
         for task in PromptTask.allCases {
             for t in prompts.templates[task] ?? [] {
                 let literal = t.pieces.map { if case let .text(s) = $0 { return s } else { return "" } }.joined()
-                let n = 1 + (try tokenizer.encode(prompts.wrap(literal))).count
+                let n = (tokenizer.addsBos ? 1 : 0) + (try tokenizer.encode(prompts.wrap(literal))).count
                 guard n <= maxPromptTokens else {
                     throw AlignError.format(path: t.path, line: nil, message: "the template alone is \(n) tokens, but the model has \(params.config.maxPositionEmbeddings) positions (max_position_embeddings) and answers take up to \(trie.maxDepth): shorten the template or train a model with more positions")
                 }
@@ -148,7 +149,7 @@ public final class RecModel: @unchecked Sendable {
         }
         let hf = try HFCheckpoint.readLlama(dir: ck)
         guard let tokenizer = hf.tokenizer else {
-            throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer.model; align needs the tokenizer the model was trained with")
+            throw AlignError.io(path: ck.path, message: "checkpoint has no tokenizer (tokenizer.model or tokenizer.json); align needs the tokenizer the model was trained with")
         }
         var params = try hf.llamaParameters()
         var saved: (table: ItemTable, url: URL)? = nil
@@ -189,7 +190,9 @@ public final class RecModel: @unchecked Sendable {
     /// weights' moving average `ema` beside the moments when the run keeps one). Weights holding NaN or ±inf
     /// are refused (the error names the tensor), so a checkpoint on disk is always usable. align.json, written
     /// last, records the digests of the files the weights depend on.
-    public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil, ema: [Float]? = nil) throws {
+    /// `extra` writes further files into the new directory before align.json records the digests (LoRA adapters).
+    public func save(to dir: URL, stage: String, state: JSONValue? = nil, optimizer: AdamW? = nil, ema: [Float]? = nil,
+                     extra: ((URL) throws -> Void)? = nil) throws {
         if let bad = params.firstNonFinite() {
             throw AlignError.tensor(path: dir.path, name: bad.tensor,
                                     message: "holds a non-finite value (\(bad.value) at index \(bad.index)); the weights are not saved")
@@ -217,6 +220,7 @@ public final class RecModel: @unchecked Sendable {
             try AtomicFile.write(taskJSON, to: tmp.appendingPathComponent(RecModel.taskConfigFile))
             try prompts.save(to: tmp.appendingPathComponent(RecModel.promptsDir))
             if let t = itemTable { try ItemMemoryFile.write(params: params, items: t, to: tmp.appendingPathComponent(ItemMemoryFile.fileName)) }
+            try extra?(tmp)
             info.files = try FileDigest.files(in: tmp, include: RecModel.isFingerprinted)
             try AtomicFile.write(info.jsonData(), to: tmp.appendingPathComponent(AlignInfo.fileName))
         }
@@ -226,7 +230,7 @@ public final class RecModel: @unchecked Sendable {
     /// What a fingerprinted file is, for messages.
     static func describeFile(_ rel: String) -> String {
         switch rel {
-        case Tokenizer.modelFileName, AddedTokensFile.fileName: return "the tokenizer"
+        case Tokenizer.modelFileName, AddedTokensFile.fileName, TokenizerJSON.fileName: return "the tokenizer"
         case sidMapFile: return "the SID map"
         case itemsFile: return "the catalogue"
         case taskConfigFile: return "the task configuration"
@@ -236,7 +240,7 @@ public final class RecModel: @unchecked Sendable {
 
     /// The files whose digests align.json records: what the weights' token ids and prompts mean.
     static func isFingerprinted(_ rel: String) -> Bool {
-        [Tokenizer.modelFileName, AddedTokensFile.fileName, sidMapFile, itemsFile, taskConfigFile].contains(rel)
+        [Tokenizer.modelFileName, AddedTokensFile.fileName, TokenizerJSON.fileName, sidMapFile, itemsFile, taskConfigFile].contains(rel)
             || (rel.hasPrefix(promptsDir + "/") && !rel.split(separator: "/").contains { $0.hasPrefix(".") })
     }
 }

@@ -86,6 +86,9 @@ public final class Recommender {
         return ids
     }
 
+    /// Beam-search rounds per `ShardedBeamSearch` call: a data-parallel job exchanges results once per call.
+    static let roundsPerCall = 8
+
     /// Top-k distinct valid items per request with their summed renormalised log-prob scores.
     /// With item memory: the mix of item head and beam at `sidWeight`; otherwise the beam's lists.
     /// With `reranking` set: MMR over the top `pool` items, or the diverse beam's items (the mix ranks those only).
@@ -101,7 +104,7 @@ public final class Recommender {
             out.reserveCapacity(requests.count)
             var start = 0
             while start < requests.count {
-                let chunk = requests[start..<min(requests.count, start + sharded.usersPerCall)]
+                let chunk = requests[start..<min(requests.count, start + Self.roundsPerCall * sharded.usersPerCall)]
                 let prompts = try chunk.map { try promptIds(history: $0.history) }
                 out.append(contentsOf: try sharded.search(prompts: prompts, topK: n, exclude: chunk.map(\.exclude)))
                 progress?.advance(chunk.count)
@@ -138,7 +141,7 @@ public final class Recommender {
         out.reserveCapacity(requests.count)
         var start = 0
         while start < requests.count {
-            let chunk = Array(requests[start..<min(requests.count, start + sharded.usersPerCall)])
+            let chunk = Array(requests[start..<min(requests.count, start + Self.roundsPerCall * sharded.usersPerCall)])
             out += try candidates(prompts: try chunk.map { try promptIds(history: $0.history) }, exclude: chunk.map(\.exclude), k: k)
             progress?.advance(chunk.count)
             start += chunk.count
@@ -155,16 +158,22 @@ public final class Recommender {
         out.reserveCapacity(prompts.count)
         var start = 0
         while start < prompts.count {
-            let end = min(prompts.count, start + sharded.usersPerCall)
+            let end = min(prompts.count, start + Self.roundsPerCall * sharded.usersPerCall)
             let (lists, hidden) = try sharded.searchWithHidden(prompts: Array(prompts[start..<end]), topK: k,
                                                                exclude: Array(exclude[start..<end]))
             precondition(hidden.count == (end - start) * C)
-            let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress!, rows: end - start) }
-            logp.withUnsafeBufferPointer { lp in
-                for j in 0..<(end - start) {
-                    out.append(HybridCandidates(beam: lists[j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
-                                                exclude: Set(exclude[start + j]), k: k))
+            // The head's log-probs over the catalogue, a round's rows at a time (rows × items floats each).
+            var r = 0
+            while r < end - start {
+                let rows = min(end - start - r, sharded.usersPerCall)
+                let logp = hidden.withUnsafeBufferPointer { scorer.logProbs(hidden: $0.baseAddress! + r * C, rows: rows) }
+                logp.withUnsafeBufferPointer { lp in
+                    for j in 0..<rows {
+                        out.append(HybridCandidates(beam: lists[r + j], headLogProbs: UnsafeBufferPointer(rebasing: lp[(j * n)..<((j + 1) * n)]),
+                                                    exclude: Set(exclude[start + r + j]), k: k))
+                    }
                 }
+                r += rows
             }
             start = end
         }

@@ -284,6 +284,21 @@ public struct PromptLibrary: Sendable {
         return try PromptTemplate(text: text, path: url.path)
     }
 
+    /// The same library with another wrapper text (one `{instruction}` slot), saved under the wrapper's file name:
+    /// a pretrained model's chat template rendered around the instruction (ChatTemplate.wrapper).
+    public func withWrapper(_ text: String) throws -> PromptLibrary {
+        guard let rel = sourceFiles.keys.first(where: { wrapper.path.hasSuffix("/" + $0) || wrapper.path == $0 }) else {
+            throw AlignError.invalidArgument("\(wrapper.path): the wrapper file is not among the library's files")
+        }
+        let t = try PromptTemplate(text: text, path: wrapper.path)
+        guard t.slotNames == ["instruction"], t.pieces.filter({ $0 == .slot("instruction") }).count == 1 else {
+            throw AlignError.invalidArgument("the chat wrapper must contain {instruction} exactly once and no other slot")
+        }
+        var files = sourceFiles
+        files[rel] = Data((text + "\n").utf8)   // the reader drops one final newline
+        return PromptLibrary(version: version, wrapper: t, templates: templates, evalTemplate: evalTemplate, sourceFiles: files)
+    }
+
     /// Number of templates of a task.
     public func templateCount(_ task: PromptTask) -> Int { templates[task]!.count }
 

@@ -12,6 +12,12 @@ public protocol TokenizerProtocol {
     var bosId: Int32 { get }
     /// End-of-sequence id (closes every response).
     var eosId: Int32 { get }
+    /// Whether prompts start with BOS (false for models whose chat template opens the sequence itself).
+    var addsBos: Bool { get }
+}
+
+extension TokenizerProtocol {
+    public var addsBos: Bool { true }
 }
 
 /// How samples are built. JSON/YAML keys are snake_case.
@@ -214,9 +220,9 @@ public struct TaskSampleBuilder: Sendable {
         return out
     }
 
-    /// [bos] + tokens of a prompt: what a decoder is prefilled with.
+    /// [bos] + tokens of a prompt (no BOS where the tokenizer adds none): what a decoder is prefilled with.
     public func encodePrompt(_ prompt: String, tokenizer: some TokenizerProtocol) throws -> [Int32] {
-        [tokenizer.bosId] + (try tokenizer.encode(prompt))
+        (tokenizer.addsBos ? [tokenizer.bosId] : []) + (try tokenizer.encode(prompt))
     }
 
     /// Encodes a sample; prompt and response are tokenized separately so the mask is exact. When the

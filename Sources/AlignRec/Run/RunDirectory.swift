@@ -8,6 +8,10 @@
 // interrupted and removes leftovers of dead processes (AtomicFile.recover), then applies that rule. The
 // directory itself is created only once the stage has checked everything it can (`RunDirectory.init`), so a
 // start that fails leaves nothing behind.
+//
+// In a data-parallel job of several ranks (Cluster.world) rank 0 alone touches the directory: it runs `prepare`
+// while the others wait for it (so a resume reads repaired checkpoints), writes run.json, config.yaml and
+// metrics.jsonl, and is the only rank whose `writes` is true (the stages save checkpoints and reports only then).
 import Foundation
 import Yams
 
@@ -73,7 +77,13 @@ public final class RunDirectory {
     /// Runs before a stage loads anything: repairs interrupted checkpoint writes in `url` and removes what
     /// killed processes left there, then refuses a fresh start in a directory that holds a run (naming
     /// `--resume`/`--overwrite`), and a resume of a directory that holds none.
+    /// Across ranks, rank 0 does this and the others wait for it.
     public static func prepare(_ url: URL, mode: RunMode, canResume: Bool = true) throws {
+        if Cluster.world.isRoot { try prepareHere(url, mode: mode, canResume: canResume) }
+        try Cluster.world.barrier()
+    }
+
+    static func prepareHere(_ url: URL, mode: RunMode, canResume: Bool) throws {
         try AtomicFile.recoverAll(in: url)
         let found = existingRun(url)
         switch mode {
@@ -89,12 +99,17 @@ public final class RunDirectory {
         }
     }
 
+    /// Whether this process writes the run's files: always, except on the ranks other than 0 of a data-parallel job.
+    public let writes: Bool
+
     /// Opens `url` for a stage that has passed its checks: `.fresh` and `.overwrite` start a new run (removing an
     /// old one's files), `.resume` keeps the run, cuts metrics.jsonl back to `resumeStep` and appends this
     /// invocation to run.json. Writes run.json and the resolved config (`config.yaml`) atomically.
     public init(url: URL, stage: String, seed: UInt64, resolvedConfig: String?, parent: String? = nil,
                 mode: RunMode = .fresh, resumeStep: Int? = nil, precision: Precision? = nil) throws {
         self.url = url
+        writes = Cluster.world.isRoot
+        guard writes else { metrics = MetricsLog(discardingFor: url.appendingPathComponent("metrics.jsonl")); return }
         try AtomicFile.createDirectory(url)
         let fm = FileManager.default
         if mode == .overwrite {
@@ -140,8 +155,12 @@ public final class RunDirectory {
 
 /// Appends one JSON object per line; each line is written with a single write(2) and flushed.
 public final class MetricsLog {
-    let handle: FileHandle
+    /// nil: lines are dropped (the ranks of a data-parallel job other than 0).
+    let handle: FileHandle?
     public let url: URL
+
+    /// A log that writes nothing.
+    init(discardingFor url: URL) { self.url = url; handle = nil }
 
     public init(url: URL, append: Bool) throws {
         self.url = url
@@ -151,13 +170,15 @@ public final class MetricsLog {
                 throw AlignError.io(path: url.path, message: "cannot create metrics log")
             }
         }
-        do { handle = try FileHandle(forWritingTo: url) } catch {
+        let h: FileHandle
+        do { h = try FileHandle(forWritingTo: url) } catch {
             throw AlignError.io(path: url.path, message: "cannot open metrics log: \(error.localizedDescription)")
         }
-        handle.seekToEndOfFile()
+        h.seekToEndOfFile()
+        handle = h
     }
 
-    deinit { try? handle.close() }
+    deinit { try? handle?.close() }
 
     /// Cuts a metrics log back to what a checkpoint at `step` had seen: lines whose "step" is larger go, and so
     /// does a last line a kill left unfinished. Lines without a step stay. Rewritten atomically.
@@ -181,6 +202,7 @@ public final class MetricsLog {
     /// Logs `record`'s fields plus the stage, the record's event and a timestamp, keys sorted. Non-finite numbers
     /// are not JSON: they are written as the strings "nan", "inf", "-inf" so the line stays parseable.
     public func log<R: MetricRecord>(_ record: R, stage: String) {
+        guard let handle else { return }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -38,10 +38,12 @@ public struct ChatReply: Codable, Sendable, Equatable {
     public var answered: Bool
     /// Genres excluded in this conversation (their items are never recommended).
     public var excludedGenres: [String] = []
+    /// An instruct model's free-text reason for the list (ChatExplanation.swift); nil otherwise.
+    public var explanation: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case kind, task, history, items, sidAnswers = "sid_answers", titleAnswers = "title_answers", unresolved, notes, answered
-        case excludedGenres = "excluded_genres"
+        case excludedGenres = "excluded_genres", explanation
     }
 }
 
@@ -55,6 +57,8 @@ public final class ChatEngine {
     public var k: Int
     /// The nextitem fallback was already mentioned in this conversation.
     var fallbackNoted = false
+    /// Whether a model with a chat template also explains its lists in free text.
+    public var explain = true
 
     /// A conversation with `k` items per list.
     public init(service: RecService, k: Int = 10) throws {
@@ -171,6 +175,7 @@ public final class ChatEngine {
         session.lastList = lists[0].map(\.item)
         for i in session.lastList where !session.shown.contains(i) { session.shown.append(i) }
         if lists[0].isEmpty { reply.notes.append("every item is already in the history or was shown; say \"reset\" to start over") }
+        if explain { reply.explanation = try service.explanation(history: session.history, items: lists[0].map(\.item)) }
     }
 
     func unresolved(_ m: Mentions) -> [UnresolvedTitle] {
@@ -220,6 +225,7 @@ public final class ChatEngine {
         case "recommend":
             out.append("Because you liked " + r.history.map(label).joined(separator: "; ") + " (\(r.task ?? "")):")
             out.append(r.items.isEmpty ? "(nothing left to recommend)" : renderList(r.items))
+            if let e = r.explanation { out.append(e) }
         case "sid2title":
             for a in r.sidAnswers {
                 let g = a.generatedTitle ?? "—"

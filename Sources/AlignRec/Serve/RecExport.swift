@@ -68,8 +68,9 @@ public enum RecExport {
         if format == .csv { try emit("user,rank,item,id,title,year,sid,score\n") }
         let start = Date()
         var rows = 0
-        // A few Recommender batches per write: enough to amortise, bounded memory.
-        let chunk = service.usersPerBatch * 4
+        // Several Recommender batches per write: enough to amortise (and, in a data-parallel job, to exchange results
+        // once per eight rounds of every rank), bounded memory.
+        let chunk = service.usersPerBatch * 4 * max(1, Parallel.workers * Cluster.world.size)
         var i = 0
         while i < users.count {
             let batch = (i..<min(users.count, i + chunk)).map(users.user)

@@ -97,6 +97,9 @@ public final class SFTLoop {
     public let average: WeightAverage?
     /// Item-head loss weight (0 without item memory).
     public let itemHeadWeight: Float
+    /// LoRA adapters merged into the parameters (nil: every weight trains); the optimiser then updates their
+    /// trainable buffer (LoRA.swift).
+    public let lora: LoRAAdapters?
     /// Resumable position.
     public private(set) var state: SFTState
     private var plan: [[Int]] = []
@@ -109,7 +112,7 @@ public final class SFTLoop {
                 state: SFTState, optimizer: AdamW? = nil, ema: [Float]? = nil,
                 resample: ((Int) throws -> SFTSamples)? = nil, maxLength: Int = 0, items: ItemTable? = nil,
                 itemMemory: ItemMemoryPreset = ItemMemoryPreset(), workers: Int = Parallel.workers,
-                precision: Precision = .fp32) throws {
+                precision: Precision = .fp32, lora: LoRAAdapters? = nil) throws {
         guard !samples.examples.isEmpty else { throw AlignError.invalidArgument("no training samples (empty training data or all task weights 0)") }
         let maxLen = max(samples.maxLength, maxLength)
         guard maxLen <= params.config.maxPositionEmbeddings else {
@@ -131,9 +134,11 @@ public final class SFTLoop {
         itemHeadWeight = items == nil ? 0 : itemMemory.headWeight
         trainer.itemHead = itemHeadWeight > 0
         trainer.itemInputDropout = items == nil ? 0 : itemMemory.inputDropout
+        self.lora = lora
+        let trainedCount = lora?.count ?? params.count
         if let optimizer {
-            guard optimizer.count == params.count else {
-                throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(params.count)")
+            guard optimizer.count == trainedCount else {
+                throw AlignError.invalidArgument("optimizer state has \(optimizer.count) values, the model \(trainedCount) trained ones")
             }
             guard optimizer.step == state.step else {
                 throw AlignError.invalidArgument("optimizer is at step \(optimizer.step) but the run state at step \(state.step)")
@@ -142,7 +147,7 @@ public final class SFTLoop {
             self.optimizer = optimizer
         } else {
             guard state.step == 0 else { throw AlignError.invalidArgument("resuming at step \(state.step) needs the saved optimizer state") }
-            self.optimizer = AdamW(count: params.count, groups: params.paramGroups, config: optim.adamW)
+            self.optimizer = AdamW(count: trainedCount, groups: lora?.paramGroups ?? params.paramGroups, config: optim.adamW)
         }
         if optim.ema > 0 {
             guard state.step == 0 || ema != nil else {
@@ -204,11 +209,16 @@ public final class SFTLoop {
         let itemLoss = trainer.meanItemCrossEntropy(), itemRows = trainer.itemHeadRows
         try TrainingDiverged.check(Double(itemLoss), "item-head loss", step: state.step + 1)
         try trainer.backwardMeanCrossEntropy(itemWeight: itemHeadWeight)
-        let g = trainer.grads.baseAddress!, n = trainer.params.count
+        var g = trainer.grads.baseAddress!, n = trainer.params.count, w = trainer.params.data.baseAddress!
+        if let lora {   // the adapters' and new rows' gradient from the full one (embedding rows only in the warm-up)
+            lora.gatherGradients(from: g, adapters: state.step >= lora.config.warmupSteps)
+            g = lora.grads.baseAddress!; n = lora.count; w = lora.trainable.baseAddress!
+        }
         let norm = optim.gradClip > 0 ? clipGradNorm(g, n, maxNorm: optim.gradClip) : gradNorm(g, n)
         try TrainingDiverged.check(Double(norm), "gradient norm", step: state.step + 1)
         let lr = optim.schedule.lr(at: state.step)
-        optimizer.update(params: trainer.params.data.baseAddress!, grads: g, lr: lr)
+        optimizer.update(params: w, grads: g, lr: lr)
+        lora?.merge()
         average?.update(from: trainer.params.data.baseAddress!)
         var stats = SFTStepStats(step: state.step + 1, loss: loss, lr: lr, gradNorm: norm, tokens: batch.batch * batch.length,
                                  targets: targets, epoch: state.epoch)

@@ -29,6 +29,9 @@ public struct SFTOptions {
     public var progress: Bool
     /// Where the config came from, for errors (e.g. "configs/x.yaml with --lr").
     public var configLabel = "<resolved config>"
+    /// Wall-time budget of this invocation's training loop, validations included (nil: none). When it runs out the
+    /// run validates and checkpoints where it is, and `--resume` can continue it.
+    public var maxSeconds: Double?
 
     public init(data: URL, config: TrainConfig, out: URL, prompts: URL, initFrom: URL? = nil, tokenizer: URL? = nil,
                 sidMap: URL? = nil, resume: Bool = false, overwrite: Bool = false, progress: Bool = true) {
@@ -56,16 +59,25 @@ public enum SFTRun {
         let cfg = o.config
         let tokenizer: Tokenizer
         let params: LlamaParameters
+        var prompts = prompts
         if let dir = o.initFrom {
-            let hf = try HFCheckpoint.readLlama(dir: dir)
-            guard let base = hf.tokenizer else {
-                throw AlignError.io(path: dir.path, message: "no tokenizer.model in the --init checkpoint")
+            let pm = try PretrainedModel.open(dir)
+            guard let base = pm.tokenizer else {
+                throw AlignError.io(path: dir.path, message: "no tokenizer (tokenizer.model or tokenizer.json) in the --init model")
             }
-            let missing = (TokenizerTraining.specials + sidMap.vocabulary).filter { base.id($0) == nil }
+            // A model whose tokenizer names its own BOS/EOS keeps them; align's specials fill only missing roles.
+            let specials = base.text.ownsSpecialRoles
+                ? TokenizerTraining.specials.filter { ($0 == "<s>" && base.bosId == nil) || ($0 == "</s>" && base.eosId == nil) }
+                : TokenizerTraining.specials
+            let missing = (specials + sidMap.vocabulary).filter { base.id($0) == nil }
             tokenizer = missing.isEmpty ? base : try base.adding(missing)
             try TokenizerTraining.checkCovers(tokenizer, sidMap: sidMap, path: dir.path)
-            let loaded = try hf.llamaParameters()
+            let loaded = try pm.parameters()
             params = tokenizer.vocabSize > loaded.config.vocabSize ? try loaded.growingVocabulary(to: tokenizer.vocabSize) : loaded
+            // A chat model is prompted as it was tuned: its chat template becomes the instruction wrapper.
+            if let source = pm.chatTemplate {
+                prompts = try prompts.withWrapper(try ChatTemplate(source: source).prompt(user: "{instruction}"))
+            }
         } else {
             let tdir = o.tokenizer ?? o.data.appendingPathComponent("tokenizer")
             guard Tokenizer.exists(in: tdir) else {
@@ -131,9 +143,11 @@ public enum SFTRun {
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
-        return try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
-                            prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
-                            itemCarry: cfg.itemMemory.carry)
+        let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
+                                      prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
+                                      itemCarry: cfg.itemMemory.carry)
+        withMemory.precision = model.precision   // validation decodes at the run's precision, as after a resume
+        return withMemory
     }
 
     /// `sampling.offsets: random`: each training sequence's window offset in 0..<stride for an epoch, a pure
@@ -186,8 +200,12 @@ public enum SFTRun {
             }
             state = try st.decode(SFTState.self)
             try state.validate()
+            if cfg.lora == nil, FileManager.default.fileExists(atPath: lastDir.appendingPathComponent(LoRAAdapters.fileName).path) {
+                throw AlignError.invalidArgument("the run trained LoRA adapters but the config has no lora: section; resume with the run's config")
+            }
             let os = try OptimizerState.read(from: lastDir.appendingPathComponent(OptimizerState.fileName))
-            let adam = AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
+            let adam = cfg.lora == nil ? AdamW(count: model.params.count, groups: model.params.paramGroups, config: cfg.optim.adamW)
+                : AdamW(count: os.m.count, groups: [ParamGroup(range: 0..<os.m.count, decay: true)], config: cfg.optim.adamW)
             try os.restore(into: adam)
             optimizer = adam
             ema = os.ema
@@ -198,6 +216,18 @@ public enum SFTRun {
             let prompts = try PromptLibrary.load(o.prompts)
             model = try initialModel(o, dataset: dataset, sidMap: sidMap, prompts: prompts)
             state = SFTState(sampleRng: Rng(seed: 0))
+        }
+        var lora: LoRAAdapters? = nil
+        if let lc = cfg.lora {
+            if o.resume {
+                lora = try SFTLoRA.resume(model: model, config: lc, lastDir: lastDir, seed: cfg.seed)
+            } else {
+                guard let initDir = o.initFrom else {
+                    throw AlignError.invalidArgument("\(o.configLabel): lora: adapts a pretrained model; give it with --init")
+                }
+                lora = try SFTLoRA.start(model: model, config: lc, initFrom: initDir, seed: cfg.seed)
+            }
+            log("LoRA rank \(lc.rank), alpha \(lc.alpha) on \(lora!.targets.count) matrices (\(lora!.adapterCount) values) + \(lora!.newRows.count) new token rows; \(lc.warmupSteps) embedding-only steps first")
         }
         let (precision, note) = Precision.resolve(cfg.precision)
         if let note { log(note) }
@@ -240,7 +270,7 @@ public enum SFTRun {
         let loop = try SFTLoop(params: model.params, samples: samples, optim: cfg.optim, seed: cfg.seed, padId: padId,
                                state: state, optimizer: optimizer, ema: ema, resample: resample,
                                maxLength: resample == nil ? 0 : model.params.config.maxPositionEmbeddings,
-                               items: model.itemTable, itemMemory: cfg.itemMemory, precision: precision)
+                               items: model.itemTable, itemMemory: cfg.itemMemory, precision: precision, lora: lora)
         let run = try RunDirectory(url: o.out, stage: "sft", seed: cfg.seed, resolvedConfig: try cfg.yaml(), mode: mode,
                                    resumeStep: state.step, precision: precision)
         let total = cfg.optim.steps, startStep = loop.state.step
@@ -250,8 +280,11 @@ public enum SFTRun {
         var tokensThisRun = 0
 
         func saveLast() throws {
+            try Cluster.world.checkSame(UnsafeBufferPointer(model.params.data), what: "the weights at step \(loop.state.step)")
+            guard run.writes else { return }   // rank 0 of a data-parallel job writes for it
             try model.save(to: lastDir, stage: "sft", state: try JSONValue(encoding: loop.state), optimizer: loop.optimizer,
-                           ema: loop.average?.snapshot)
+                           ema: loop.average?.snapshot,
+                           extra: lora.map { l in { try l.write(to: $0.appendingPathComponent(LoRAAdapters.fileName)) } })
         }
         func validate() throws {
             let exs = Validation.examples(dataset, p, .valid, maxExamples: cfg.eval.maxUsers)
@@ -272,7 +305,7 @@ public enum SFTRun {
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
             log(String(format: "step %d valid (%@, %d users): %@%@%@ [%.0fs]", loop.state.step, p.rawValue, r.metrics.count,
                        Validation.describe(r), improved ? " (best)" : "", rawText, r.seconds))
-            if improved {
+            if improved && run.writes {
                 try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
             }
             try saveLast()
@@ -288,7 +321,9 @@ public enum SFTRun {
             if fm.fileExists(atPath: bestDir.path) { parts.append("best weights \(bestDir.path) (step \(loop.state.bestStep))") }
             return parts.isEmpty ? "none yet (the run diverged before its first validation)" : parts.joined(separator: ", ")
         }
+        var outOfTime = false, lastValidated = -1
         while loop.state.step < total && !loop.state.stoppedEarly {
+            if let budget = o.maxSeconds, Date().timeIntervalSince(t0) >= budget { outOfTime = true; break }
             let s: SFTStepStats
             do { s = try loop.step() } catch let d as TrainingDiverged {
                 bar?.finish()
@@ -296,6 +331,7 @@ public enum SFTRun {
                 throw d.error(lastGood: lastGood(), lr: cfg.optim.lr)
             }
             windowTokens += s.tokens; tokensThisRun += s.tokens
+            FaultInjection.afterStep(s.step)
             if s.step % 10 == 0 || s.step == total {
                 let dt = Date().timeIntervalSince(windowStart)
                 let tps = dt > 0 ? Double(windowTokens) / dt : 0
@@ -307,9 +343,13 @@ public enum SFTRun {
                 windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)
-            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate() }
+            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate(); lastValidated = s.step }
         }
         bar?.finish()
+        if outOfTime {
+            log(String(format: "wall-time budget of %.0f s reached at step %d of %d", o.maxSeconds!, loop.state.step, total))
+            if lastValidated != loop.state.step && loop.state.step > startStep { try validate() }
+        }
         // A checkpoint is written only by a validation, so a run resumed at `total` has had its final one.
         if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate() }
         if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }

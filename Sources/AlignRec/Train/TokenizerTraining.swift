@@ -43,19 +43,25 @@ public enum TokenizerTraining {
     }
 
     /// The SentencePiece options align uses: unk 0, bos 1, eos 2, no pad piece, digits not split (a year
-    /// is usually one piece), byte fallback off (the corpus covers its own characters), vocabulary size as a
-    /// soft limit so small catalogues still train.
-    public static func options(vocabSize: Int, modelType: SentencePieceTrainOptions.ModelType, seed: UInt32 = 1) -> SentencePieceTrainOptions {
+    /// is usually one piece), byte fallback off unless asked for (`byteFallback`: a character outside the corpus, such
+    /// as a user's `;`, becomes its UTF-8 byte pieces instead of <unk>; 256 of the pieces are then bytes), vocabulary
+    /// size as a soft limit so small catalogues still train.
+    public static func options(vocabSize: Int, modelType: SentencePieceTrainOptions.ModelType, seed: UInt32 = 1,
+                               byteFallback: Bool = false) -> SentencePieceTrainOptions {
         SentencePieceTrainOptions(vocabSize: vocabSize, modelType: modelType, characterCoverage: 1.0, seed: seed,
-                                  byteFallback: false, splitDigits: false, hardVocabLimit: false)
+                                  byteFallback: byteFallback, splitDigits: false, hardVocabLimit: false)
     }
 
     /// Trains the text model on `corpus(items:prompts:)` and adds the specials and every SID token of `sidMap`.
     public static func train(items: [Item], prompts: PromptLibrary, sidMap: SIDMap, vocabSize: Int,
-                             modelType: SentencePieceTrainOptions.ModelType = .unigram) throws -> Tokenizer {
+                             modelType: SentencePieceTrainOptions.ModelType = .unigram, byteFallback: Bool = false) throws -> Tokenizer {
         guard vocabSize >= 16 else { throw AlignError.invalidArgument("--vocab-size must be at least 16 (got \(vocabSize))") }
+        guard !byteFallback || vocabSize >= 300 else {
+            throw AlignError.invalidArgument("--byte-fallback needs --vocab-size of at least 300 (256 pieces are bytes; got \(vocabSize))")
+        }
         let sentences = corpus(items: items, prompts: prompts)
-        let sp = try SentencePieceTrainer.train(sentences: sentences, options: options(vocabSize: vocabSize, modelType: modelType))
+        let sp = try SentencePieceTrainer.train(sentences: sentences, options: options(vocabSize: vocabSize, modelType: modelType,
+                                                                                        byteFallback: byteFallback))
         return try extend(sentencePiece: sp, sidMap: sidMap)
     }
 

@@ -243,11 +243,13 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Precision of the matrix products (fp32 | bf16); absent = bf16 where the CPU has AVX512_BF16 or AMX, else
     /// fp32. `--precision` overrides it.
     public var precision: Precision?
+    /// LoRA adapters over a pretrained `--init` model, its new token rows trained in full (nil: every weight trains).
+    public var lora: LoRAConfig?
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case format, version, model, textVocabSize = "text_vocab_size", evalProtocol = "protocol"
-        case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory", precision
+        case maxHistory = "max_history", tasks, optim, eval, sampling, seed, itemMemory = "item_memory", precision, lora
     }
 
     public init(from decoder: Decoder) throws {
@@ -266,6 +268,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         itemMemory = try c.decodeIfPresent(ItemMemoryPreset.self, forKey: .itemMemory) ?? d.itemMemory
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         precision = try Self.decodePrecision(c, .precision)
+        lora = try c.decodeIfPresent(LoRAConfig.self, forKey: .lora)
     }
 
     /// Decodes an optional `precision:` value with an error that names the allowed values.
@@ -308,6 +311,11 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         try eval.validate(check.section("eval"))
         try sampling.validate(check.section("sampling"))
         try itemMemory.validate(check.section("item_memory"))
+        if let lora {
+            try lora.validate(check.section("lora"))
+            guard !itemMemory.enabled else { throw check.failure("lora", "with item_memory.enabled", allowed: "one of the two (the item memory trains outside the adapters)") }
+            guard optim.ema == 0 else { throw check.failure("lora", "with optim.ema \(optim.ema)", allowed: "optim.ema 0") }
+        }
     }
 
     /// The sample-building config: history length and per-task weights.
