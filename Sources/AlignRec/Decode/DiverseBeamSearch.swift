@@ -10,8 +10,10 @@
 // n_<d(child) the number of beams groups 0…d−1 kept on that node at this step; a candidate reaching an item goes into
 // group d's finished pool (top K), the others compete for group d's W beams. A group stops when it has no beams, or
 // its pool is full and its best beam cannot beat the pool's worst (penalties and log-probs only lower a score). The
-// result merges the groups' pools (an item in several keeps its best score), best first: the penalised scores, as
-// HF's group beam search ranks its hypotheses. With D = 1 (or λ = 0 and W = B) this is plain beam search.
+// list takes the best ⌈K / D⌉ items of each group in turn (an item already taken is skipped), fills what is left with
+// the best remaining items of any pool, and is sorted by the penalised scores, best first, as HF's group beam search
+// ranks its hypotheses (`merge`). Every group thus reaches the list, not only the unpenalised group 0, and the list
+// is K distinct items whenever K are reachable. With D = 1 this is plain beam search.
 // Exclusions are those of ConstrainedBeamSearch; every row of every step is computed (no row skipping). Scratch is
 // allocated once per call.
 import Foundation
@@ -142,19 +144,31 @@ public struct DiverseBeamSearch: TrieSearch {
         var out: [[ScoredItem]] = []
         out.reserveCapacity(users)
         for u in 0..<users {
-            var best: [Int32: (score: Float, order: Int)] = [:]
-            var order = 0
-            for d in 0..<D {
-                let ud = u * D + d
-                for k in 0..<poolCount[ud] {
-                    let it = poolItem[ud * K + k], s = poolScore[ud * K + k]
-                    if let b = best[it], b.score >= s { continue }
-                    best[it] = (s, best[it]?.order ?? order); order += 1
-                }
+            let pools = (0..<D).map { d in
+                (0..<poolCount[u * D + d]).map { ScoredItem(item: Int(poolItem[(u * D + d) * K + $0]), score: poolScore[(u * D + d) * K + $0]) }
             }
-            out.append(best.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.value.order < $1.value.order }
-                .prefix(K).map { ScoredItem(item: Int($0.key), score: $0.value.score) })
+            out.append(Self.merge(pools: pools, k: K))
         }
         return (out, BeamSearchStats(prompts: users, stepRows: computed, rowSlots: slots))
+    }
+
+    /// The list of `k` distinct items from the groups' finished pools (each best first): every group in turn
+    /// contributes its best ⌈k / D⌉ items not taken yet, remaining slots go to the best remaining items of any pool,
+    /// and the list is sorted by score, best first (ties: the earlier group, then the earlier pool position). One
+    /// pool: its first k items.
+    public static func merge(pools: [[ScoredItem]], k: Int) -> [ScoredItem] {
+        let quota = pools.isEmpty ? 0 : (k + pools.count - 1) / pools.count
+        var taken = Set<Int>(), chosen: [(item: ScoredItem, order: Int)] = []
+        func take(_ it: ScoredItem, _ order: Int) { if chosen.count < k, taken.insert(it.item).inserted { chosen.append((it, order)) } }
+        for (d, pool) in pools.enumerated() {
+            var n = 0
+            for (j, it) in pool.enumerated() where n < quota && chosen.count < k && !taken.contains(it.item) {
+                take(it, d * k + j); n += 1
+            }
+        }
+        let rest = pools.enumerated().flatMap { d, pool in pool.enumerated().map { (item: $0.element, order: d * k + $0.offset) } }
+            .sorted { $0.item.score != $1.item.score ? $0.item.score > $1.item.score : $0.order < $1.order }
+        for r in rest { take(r.item, r.order) }
+        return chosen.sorted { $0.item.score != $1.item.score ? $0.item.score > $1.item.score : $0.order < $1.order }.map(\.item)
     }
 }

@@ -4,10 +4,14 @@
 //       argmax_{i ∉ S} λ · rel(i) − (1 − λ) · max_{j ∈ S} sim(i, j)
 //   with rel(i) = (s_i − min s) / (max s − min s) over the pool (s the score the model ranks by: the item-memory mix
 //   or the SID log-prob; 1 for every item when all are equal), sim(i, j) = (shared SID prefix length) / L, and S the
-//   items picked so far; ties go to the better-ranked item. λ = 1 keeps the model's order.
+//   items picked so far; ties go to the better-ranked item. λ = 1 keeps the model's order: a SID-only model's plain
+//   list; with item memory, the first k of the mix's top-`pool` list (the mix scores items outside the beam with the
+//   pool's lowest SID score, so the pool size can move them). λ = 0 spreads the list over first-level codes first.
+//   Only the pool's items are re-ranked, so the list is valid, distinct and free of history items as the pool is.
 //   Diverse beam search (DiverseBeamSearch.swift): B beams in D groups with a penalty λ on prefixes earlier groups
-//   kept. For a model with item memory the mix then ranks the diverse beam's items only (the head's own top items
-//   are not added), so the diversity of the pool reaches the list.
+//   kept; the list takes each group's best ⌈k / D⌉ items. For a model with item memory the mix then ranks the diverse
+//   beam's items only (the head's own top items are not added), so the diversity of the pool reaches the list. Each
+//   group searches with B / D beams, so a list can be shorter than k where plain beam search of width B fills it.
 import Foundation
 
 /// How a recommender turns the model's scores into a list.
