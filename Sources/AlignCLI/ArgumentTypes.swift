@@ -5,3 +5,4 @@ import ArgumentParser
 
 extension EvalProtocol: ExpressibleByArgument {}
 extension Split: ExpressibleByArgument {}
+extension GoalMetric: ExpressibleByArgument {}

@@ -18,8 +18,8 @@ struct RerankOptions: ParsableArguments {
     /// The re-ranking asked for, checked against the beam width and list length.
     func resolve(beam: Int, k: Int) throws -> Reranking {
         let o = CLIErrors.option
-        if mmrLambda != nil && diverseGroups != nil {
-            throw o.failure("--mmr-lambda", "with --diverse-groups", allowed: "one of MMR re-ranking or diverse beam search")
+        if let l = mmrLambda, let g = diverseGroups {
+            throw o.failure("--mmr-lambda", "\(l) together with --diverse-groups \(g)", allowed: "MMR re-ranking or diverse beam search, not both")
         }
         if let l = mmrLambda {
             try o.number("--mmr-lambda", l, .closed(0, 1))

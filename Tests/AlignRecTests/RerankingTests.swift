@@ -1,7 +1,8 @@
 // Decoding-time remedies for list diversity (Reranking.swift, DiverseBeamSearch.swift): MMR and diverse beam search
 // by hand-computed cases; MMR with λ = 1 is the model's ranking and diverse beam search with one group is plain
 // beam search; neither ever returns an invalid, duplicate or excluded item, on tiny hashed decoders and through
-// the Recommender on tiny models (SID-only and with item memory); eval.json records the re-ranking and the goals.
+// the Recommender on tiny models (SID-only and with item memory); eval.json records the re-ranking and the goals;
+// `align report --tradeoff` reads eval.json files into points of NDCG@10 against a goal metric.
 import AlignCore
 import AlignRec
 import Foundation
@@ -217,5 +218,44 @@ import Testing
             #expect(json["reranking"] as? String == rr.description)
             #expect((json["goals"] as? [String: Any])?["longtail@10"] is Double)
         }
+    }
+}
+
+@Suite struct TradeOffReportTests {
+    /// eval.json files (a run directory or the file itself, optionally labelled) become points of NDCG@10 against a
+    /// goal; a report without goals or an unreadable path is an error naming the file.
+    @Test func pointsAreReadFromEvalReportsAndPlotted() throws {
+        let model = try tinyRecModel(), ds = try tinyServeDataset()
+        let root = tempDir("tradeoff")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let runs = [("sft", Reranking.none), ("sft-mmr", .mmr(lambda: 0.3, pool: 20))]
+        var reports: [EvalReport] = []
+        for (name, rr) in runs {
+            let r = try Evaluation.run(model: model, modelPath: name, dataset: ds, protocol: .loo, split: .test, beam: 4,
+                                       maxExamples: 0, translation: false, reranking: rr, progress: false)
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+            try r.write(to: root.appendingPathComponent("\(name)/eval.json"))
+            reports.append(r)
+        }
+        let pts = try TradeOffPoint.readAll("SFT=\(root.path)/sft, \(root.path)/sft-mmr/eval.json")
+        #expect(pts.map(\.label) == ["SFT", "sft-mmr (mmr λ 0.3 pool 20)"])
+        #expect(pts.map(\.ndcg10) == reports.map { $0.metrics.ndcg(at: 10) })
+        #expect(pts.map(\.goals) == reports.map { $0.goals! })
+        #expect(pts[0].reranking == nil && pts[1].reranking == "mmr λ 0.3 pool 20" && pts[0].split == "loo test")
+        let html = TradeOffSection.render(pts, goal: .coverage10)
+        #expect(html.contains("<h2>Accuracy against coverage@10</h2>"))
+        #expect(html.components(separatedBy: "<circle").count - 1 == 2)
+        #expect(html.contains(String(format: "%.4f", pts[1].goals.coverage10)))
+        #expect(TradeOffSection.render([], goal: .coverage10).isEmpty)
+        // Without goals (an older eval.json), missing, or not an eval report: errors.
+        var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("sft/eval.json"))) as! [String: Any]
+        obj["goals"] = nil
+        let old = root.appendingPathComponent("old.json")
+        try JSONSerialization.data(withJSONObject: obj).write(to: old)
+        #expect(throws: AlignError.self) { _ = try TradeOffPoint.read(old.path) }
+        #expect(throws: AlignError.self) { _ = try TradeOffPoint.read(root.appendingPathComponent("none").path) }
+        try Data("{}".utf8).write(to: root.appendingPathComponent("bad.json"))
+        #expect(throws: AlignError.self) { _ = try TradeOffPoint.read(root.appendingPathComponent("bad.json").path) }
+        #expect(throws: AlignError.self) { _ = try TradeOffPoint.readAll(" , ") }
     }
 }

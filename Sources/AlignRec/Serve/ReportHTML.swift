@@ -7,7 +7,9 @@ import Foundation
 /// Renders `ReportData` to HTML.
 public enum ReportHTML {
     /// The complete HTML document.
-    public static func render(_ data: ReportData, title: String? = nil, generated: Date = Date()) -> String {
+    /// `tradeoff`: points of the accuracy-against-goal plot (TradeOff.swift), with `goal` on its x axis.
+    public static func render(_ data: ReportData, title: String? = nil, generated: Date = Date(),
+                              tradeoff: [TradeOffPoint] = [], goal: GoalMetric = .longtail10) -> String {
         let main = data.runs.last?.name ?? "run"
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         h += "<title>\(esc(title ?? "align report — \(main)"))</title><style>\(css)</style></head><body>"
@@ -18,6 +20,7 @@ public enum ReportHTML {
         if let d = data.dataDir { h += " · data <code>\(esc(d.path))</code>" }
         h += "</p>"
         h += comparisonSection(data.runs)
+        h += TradeOffSection.render(tradeoff, goal: goal)
         h += curvesSection(data.runs)
         h += sidSection(data)
         h += timingsSection(data.runs)
