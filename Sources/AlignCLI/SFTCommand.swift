@@ -54,6 +54,7 @@ struct SFTCommand: DataParallelCommand {
     @Option(name: .customLong("dropout-tasks"), help: "Override optim.dropout_tasks: the tasks whose samples get dropout (comma-separated, e.g. nextitem; 'all' = every task).") var dropoutTasks: String?
     @Option(name: .long, help: "Override optim.ema (decay of the weights' moving average used for validation and best/; 0 = none).") var ema: Float?
     @Option(name: .customLong("dense-history-loss"), help: "Override sampling.dense_history_loss (true | false).") var dense: Bool?
+    @Option(name: .customLong("item-memory"), help: "Override item_memory.enabled (true | false): per-item vectors and the item-scoring head beside the SID tokens.") var itemMemory: Bool?
     @Option(name: .customLong("offsets"), help: "Override sampling.offsets: fixed (windows counted back from each sequence's end) | random (a fresh offset per sequence and epoch).") var offsets: String?
     @Option(name: .long, help: "Override sampling.redraw: none | translation | all (which samples get fresh templates every epoch).") var redraw: String?
     @Option(name: .customLong("max-minutes"), help: "Wall-time budget of the training loop, validations included: when it runs out, validate and checkpoint there (--resume continues).") var maxMinutes: Double?
@@ -102,6 +103,7 @@ struct SFTCommand: DataParallelCommand {
         set(ema, "--ema") { cfg.optim.ema = $0 }
         try set(dropoutTasks, "--dropout-tasks") { cfg.optim.dropoutTasks = $0 == "all" ? nil : try PromptTask.parseList($0) }
         set(dense, "--dense-history-loss") { cfg.sampling.denseHistoryLoss = $0 }
+        set(itemMemory, "--item-memory") { cfg.itemMemory.enabled = $0 }
         try set(offsets, "--offsets") { v in
             guard let o = WindowOffsets(rawValue: v) else {
                 throw CLIErrors.option.failure("--offsets", "'\(v)'", allowed: WindowOffsets.choices.joined(separator: ", "))
