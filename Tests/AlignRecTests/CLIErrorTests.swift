@@ -99,6 +99,13 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
             (["recommend", "--model", run, "--history-ids", "1", "--beam", "0"], "--beam = 0"),
             (["chat", "--model", run, "--prompt", "what is <a_1><b_2>?", "--k", "1000000"], "--k = 1000000"),
             (["recommend", "--model", run, "--history-ids", "1", "--k", "0"], "--k = 0"),
+            // Decoding-time remedies: values, combinations and options without their method.
+            (["recommend", "--model", run, "--history-ids", "1", "--mmr-lambda", "1.5"], "--mmr-lambda = 1.5"),
+            (["recommend", "--model", run, "--history-ids", "1", "--k", "4", "--mmr-lambda", "0.5", "--mmr-pool", "3"], "--mmr-pool = 3"),
+            (["recommend", "--model", run, "--history-ids", "1", "--mmr-pool", "30"], "--mmr-pool = 30; allowed: only with --mmr-lambda"),
+            (["recommend", "--model", run, "--history-ids", "1", "--k", "2", "--beam", "6", "--diverse-groups", "4"], "--diverse-groups = 4"),
+            (["recommend", "--model", run, "--history-ids", "1", "--diverse-groups", "2", "--diversity-penalty=-1"], "--diversity-penalty = -1"),
+            (["eval", "--model", run, "--data", data, "--no-progress", "--mmr-lambda", "0.5", "--diverse-groups", "2"], "not both"),
             // Silent wrong results before: non-finite settings, unknown/repeated keys, wrong types.
             (try sft(tiny.replacingOccurrences(of: "warmup: 0", with: "warmup: 0, lr: .inf")), "optim.lr = inf"),
             (try sft(tiny.replacingOccurrences(of: "warmup: 0", with: "warmup: 0, weight_decay: .nan")), "optim.weight_decay = nan"),
@@ -151,6 +158,9 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
         #expect(try TinyRunWorld.metrics(URL(fileURLWithPath: run)) == runBefore, "the existing run was changed")
         // The same commands with good values succeed (so the cases fail for the value, not the command).
         for args in [["recommend", "--model", run, "--history-ids", "1", "--k", "3"],
+                     ["recommend", "--model", run, "--history-ids", "1", "--k", "3", "--mmr-lambda", "0.5", "--mmr-pool", "6"],
+                     ["recommend", "--model", run, "--history-ids", "1", "--k", "3", "--beam", "4", "--diverse-groups", "2",
+                      "--diversity-penalty", "2"],
                      ["generate", "--model", run, "--prompt-ids", "1,2", "--max-new-tokens", "2"],
                      ["sft", "--data", data, "--prompts", prompts, "--config", good, "--out", root.appendingPathComponent("ok").path, "--no-progress"]] {
             let (status, _, err) = try align(args, in: root)

@@ -179,6 +179,12 @@ import Testing
             let diverse = try Recommender(model: model, beam: 4, usersPerBatch: 2, reranking: .diverseBeam(groups: 2, penalty: 5))
                 .recommend(requests, k: k)
             check(diverse, k: k, items: n)
+            // The serving path (align recommend, align export) ranks the same way.
+            for rr in [Reranking.mmr(lambda: 0, pool: 8), .diverseBeam(groups: 2, penalty: 5)] {
+                let served = try RecService(model: model, beam: 4, usersPerBatch: 2, reranking: rr).recommend(requests, k: k)
+                let direct = rr == .diverseBeam(groups: 2, penalty: 5) ? diverse : mixed
+                #expect(served.map { $0.map(\.item) } == direct.map { $0.map(\.item) })
+            }
             #expect(throws: AlignError.self) {
                 _ = try Recommender(model: model, beam: 4, reranking: .diverseBeam(groups: 3, penalty: 1))
             }
