@@ -64,14 +64,16 @@ public struct DiverseBeamSearch: TrieSearch {
         let heapScore = UnsafeMutableBufferPointer<Float>.allocate(capacity: W)
         let heapKey = UnsafeMutableBufferPointer<Int64>.allocate(capacity: W)
         defer { heapScore.deallocate(); heapKey.deallocate() }
-        var kept: [Int32: Float] = [:]                              // node → beams earlier groups kept there this step
+        var kept = [Float](repeating: 0, count: nItem.count)        // node → beams earlier groups kept there this step
+        var keptNodes = [Int32](); keptNodes.reserveCapacity(B)      // the nodes to clear for the next prompt
         var computed = 0, slots = 0
         var logits = try decoder.prefill(prompts, width: B, logitRange: Int(eTok[Int(eStart[0])])..<Int(eTok[Int(eStart[1]) - 1]) + 1)
         var first = true
         while true {
             var anyActive = false
             for u in 0..<users {
-                kept.removeAll(keepingCapacity: true)
+                for n in keptNodes { kept[Int(n)] = 0 }
+                keptNodes.removeAll(keepingCapacity: true)
                 let hasExcl = !excl.isEmpty(group: u)
                 let lp = logits.buffer.baseAddress!, stride = logits.rowStride, lo = logits.tokens.lowerBound
                 for d in 0..<D {
@@ -91,7 +93,7 @@ public struct DiverseBeamSearch: TrieSearch {
                         for e in e0..<e1 {
                             let child = eNode[e]
                             if touched && excl.remaining(group: u, node: child) == 0 { continue }
-                            let s = s0 + (lp[base + Int(eTok[e])] - lse) - penalty * (kept[child] ?? 0)
+                            let s = s0 + (lp[base + Int(eTok[e])] - lse) - penalty * kept[Int(child)]
                             let item = nItem[Int(child)]
                             if item > 0 {
                                 poolItem.withUnsafeMutableBufferPointer { pi in poolScore.withUnsafeMutableBufferPointer { ps in
@@ -110,7 +112,8 @@ public struct DiverseBeamSearch: TrieSearch {
                         ConstrainedBeamSearch.heapPopRoot(scores: heapScore, keys: heapKey, count: &n)
                         let j = Int(key >> 32), e = Int(key & 0xFFFF_FFFF), r = base0 + n
                         nextNode[r] = eNode[e]; nextScore[r] = s; parents[r] = base0 + j; tokens[r] = eTok[e]
-                        kept[eNode[e], default: 0] += 1
+                        if kept[Int(eNode[e])] == 0 { keptNodes.append(eNode[e]) }
+                        kept[Int(eNode[e])] += 1
                     }
                     let full = poolCount[ud] == K
                     if heapCount == 0 || (full && nextScore[base0] <= poolScore[ud * K + K - 1]) {
