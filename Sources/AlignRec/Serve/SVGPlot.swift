@@ -92,8 +92,10 @@ public enum SVGPlot {
         return out
     }
 
-    /// A line chart with axes, ticks, a title and a legend above the plot. Returns an `<svg>` element.
-    public static func lineChart(title: String, xLabel: String, series: [PlotSeries], width: Int = 440, height: Int = 260) -> String {
+    /// A line chart with axes, ticks, a title and a legend above the plot. Returns an `<svg>` element. `padX` leaves 5%
+    /// of the x range free at both ends (scatter plots, whose points would otherwise sit on the frame).
+    public static func lineChart(title: String, xLabel: String, series: [PlotSeries], width: Int = 440, height: Int = 260,
+                                 padX: Bool = false) -> String {
         let pts = series.flatMap { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }
         let shown = series.enumerated().filter { !$0.element.points.isEmpty }
         let ml = 56.0, mr = 12.0, mb = 40.0
@@ -109,7 +111,8 @@ public enum SVGPlot {
         let pad = (y1r - y0r) * 0.05
         let y0 = y0r == y1r ? y0r - max(abs(y0r) * 0.1, 1e-3) : y0r - pad
         let y1 = y0r == y1r ? y1r + max(abs(y1r) * 0.1, 1e-3) : y1r + pad
-        let xa = x0 == x1 ? x0 - 1 : x0, xb = x0 == x1 ? x1 + 1 : x1
+        let xp = padX ? (x1 - x0) * 0.05 : 0
+        let xa = x0 == x1 ? x0 - 1 : x0 - xp, xb = x0 == x1 ? x1 + 1 : x1 + xp
         func px(_ x: Double) -> Double { ml + (x - xa) / (xb - xa) * (w - ml - mr) }
         func py(_ y: Double) -> Double { h - mb - (y - y0) / (y1 - y0) * (h - mt - mb) }
         // Grid and ticks.

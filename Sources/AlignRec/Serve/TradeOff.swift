@@ -78,7 +78,7 @@ public enum TradeOffSection {
                        color: SVGPlot.palette[i % SVGPlot.palette.count], markers: true)
         }
         h += "<div class=\"charts\">" + SVGPlot.lineChart(title: "NDCG@10 against \(goal.rawValue)", xLabel: goal.rawValue,
-                                                           series: series, width: 520, height: 320) + "</div>"
+                                                           series: series, width: 520, height: 320, padX: true) + "</div>"
         h += "<div class=\"tw\"><table><tr><th class=\"l\">point</th><th class=\"l\">split</th><th>NDCG@10</th>"
         h += GoalMetric.allCases.map { "<th>\(SVGPlot.escape($0.rawValue))</th>" }.joined() + "<th class=\"l\">re-ranking</th></tr>"
         for p in points {
