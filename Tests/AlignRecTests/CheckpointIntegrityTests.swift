@@ -78,15 +78,28 @@ private func tempDir() -> URL {
     }
     #expect(e2.contains("nextitem/01.txt") && e2.contains("the template alone is") && e2.contains("512 positions"), "\(e2)")
 
-    // A history whose prompt outgrows the positions (titles in the prompt): an error, not silent RoPE
-    // extrapolation. The model keeps 20 history items; a small context makes 20 titles too long.
+    // A history whose prompt outgrows the positions (titles in the prompt) never reaches RoPE extrapolation: a
+    // titlehist2sid prompt drops its oldest titles until it fits, a nextitem prompt that cannot fit is an error.
+    // The model keeps 20 history items; a small context makes 20 titles too long.
     var c = m.config; c.maxPositionEmbeddings = 150
     let small = LlamaParameters(config: c, seed: 1)
     let sm = try RecModel(params: small, tokenizer: m.tokenizer, sidMap: m.sidMap, items: m.items, prompts: m.prompts,
                           taskConfig: TaskConfig(), info: AlignInfo())
     let rec = try Recommender(model: sm, beam: 4, task: .titlehist2sid)
-    let e3 = failure { _ = try rec.recommend([RecommendRequest(history: Array(1...12) + Array(1...8))], k: 2) }
-    #expect(e3.contains("prompt") && e3.contains("150 positions"), "\(e3)")
+    let longHistory = Array(1...12) + Array(1...8)
+    let all = try sm.builder.encodePrompt(sm.builder.evalExample(.titlehist2sid, item: 8, history: longHistory).prompt,
+                                          tokenizer: sm.instructionTokenizer)
+    #expect(all.count > sm.maxPromptTokens)   // the whole history would not fit
+    let fitted = try rec.promptIds(history: longHistory)
+    #expect(fitted.count <= sm.maxPromptTokens && fitted.count < all.count)
+    let lists = try rec.recommend([RecommendRequest(history: longHistory)], k: 2)
+    #expect(lists[0].count == 2 && lists[0].allSatisfy { (1...m.items.count).contains($0.item) })
+    let need = try Recommender(model: sm, beam: 4).promptIds(history: longHistory).count   // nextitem, 20 SIDs
+    var tiny = m.config; tiny.maxPositionEmbeddings = need + sm.trie.maxDepth - 1          // one position short
+    let tm = try RecModel(params: LlamaParameters(config: tiny, seed: 1), tokenizer: m.tokenizer, sidMap: m.sidMap,
+                          items: m.items, prompts: m.prompts, taskConfig: TaskConfig(), info: AlignInfo())
+    let e3 = failure { _ = try Recommender(model: tm, beam: 4).recommend([RecommendRequest(history: longHistory)], k: 2) }
+    #expect(e3.contains("prompt") && e3.contains("\(tiny.maxPositionEmbeddings) positions"), "\(e3)")
     _ = try Recommender(model: sm, beam: 4).recommend([RecommendRequest(history: [1, 2])], k: 2)   // a short one fits
 }
 
