@@ -18,10 +18,11 @@ struct ItemWorld {
     let table: ItemTable
     let params: LlamaParameters
 
-    init(warm: [Bool]? = nil, seed: UInt64 = 3, carry: Bool = false) throws {
+    init(warm: [Bool]? = nil, seed: UInt64 = 3, carry: Bool = false, untied: Bool = false) throws {
         table = try ItemTable(sids: ItemWorld.sids, vocabSize: 30, warm: warm, carry: carry)
         let base = LlamaParameters(config: config, seed: seed, std: 0.3)
-        params = try ItemMemoryFile.attach([Float](repeating: 0, count: 12 * 8), items: 12, to: base)
+        let zeros = [Float](repeating: 0, count: 12 * 8)
+        params = try ItemMemoryFile.attach(zeros, input: untied ? zeros : nil, items: 12, to: base)
         ItemMemoryFile.initialise(params, items: table, seed: seed, std: 0.3)
     }
 
@@ -70,9 +71,9 @@ struct ItemWorld {
 
     /// Central differences of token CE + λ · item CE against the backward, in every LLaMA tensor and in the rows of
     /// the items the batch uses.
-    @Test(arguments: [false, true])
-    func sftObjectiveMatchesFiniteDifferences(carry: Bool) throws {
-        let w = try ItemWorld(warm: (0..<12).map { $0 != 4 }, carry: carry)   // item 5 cold
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func sftObjectiveMatchesFiniteDifferences(carry: Bool, untied: Bool) throws {
+        let w = try ItemWorld(warm: (0..<12).map { $0 != 4 }, carry: carry, untied: untied)   // item 5 cold
         var a = ItemWorld.sequence([1, 2, 5, 3]), b = ItemWorld.sequence([6, 5, 7], text: [2, 2, 9])
         a.tokens += [4, 7]; a.targets += [7, 2]   // text after the last item: carried to with `carry`
         let T = a.tokens.count
@@ -95,7 +96,11 @@ struct ItemWorld {
         var probes: [(String, Int)] = []
         for t in w.params.layout.tensors { for _ in 0..<3 { probes.append((t.name, t.offset + rng.int(below: t.count))) } }
         let im = w.params.layout.itemMemory!
+        #expect((w.params.layout.itemInput != nil) == untied)
         for item in [1, 2, 3, 6, 7, 9] { for j in [0, 5] { probes.append(("residual[\(item)]", im.offset + (item - 1) * 8 + j)) } }
+        if let u = w.params.layout.itemInput {
+            for item in [1, 2, 3, 6, 7, 9] { for j in [0, 5] { probes.append(("input[\(item)]", u.offset + (item - 1) * 8 + j)) } }
+        }
         for (name, i) in probes {
             let saved = w.params.data[i]
             w.params.data[i] = saved + h; let up = try objective()
@@ -107,6 +112,12 @@ struct ItemWorld {
         // Item 9 appears nowhere, but is a head negative: its warm residual gets a gradient; cold item 5 gets none.
         #expect(g[im.offset + 8 * 8] != 0)
         #expect(g[(im.offset + 4 * 8)..<(im.offset + 5 * 8)].allSatisfy { $0 == 0 })
+        if let u = w.params.layout.itemInput {
+            // Untied: the input residual of item 9 (never in an input) and of cold item 5 get no gradient at all.
+            #expect(g[(u.offset + 8 * 8)..<(u.offset + 9 * 8)].allSatisfy { $0 == 0 })
+            #expect(g[(u.offset + 4 * 8)..<(u.offset + 5 * 8)].allSatisfy { $0 == 0 })
+            #expect(g[(u.offset + 0 * 8)..<(u.offset + 1 * 8)].contains { $0 != 0 })   // item 1 is an input
+        }
     }
 
     /// Central differences of Σ a_t · logp_t + Σ_r c_r · log p_head(r) (random per-token and per-head-row weights, what
@@ -200,9 +211,9 @@ struct ItemWorld {
 
     /// Prefill + steps through the KV cache give the trainer's logits, with items completing in the prompt and in the
     /// generated continuation; the prompt hidden state scores items as the trainer's head does.
-    @Test(arguments: [false, true])
-    func decoderAddsTheSameResidualsAsTheTrainer(carry: Bool) throws {
-        let w = try ItemWorld(carry: carry)
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func decoderAddsTheSameResidualsAsTheTrainer(carry: Bool, untied: Bool) throws {
+        let w = try ItemWorld(carry: carry, untied: untied)
         let full = ItemWorld.sequence([3, 1, 2]).tokens + [5, 6, 7]   // [1,4,2, 12,24, 10,18, 11,21, 3, 5, 6, 7]
         let tr = LlamaTrainer(params: w.params, maxBatch: 1, maxSeq: full.count, items: w.table)
         try tr.forward(tokens: full, targets: [Int32](repeating: ignoreIndex, count: full.count), batch: 1, seq: full.count)
@@ -227,17 +238,22 @@ struct ItemWorld {
         #expect(abs(lp[0] - row.logp) < 1e-4)   // item 1 is the target there
     }
 
-    @Test func itemMemoryFileRoundTrips() throws {
-        let w = try ItemWorld(warm: (0..<12).map { $0 % 3 != 0 })
+    @Test(arguments: [false, true])
+    func itemMemoryFileRoundTrips(untied: Bool) throws {
+        let w = try ItemWorld(warm: (0..<12).map { $0 % 3 != 0 }, untied: untied)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-im-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent(ItemMemoryFile.fileName)
         try ItemMemoryFile.write(params: w.params, items: w.table, to: url)
-        let (t, r) = try ItemMemoryFile.read(url, vocabSize: 30, hiddenSize: 8)
+        let (t, r, input) = try ItemMemoryFile.read(url, vocabSize: 30, hiddenSize: 8)
         #expect(t == w.table)
         let im = w.params.layout.itemMemory!
         #expect(r == Array(w.params.data[im.range]))
+        #expect(input == w.params.layout.itemInput.map { Array(w.params.data[$0.range]) })
+        if let input { #expect(input != r) }   // their own initialisation
+        let back = try ItemMemoryFile.attach(r, input: input, items: 12, to: LlamaParameters(config: w.config, seed: 3, std: 0.3))
+        #expect(Array(back.data) == Array(w.params.data))
         #expect(throws: AlignError.self) { _ = try ItemMemoryFile.read(url, vocabSize: 30, hiddenSize: 16) }
         #expect(throws: AlignError.self) { _ = try ItemMemoryFile.read(url, vocabSize: 20, hiddenSize: 8) }
     }

@@ -6,6 +6,9 @@
 // - Output: the item-scoring head scores the whole catalogue at a position trained to emit an item's first SID
 //   token: logit_i = h · V_i, with h the final-norm hidden state and V_i = Σ_l lm_head[sid_l(i)] + R[i].
 // - Cold items (no training interactions) keep R = 0: they are still embedded and scored through their SID codes.
+// - Untied (`item_memory.untied`): the input adds a separate residual U[i] instead of R[i], so the head's
+//   full-catalogue softmax, which moves every R at every step, does not move what the input adds
+//   (docs/results.md §10.4, i8); U is `item_memory.input` F32 [N, C] in the file.
 //
 // The residuals live after the LLaMA tensors in the same flat parameter buffer (LlamaLayout.itemMemory), so the
 // optimiser, clipping, moving average and data-parallel reduction cover them unchanged. On disk they are align's
@@ -24,9 +27,11 @@ public enum ItemMemoryFile {
         guard let t = params.layout.itemMemory, items.count == params.items else {
             throw AlignError.invalidArgument("item memory: the parameters hold \(params.items) item rows, the table \(items.count)")
         }
-        return [SafetensorsTensor(name: t.name, shape: t.shape, floats: Array(params.data[t.range])),
-                SafetensorsTensor(name: "item_memory.sid_tokens", shape: [items.count, items.levels], ints: items.codes),
-                SafetensorsTensor(name: "item_memory.warm", shape: [items.count], ints: items.warm.map { $0 ? 1 : 0 })]
+        var out = [SafetensorsTensor(name: t.name, shape: t.shape, floats: Array(params.data[t.range])),
+                   SafetensorsTensor(name: "item_memory.sid_tokens", shape: [items.count, items.levels], ints: items.codes),
+                   SafetensorsTensor(name: "item_memory.warm", shape: [items.count], ints: items.warm.map { $0 ? 1 : 0 })]
+        if let u = params.layout.itemInput { out.append(SafetensorsTensor(name: u.name, shape: u.shape, floats: Array(params.data[u.range]))) }
+        return out
     }
 
     /// Writes the file (atomically).
@@ -35,8 +40,9 @@ public enum ItemMemoryFile {
                                                       metadata: ["format": formatName, "version": "1", "carry": items.carry ? "1" : "0"]), to: url)
     }
 
-    /// Reads the file: the table (checked against `vocabSize`) and the residuals [N, C], C = `hiddenSize`.
-    public static func read(_ url: URL, vocabSize: Int, hiddenSize: Int) throws -> (items: ItemTable, residual: [Float]) {
+    /// Reads the file: the table (checked against `vocabSize`), the residuals [N, C], C = `hiddenSize`, and the
+    /// separate input residuals [N, C] of an untied item memory (nil when tied).
+    public static func read(_ url: URL, vocabSize: Int, hiddenSize: Int) throws -> (items: ItemTable, residual: [Float], input: [Float]?) {
         let f = try SafetensorsFile(url: url)
         guard f.metadata["format"] == formatName else {
             throw AlignError.format(path: url.path, line: nil, message: "not an align item-memory file (metadata format '\(f.metadata["format"] ?? "")')")
@@ -54,9 +60,21 @@ public enum ItemMemoryFile {
         guard warm.count == n, warm.allSatisfy({ $0 == 0 || $0 == 1 }) else {
             throw AlignError.tensor(path: url.path, name: "item_memory.warm", message: "expected \(n) values of 0 or 1")
         }
-        let residual = try f.floats("item_memory.residual")
-        for (i, x) in residual.enumerated() where !x.isFinite {
-            throw AlignError.tensor(path: url.path, name: "item_memory.residual", message: "non-finite value at item \(i / hiddenSize + 1)")
+        func rows(_ name: String) throws -> [Float] {
+            let v = try f.floats(name)
+            for (i, x) in v.enumerated() where !x.isFinite {
+                throw AlignError.tensor(path: url.path, name: name, message: "non-finite value at item \(i / hiddenSize + 1)")
+            }
+            return v
+        }
+        let residual = try rows("item_memory.residual")
+        var input: [Float]? = nil
+        if f.contains("item_memory.input") {
+            let e = try f.entry("item_memory.input")
+            guard e.shape == [n, hiddenSize] else {
+                throw AlignError.tensor(path: url.path, name: "item_memory.input", message: "shape \(e.shape), expected [\(n), \(hiddenSize)]")
+            }
+            input = try rows("item_memory.input")
         }
         let sids = (0..<n).map { Array(codes[($0 * L)..<(($0 + 1) * L)]) }
         let items: ItemTable
@@ -66,30 +84,35 @@ public enum ItemMemoryFile {
         do { items = try ItemTable(sids: sids, vocabSize: vocabSize, warm: warm.map { $0 == 1 }, carry: f.metadata["carry"] == "1") } catch {
             throw AlignError.format(path: url.path, line: nil, message: "\(error)")
         }
-        return (items, residual)
+        return (items, residual, input)
     }
 
-    /// `params` (a plain LLaMA) with an item memory holding `residual` ([items, C]) appended.
-    public static func attach(_ residual: [Float], items: Int, to params: LlamaParameters) throws -> LlamaParameters {
-        let p = LlamaParameters(config: params.config, items: items)
-        guard residual.count == items * params.config.hiddenSize else {
-            throw AlignError.invalidArgument("item memory: \(residual.count) values for \(items) items of \(params.config.hiddenSize)")
+    /// `params` (a plain LLaMA) with an item memory holding `residual` ([items, C]) appended, and the separate input
+    /// residuals `input` ([items, C]) after it when given (untied).
+    public static func attach(_ residual: [Float], input: [Float]? = nil, items: Int, to params: LlamaParameters) throws -> LlamaParameters {
+        let p = LlamaParameters(config: params.config, items: items, itemInput: input != nil)
+        for v in [residual, input ?? residual] where v.count != items * params.config.hiddenSize {
+            throw AlignError.invalidArgument("item memory: \(v.count) values for \(items) items of \(params.config.hiddenSize)")
         }
         p.data.baseAddress!.update(from: params.data.baseAddress!, count: params.layout.llamaCount)
         let off = p.layout.itemMemory!.offset
         for i in 0..<residual.count { p.data[off + i] = residual[i] }
+        if let input, let u = p.layout.itemInput { for i in 0..<input.count { p.data[u.offset + i] = input[i] } }
         return p
     }
 
-    /// Seeded initialisation of the residuals: warm rows N(0, std²), cold rows 0.
+    /// Seeded initialisation of the residuals (and of the separate input residuals, from their own stream): warm rows
+    /// N(0, std²), cold rows 0.
     public static func initialise(_ params: LlamaParameters, items: ItemTable, seed: UInt64, std: Float) {
-        guard let t = params.layout.itemMemory else { return }
-        var rng = Rng(seed: mix64(seed ^ 0x17E3_3E30_11E3))
         let C = params.config.hiddenSize
-        for i in 0..<items.count {
-            for j in 0..<C {
-                let v = Float(rng.normal()) * std
-                params.data[t.offset + i * C + j] = items.warm[i] ? v : 0
+        for (t, salt) in [(params.layout.itemMemory, UInt64(0x17E3_3E30_11E3)), (params.layout.itemInput, 0x0123_17E3_1A9B)] {
+            guard let t else { continue }
+            var rng = Rng(seed: mix64(seed ^ salt))
+            for i in 0..<items.count {
+                for j in 0..<C {
+                    let v = Float(rng.normal()) * std
+                    params.data[t.offset + i * C + j] = items.warm[i] ? v : 0
+                }
             }
         }
     }

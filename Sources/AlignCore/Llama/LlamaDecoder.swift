@@ -167,7 +167,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     @inline(__always) func addItem(_ items: ItemTable, _ s: inout ItemTable.Scan, _ token: Int32, row: Int) {
         let it = items.inputItem(&s, token)
         guard it > 0, items.warm[Int(it) - 1] else { return }
-        let d = x + row * C, r = params.data.baseAddress! + params.layout.itemMemory!.offset + (Int(it) - 1) * C
+        let d = x + row * C, r = params.data.baseAddress! + params.layout.inputResidual! + (Int(it) - 1) * C
         for j in 0..<C { d[j] += r[j] }
     }
 

@@ -55,9 +55,13 @@ public struct LlamaLayout: Sendable {
     /// `item_memory.residual` [items, C]: align's per-item vectors after the LLaMA tensors (not part of the
     /// Hugging Face checkpoint; see ItemMemory.swift). nil without item memory.
     public let itemMemory: LlamaTensorInfo?
+    /// `item_memory.input` [items, C]: separate input residuals (`item_memory.untied`), after `itemMemory`; nil when
+    /// the input adds `itemMemory`'s rows (the default) or without item memory.
+    public let itemInput: LlamaTensorInfo?
 
-    /// The layout of `c`, with an item memory of `items` rows after the LLaMA tensors when `items` > 0.
-    public init(_ c: LlamaConfig, items: Int = 0) {
+    /// The layout of `c`, with an item memory of `items` rows after the LLaMA tensors when `items` > 0, and separate
+    /// input residuals after it when `itemInput`.
+    public init(_ c: LlamaConfig, items: Int = 0, itemInput: Bool = false) {
         config = c
         var t: [LlamaTensorInfo] = []
         var off = 0
@@ -94,8 +98,14 @@ public struct LlamaLayout: Sendable {
         tensors = t
         self.items = max(0, items)
         itemMemory = items > 0 ? LlamaTensorInfo(name: "item_memory.residual", shape: [items, C], offset: off, decay: true) : nil
-        count = off + (itemMemory?.count ?? 0)
+        let inputOffset = off + (itemMemory?.count ?? 0)
+        self.itemInput = items > 0 && itemInput
+            ? LlamaTensorInfo(name: "item_memory.input", shape: [items, C], offset: inputOffset, decay: true) : nil
+        count = inputOffset + (self.itemInput?.count ?? 0)
     }
+
+    /// Offset of the residuals the input adds: `item_memory.input` when untied, else the head's `item_memory.residual`.
+    public var inputResidual: Int? { itemInput?.offset ?? itemMemory?.offset }
 
     /// Floats of the LLaMA tensors alone (the Hugging Face part).
     public var llamaCount: Int { itemMemory?.offset ?? count }
@@ -103,7 +113,7 @@ public struct LlamaLayout: Sendable {
     /// AdamW groups: maximal contiguous runs of decayed / non-decayed tensors.
     public var paramGroups: [ParamGroup] {
         var g: [ParamGroup] = []
-        for t in tensors + (itemMemory.map { [$0] } ?? []) {
+        for t in tensors + [itemMemory, itemInput].compactMap({ $0 }) {
             if let last = g.last, last.decay == t.decay, last.range.upperBound == t.offset {
                 g[g.count - 1] = ParamGroup(range: last.range.lowerBound..<t.range.upperBound, decay: t.decay)
             } else {
@@ -122,9 +132,10 @@ public final class LlamaParameters: @unchecked Sendable {
     public let data: UnsafeMutableBufferPointer<Float>
     public var count: Int { layout.count }
 
-    /// Zero-filled parameters (with an item memory of `items` rows when `items` > 0).
-    public init(config: LlamaConfig, items: Int = 0) {
-        layout = LlamaLayout(config, items: items)
+    /// Zero-filled parameters (with an item memory of `items` rows when `items` > 0, and separate input residuals
+    /// when `itemInput`).
+    public init(config: LlamaConfig, items: Int = 0, itemInput: Bool = false) {
+        layout = LlamaLayout(config, items: items, itemInput: itemInput)
         data = .allocate(capacity: layout.count)
         data.initialize(repeating: 0)
     }
@@ -151,14 +162,14 @@ public final class LlamaParameters: @unchecked Sendable {
 
     /// An independent copy (e.g. the frozen reference model of DPO).
     public func copy() -> LlamaParameters {
-        let p = LlamaParameters(config: config, items: items)
+        let p = LlamaParameters(config: config, items: items, itemInput: layout.itemInput != nil)
         p.data.baseAddress!.update(from: data.baseAddress!, count: count)
         return p
     }
 
     /// Overwrites these weights with `other`'s (same config).
     public func assign(from other: LlamaParameters) throws {
-        guard other.config == config, other.items == items else {
+        guard other.config == config, other.items == items, (other.layout.itemInput == nil) == (layout.itemInput == nil) else {
             throw AlignError.invalidArgument("cannot copy weights between different LLaMA configs or item memories")
         }
         data.baseAddress!.update(from: other.data.baseAddress!, count: count)
@@ -235,9 +246,9 @@ public final class LlamaParameters: @unchecked Sendable {
         }
         var c2 = config
         c2.vocabSize = newVocab
-        let p = LlamaParameters(config: c2, items: items)
-        if let a = layout.itemMemory, let b = p.layout.itemMemory {
-            p.data.baseAddress!.advanced(by: b.offset).update(from: data.baseAddress! + a.offset, count: a.count)
+        let p = LlamaParameters(config: c2, items: items, itemInput: layout.itemInput != nil)
+        if let a = layout.itemMemory, let b = p.layout.itemMemory {   // item_memory.residual and .input, adjacent
+            p.data.baseAddress!.advanced(by: b.offset).update(from: data.baseAddress! + a.offset, count: count - a.offset)
         }
         for (a, b) in zip(layout.tensors, p.layout.tensors) {
             precondition(a.name == b.name)

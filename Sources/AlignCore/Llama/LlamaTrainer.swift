@@ -354,7 +354,7 @@ public final class LlamaTrainer: @unchecked Sendable {
             if it > 0 && drop && (dropoutRows?[i / T] ?? true) && mix64(base &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03) >> 40 < threshold { it = 0 }
             added[i] = it
         }
-        itemInputForward(res[0], params.data.baseAddress! + params.layout.itemMemory!.offset, added.baseAddress!, N, C)
+        itemInputForward(res[0], params.data.baseAddress! + params.layout.inputResidual!, added.baseAddress!, N, C)
     }
 
     /// The item-scoring head over the rows trained to emit an item's first SID token (see the file header).
@@ -540,7 +540,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         let dx = masked ? dln : dres   // d embedding output (before dropout)
         if masked { dropoutBackward(dln, dres, mask(0), N * C) }
         embeddingBackward(g + lay.embed, dx, tokens.baseAddress!, N, C)
-        if items != nil { itemInputBackward(g + lay.itemMemory!.offset, dx, added.baseAddress!, N, C) }
+        if items != nil { itemInputBackward(g + lay.inputResidual!, dx, added.baseAddress!, N, C) }
     }
 
     /// Backward of Σ_r headW[r] · log p_item[r]: into the LM-head rows of every item's codes, the warm residuals

@@ -155,11 +155,11 @@ public final class RecModel: @unchecked Sendable {
         var saved: (table: ItemTable, url: URL)? = nil
         if let im = hf.alignInfo?.itemMemory {
             let url = ck.appendingPathComponent(im.file)
-            let (table, residual) = try ItemMemoryFile.read(url, vocabSize: params.config.vocabSize, hiddenSize: params.config.hiddenSize)
+            let (table, residual, input) = try ItemMemoryFile.read(url, vocabSize: params.config.vocabSize, hiddenSize: params.config.hiddenSize)
             guard table.count == im.items else {
                 throw AlignError.format(path: url.path, line: nil, message: "holds \(table.count) items, align.json says \(im.items)")
             }
-            params = try ItemMemoryFile.attach(residual, items: table.count, to: params)
+            params = try ItemMemoryFile.attach(residual, input: input, items: table.count, to: params)
             saved = (table, url)
         }
         let sidURL = ck.appendingPathComponent(sidMapFile)

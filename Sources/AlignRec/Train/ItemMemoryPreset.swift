@@ -18,12 +18,15 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
     /// Carry the last item's vector to the text tokens after it (ItemTable.swift), e.g. to every token of the title a
     /// sid2title answer generates.
     public var carry = false
+    /// Separate input residuals: the input adds its own per-item vector instead of the head's (ItemMemory.swift), so
+    /// the head's gradient does not move what the input adds (docs/results.md §10.4, i8).
+    public var untied = false
     /// SID weights of the ranking mix scored at every validation; the best one is saved with `best/`.
     public var sidWeights: [Float] = [0, 0.25, 0.5, 1]
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights", carry
+        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights", carry, untied
     }
 
     /// Missing keys take the defaults.
@@ -36,6 +39,7 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
         initStd = try c.decodeIfPresent(Float.self, forKey: .initStd) ?? d.initStd
         sidWeights = try c.decodeIfPresent([Float].self, forKey: .sidWeights) ?? d.sidWeights
         carry = try c.decodeIfPresent(Bool.self, forKey: .carry) ?? d.carry
+        untied = try c.decodeIfPresent(Bool.self, forKey: .untied) ?? d.untied
     }
 
     /// Range checks (FieldCheck names the file and the field).

@@ -139,7 +139,8 @@ public enum SFTRun {
         let all = try ItemTable(sids: model.sidIds, vocabSize: model.config.vocabSize)
         var warm = [Bool](repeating: false, count: all.count)
         for ex in samples.examples { for it in all.completions(ex.inputs) where it > 0 { warm[Int(it) - 1] = true } }
-        let params = try ItemMemoryFile.attach([Float](repeating: 0, count: all.count * model.config.hiddenSize), items: all.count, to: model.params)
+        let zeros = [Float](repeating: 0, count: all.count * model.config.hiddenSize)
+        let params = try ItemMemoryFile.attach(zeros, input: cfg.itemMemory.untied ? zeros : nil, items: all.count, to: model.params)
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
         info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
@@ -257,7 +258,8 @@ public enum SFTRun {
         log("protocol \(p.rawValue): \(samples.examples.count) samples (\(counts.joined(separator: ", "))), \(samples.targetTokens) trained tokens, longest \(samples.maxLength)")
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
         if let t = model.itemTable {
-            log("item memory: \(t.count) items (\(t.warmCount) warm), \(model.params.layout.itemMemory!.count) parameters; head weight \(cfg.itemMemory.headWeight), input dropout \(cfg.itemMemory.inputDropout)")
+            let untied = model.params.layout.itemInput != nil ? ", separate input residuals" : ""
+            log("item memory: \(t.count) items (\(t.warmCount) warm), \(model.params.count - model.params.layout.llamaCount) parameters\(untied); head weight \(cfg.itemMemory.headWeight), input dropout \(cfg.itemMemory.inputDropout)")
         }
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
