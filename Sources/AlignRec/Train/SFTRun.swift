@@ -243,6 +243,9 @@ public enum SFTRun {
         guard cfg.itemMemory.enabled == (model.itemTable != nil) else {
             throw AlignError.invalidArgument("the run was \(model.itemTable == nil ? "started without" : "started with") item memory but the config says item_memory.enabled: \(cfg.itemMemory.enabled); resume with the run's config")
         }
+        guard !cfg.itemMemory.enabled || cfg.itemMemory.untied == (model.params.layout.itemInput != nil) else {
+            throw AlignError.invalidArgument("the run's item memory is \(cfg.itemMemory.untied ? "tied" : "untied") but the config says item_memory.untied: \(cfg.itemMemory.untied); resume with the run's config")
+        }
         if o.resume {
             guard rngAfter == state.sampleRng else {
                 throw AlignError.invalidArgument("the training samples differ from the saved run's (data, tasks, seed or sampling changed); cannot resume exactly")
