@@ -37,6 +37,19 @@ struct ItemWorld {
     }
 }
 
+/// Central differences of `objective` at each probed parameter against the backward's gradient `g`.
+func expectCentralDifferences(_ params: LlamaParameters, probes: [(String, Int)], grads g: [Float], h: Float,
+                              _ objective: () throws -> Double) throws {
+    for (name, i) in probes {
+        let saved = params.data[i]
+        params.data[i] = saved + h; let up = try objective()
+        params.data[i] = saved - h; let down = try objective()
+        params.data[i] = saved
+        let fd = (up - down) / Double(2 * h)
+        #expect(abs(fd - Double(g[i])) <= 1e-3 + 2e-2 * abs(fd), "\(name) @\(i): fd \(fd) vs \(g[i])")
+    }
+}
+
 @Suite struct ItemMemoryTests {
     @Test func carryReachesTheTextAfterAnItemOnly() throws {
         let w = try ItemTable(sids: ItemWorld.sids, vocabSize: 30, carry: true)
@@ -101,14 +114,7 @@ struct ItemWorld {
         if let u = w.params.layout.itemInput {
             for item in [1, 2, 3, 6, 7, 9] { for j in [0, 5] { probes.append(("input[\(item)]", u.offset + (item - 1) * 8 + j)) } }
         }
-        for (name, i) in probes {
-            let saved = w.params.data[i]
-            w.params.data[i] = saved + h; let up = try objective()
-            w.params.data[i] = saved - h; let down = try objective()
-            w.params.data[i] = saved
-            let fd = (up - down) / Double(2 * h)
-            #expect(abs(fd - Double(g[i])) <= 1e-3 + 2e-2 * abs(fd), "\(name) @\(i): fd \(fd) vs \(g[i])")
-        }
+        try expectCentralDifferences(w.params, probes: probes, grads: g, h: h, objective)
         // Item 9 appears nowhere, but is a head negative: its warm residual gets a gradient; cold item 5 gets none.
         #expect(g[im.offset + 8 * 8] != 0)
         #expect(g[(im.offset + 4 * 8)..<(im.offset + 5 * 8)].allSatisfy { $0 == 0 })
@@ -153,14 +159,7 @@ struct ItemWorld {
         for t in w.params.layout.tensors { for _ in 0..<3 { probes.append((t.name, t.offset + rng.int(below: t.count))) } }
         let im = w.params.layout.itemMemory!
         for item in [1, 2, 3, 6, 10] { for j in [1, 6] { probes.append(("residual[\(item)]", im.offset + (item - 1) * 8 + j)) } }
-        for (name, i) in probes {
-            let saved = w.params.data[i]
-            w.params.data[i] = saved + h; let up = try objective()
-            w.params.data[i] = saved - h; let down = try objective()
-            w.params.data[i] = saved
-            let fd = (up - down) / Double(2 * h)
-            #expect(abs(fd - Double(g[i])) <= 1e-3 + 2e-2 * abs(fd), "\(name) @\(i): fd \(fd) vs \(g[i])")
-        }
+        try expectCentralDifferences(w.params, probes: probes, grads: g, h: h, objective)
         // Head weights alone (token weights 0) still reach the residuals of items that only appear as head negatives.
         try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
         tr.zeroGrads()

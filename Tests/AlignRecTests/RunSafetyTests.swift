@@ -59,6 +59,10 @@ final class KillingFileSystem: AtomicFileSystem, @unchecked Sendable {
         #expect(again.invocations?.count == 1)
         // Nothing to resume in a directory without a run.
         #expect(failure { try w.sft(cfg, out: "none", resume: true) }.contains("no run to resume"))
+        // An unreadable run record is named, not silently replaced.
+        try Data("{\"stage\": ".utf8).write(to: run.appendingPathComponent("run.json"))
+        let bad = failure { try w.sft(cfg, out: "run", resume: true) }
+        #expect(bad.contains("run.json") && bad.contains("--overwrite"), "\(bad)")
     }
 
     @Test func aFailedStartLeavesNothing() throws {

@@ -235,8 +235,10 @@ public struct HFCheckpoint: @unchecked Sendable {
 
     public static let generationConfigFileName = "generation_config.json"
 
-    /// `generation_config.json`: the special ids transformers' `generate` uses; a chat model also stops at its
-    /// end-of-turn token.
+    /// `generation_config.json`: the special ids transformers' `generate` uses; a chat model whose template align
+    /// renders (ChatML, Llama-3) also stops at its end-of-turn token. Any other template is kept in the tokenizer
+    /// files for transformers to render and adds no stop id here: `align convert` of such a model still works,
+    /// while training and `align chat` refuse the template by name (SFTRun, ChatExplanation).
     static func generationConfig(_ config: LlamaConfig, tokenizer: Tokenizer?) throws -> Data {
         var obj: [String: Any] = ["_from_model_config": true]
         if let b = tokenizer?.bosId ?? config.bosTokenId { obj["bos_token_id"] = b }

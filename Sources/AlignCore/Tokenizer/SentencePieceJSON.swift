@@ -115,7 +115,8 @@ extension Tokenizer {
             "model": ["type": "Unigram", "unk_id": sp.unkId.map { $0 as Any } ?? NSNull(), "byte_fallback": proto.byteFallback,
                       "vocab": proto.pieces.map { [$0.piece, $0.type == 2 || $0.type == 3 ? -1e9 : Double($0.score)] as [Any] }],
         ]
-        if addsBos, let bos = bosId, let content = try? token(bos) {
+        if addsBos, let bos = bosId {
+            let content = try token(bos)   // an out-of-range BOS is an error, not a tokenizer.json without one
             obj["post_processor"] = ["type": "TemplateProcessing",
                                      "single": [["SpecialToken": ["id": content, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
                                      "pair": [["SpecialToken": ["id": content, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],

@@ -57,27 +57,10 @@ public enum SequenceScoring {
         return EncodedExample(inputs: Array(ids[0..<(n - 1)]), targets: targets, promptLength: prompt.count)
     }
 
-    /// Summed log-probs of each sequence's trained positions (Double sums), in micro-batches of at most
-    /// `trainer.maxBatch` sequences.
-    public static func sequenceLogProbs(trainer: LlamaTrainer, sequences: [EncodedExample],
-                                        progress: ProgressBar? = nil) throws -> [Double] {
-        var out: [Double] = []
-        out.reserveCapacity(sequences.count)
-        var start = 0
-        while start < sequences.count {
-            let end = min(sequences.count, start + trainer.maxBatch)
-            let pb = PaddedBatch(Array(sequences[start..<end]))
-            try trainer.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
-            let lp = trainer.tokenLogProbs
-            for b in 0..<pb.batch {
-                var s = 0.0
-                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { s += Double(lp[b * pb.seq + t]) }
-                out.append(s)
-            }
-            progress?.advance(end - start)
-            start = end
-        }
-        return out
+    /// Summed log-probs of each sequence's trained positions (Double sums, in position order), in micro-batches of at
+    /// most `trainer.maxBatch` sequences.
+    public static func sequenceLogProbs(trainer: LlamaTrainer, sequences: [EncodedExample]) throws -> [Double] {
+        try policyLogProbs(trainer: trainer, sequences: sequences).map { $0.tokens.reduce(0.0) { $0 + Double($1) } }
     }
 
     /// Item-head log-prob of each row's item after a forward with `itemHead` on: the head row of a (prompt, response)
@@ -110,26 +93,6 @@ public enum SequenceScoring {
                 var row: [Float] = []
                 for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { row.append(lp[b * pb.seq + t]) }
                 out.append(SequenceLogProbs(tokens: row, head: head?[b]))
-            }
-            start = end
-        }
-        return out
-    }
-
-    /// Per-token log-probs of each sequence's trained positions (in order), in micro-batches.
-    public static func tokenLogProbs(trainer: LlamaTrainer, sequences: [EncodedExample]) throws -> [[Float]] {
-        var out: [[Float]] = []
-        out.reserveCapacity(sequences.count)
-        var start = 0
-        while start < sequences.count {
-            let end = min(sequences.count, start + trainer.maxBatch)
-            let pb = PaddedBatch(Array(sequences[start..<end]))
-            try trainer.forward(tokens: pb.tokens, targets: pb.targets, batch: pb.batch, seq: pb.seq)
-            let lp = trainer.tokenLogProbs
-            for b in 0..<pb.batch {
-                var row: [Float] = []
-                for t in 0..<pb.seq where pb.targets[b * pb.seq + t] != ignoreTarget { row.append(lp[b * pb.seq + t]) }
-                out.append(row)
             }
             start = end
         }

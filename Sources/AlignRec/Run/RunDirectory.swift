@@ -122,7 +122,11 @@ public final class RunDirectory {
         let runJSON = url.appendingPathComponent("run.json")
         var info = RunInfo(stage: stage, seed: seed, gitCommit: now.gitCommit, commandLine: now.commandLine, started: now.started,
                            parent: parent, invocations: [now], precision: precision)
-        if mode == .resume, let data = fm.contents(atPath: runJSON.path), var old = try? JSONDecoder().decode(RunInfo.self, from: data) {
+        if mode == .resume, let data = fm.contents(atPath: runJSON.path) {
+            var old: RunInfo
+            do { old = try JSONDecoder().decode(RunInfo.self, from: data) } catch {
+                throw AlignError.format(path: runJSON.path, line: nil, message: "not a readable run record (\(error)); restore it or start over with --overwrite")
+            }
             old.invocations = (old.invocations ?? [RunInvocation(commandLine: old.commandLine, started: old.started,
                                                                  gitCommit: old.gitCommit, resumedAtStep: nil)]) + [now]
             old.precision = precision ?? old.precision

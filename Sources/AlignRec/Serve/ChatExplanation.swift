@@ -9,7 +9,8 @@ import Foundation
 extension RecService {
     /// A short free-text reason for `items` given `history` (item indices), or nil without a chat template.
     public func explanation(history: [Int], items: [Int], maxNewTokens: Int = 80) throws -> String? {
-        guard let source = model.tokenizer.chatTemplate, let template = try? ChatTemplate(source: source), !items.isEmpty else { return nil }
+        guard let source = model.tokenizer.chatTemplate, !items.isEmpty else { return nil }
+        let template = try ChatTemplate(source: source)   // a template align cannot render is an error, not silence
         let liked = history.map(model.displayTitle).joined(separator: "; ")
         let recs = items.prefix(5).map(model.displayTitle).joined(separator: "; ")
         let user = "I liked \(liked). You recommend: \(recs). In two short sentences, tell me why these fit my taste."
