@@ -168,6 +168,48 @@ func expectCentralDifferences(_ params: LlamaParameters, probes: [(String, Int)]
         #expect(tr.grads[(im.offset + 6 * 8)..<(im.offset + 7 * 8)].allSatisfy { $0 == 0 })   // cold item 7
     }
 
+    /// `itemHeadTrunkGradient` changes only the head's path into the transformer. `none`: every transformer tensor
+    /// gets exactly the token loss's gradient. `balanced`: a sample whose token loss has no gradient passes none of its
+    /// head's; a sample whose token gradient dwarfs its head's passes all of it (as `full`); otherwise something in
+    /// between. The item vectors' gradients are the same in every mode.
+    @Test func itemHeadTrunkGradientChangesOnlyTheTransformerPath() throws {
+        let w = try ItemWorld(untied: true)
+        let a = ItemWorld.sequence([1, 2, 5, 3]), b = ItemWorld.sequence([6, 4, 7], text: [2, 2, 9])
+        let T = a.tokens.count
+        let tok = a.tokens + b.tokens + [Int32](repeating: 0, count: T - b.tokens.count)
+        let tgt = a.targets + b.targets + [Int32](repeating: ignoreIndex, count: T - b.targets.count)
+        let tr = LlamaTrainer(params: w.params, maxBatch: 2, maxSeq: T, items: w.table)
+        tr.itemHead = true
+        var rng = Rng(seed: 5)
+        let tw0 = (0..<(2 * T)).map { _ in Float(rng.normal()) }
+        try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+        let hw0 = (0..<tr.itemHeadRows).map { _ in -Float(rng.uniform()) }
+        func grads(_ mode: ItemHeadTrunkGradient, token: Float, head: Float) throws -> [Float] {
+            tr.itemHeadTrunkGradient = mode
+            try tr.forward(tokens: tok, targets: tgt, batch: 2, seq: T)
+            tr.zeroGrads()
+            try tr.backward(weights: tw0.map { $0 * token }, itemHeadWeights: hw0.map { $0 * head })
+            return Array(tr.grads)
+        }
+        let lay = w.params.layout, vectors = lay.itemMemory!.range
+        let trunk = lay.tensors.filter { $0.offset != lay.lmHead }.flatMap { Array($0.range) }   // all but the tied SID rows
+        func same(_ x: [Float], _ y: [Float], _ idx: [Int]) -> Bool {
+            idx.allSatisfy { abs(x[$0] - y[$0]) <= 1e-6 * max(1, abs(y[$0])) }
+        }
+        // none: the transformer gets the token loss's gradient only; the vectors get the head's.
+        let tokenOnly = try grads(.full, token: 1, head: 0)
+        let full = try grads(.full, token: 1, head: 1), none = try grads(.none, token: 1, head: 1)
+        #expect(same(none, tokenOnly, trunk))
+        #expect(!same(full, tokenOnly, trunk))   // the head does reach the transformer at full
+        let balanced = try grads(.balanced, token: 1, head: 1)
+        for g in [none, balanced] { #expect(same(g, full, Array(vectors))) }
+        #expect(!same(balanced, full, trunk) && !same(balanced, none, trunk))
+        // No token gradient: balanced passes nothing of the head into the transformer.
+        #expect(same(try grads(.balanced, token: 0, head: 1), try grads(.none, token: 0, head: 1), trunk))
+        // A token gradient far larger than the head's: balanced passes all of it.
+        #expect(same(try grads(.balanced, token: 1e4, head: 1e-3), try grads(.full, token: 1e4, head: 1e-3), trunk))
+    }
+
     @Test func coldItemsAreNeverAdded() throws {
         let warm = try ItemWorld(), cold = try ItemWorld(warm: [Bool](repeating: false, count: 12))
         // A cold table leaves the input as the plain LLaMA's: same log-probs as a trainer without item memory.
@@ -184,7 +226,8 @@ func expectCentralDifferences(_ params: LlamaParameters, probes: [(String, Int)]
         #expect(maxAbsDiff(Array(t0.tokenLogProbs), Array(t2.tokenLogProbs)) > 1e-4)
     }
 
-    @Test func dataParallelEqualsThePlainTrainer() throws {
+    @Test(arguments: ItemHeadTrunkGradient.allCases)
+    func dataParallelEqualsThePlainTrainer(trunk: ItemHeadTrunkGradient) throws {
         let w = try ItemWorld()
         let seqs = [ItemWorld.sequence([1, 2, 3, 4]), ItemWorld.sequence([5, 6]), ItemWorld.sequence([7, 8, 9]), ItemWorld.sequence([10])]
         let T = seqs.map(\.tokens.count).max()!
@@ -194,12 +237,12 @@ func expectCentralDifferences(_ params: LlamaParameters, probes: [(String, Int)]
             tgt += s.targets + [Int32](repeating: ignoreIndex, count: T - s.targets.count)
         }
         let plain = LlamaTrainer(params: w.params, maxBatch: 4, maxSeq: T, items: w.table)
-        plain.itemHead = true; plain.logitsForAllPositions = false
+        plain.itemHead = true; plain.logitsForAllPositions = false; plain.itemHeadTrunkGradient = trunk
         try plain.forward(tokens: tok, targets: tgt, batch: 4, seq: T)
         plain.zeroGrads()
         try plain.backwardMeanCrossEntropy(itemWeight: 0.5)
         let dp = DataParallelTrainer(params: w.params, maxBatch: 4, maxSeq: T, items: w.table, workers: 2)
-        dp.itemHead = true; dp.logitsForAllPositions = false
+        dp.itemHead = true; dp.logitsForAllPositions = false; dp.itemHeadTrunkGradient = trunk
         dp.zeroGrads()
         try dp.forward(tokens: tok, targets: tgt, batch: 4, seq: T)
         #expect(dp.itemHeadRows == plain.itemHeadRows && dp.itemHeadRows == 10)

@@ -22,6 +22,8 @@ private func sftError(_ yaml: String) -> String? {
         ("optim:\n  learning_rate: 0.1\n", ["bad.yaml:2:", "unknown key 'optim.learning_rate'", "known keys of optim:", "lr"]),
         ("model: {hidden_sise: 64}", ["did you mean 'model.hidden_size'"]),
         ("sampling: {offsets: fixd}", ["sampling.offsets", "'fixd' is not one of fixed, random", "did you mean 'fixed'"]),
+        ("item_memory: {enabled: true, trunk_gradient: balance}",
+         ["item_memory.trunk_gradient", "'balance' is not one of full, balanced, none", "did you mean 'balanced'"]),
         ("tasks: {nextitm: 1}", ["tasks: unknown task 'nextitm'", "did you mean 'nextitem'"]),
         ("protocol: chrnoo", ["protocol: 'chrnoo' is not one of loo, chrono", "did you mean 'chrono'"]),
         ("protocol: random", ["protocol: 'random' is not one of loo, chrono"]),

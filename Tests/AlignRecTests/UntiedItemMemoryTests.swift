@@ -1,5 +1,6 @@
 // `item_memory.untied`: an SFT run keeps separate input residuals, saves them in its checkpoints and loads them back
-// for serving; resuming it under a config with the other layout is an error naming the field.
+// for serving; resuming it under a config with the other layout is an error naming the field. Its
+// `item_memory.trunk_gradient` is recorded in the checkpoint's align.json, where DPO and GRPO read it.
 import AlignCore
 import AlignRec
 import Foundation
@@ -12,10 +13,13 @@ import Testing
         var cfg = try TinyRunWorld.config(steps: 4)
         cfg.itemMemory.enabled = true
         cfg.itemMemory.untied = true
+        cfg.itemMemory.trunkGradient = .balanced
         try w.sft(cfg, out: "untied")
         let last = w.root.appendingPathComponent("untied/last")
         let model = try RecModel.load(last)
         #expect(model.params.layout.itemInput != nil)
+        #expect(model.itemMemoryInfo?.trunkGradient == .balanced)
+        #expect(try RecModel.load(w.root.appendingPathComponent("untied/best")).itemMemoryInfo?.trunkGradient == .balanced)
         let (_, residual, input) = try ItemMemoryFile.read(last.appendingPathComponent(ItemMemoryFile.fileName),
                                                             vocabSize: model.config.vocabSize, hiddenSize: 32)
         let u = try #require(input)

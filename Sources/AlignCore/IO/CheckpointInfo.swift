@@ -133,10 +133,14 @@ public struct ItemMemoryInfo: Codable, Sendable, Equatable {
     /// Ranking: score = item-head log-prob + `sidWeight` × the SID beam's log-prob (items outside the beam get the
     /// beam's lowest score). 0 ranks by the item head alone.
     public var sidWeight: Float
+    /// How much of the item head's gradient reached the transformer in SFT (absent: `full`); DPO and GRPO train the
+    /// same way.
+    public var trunkGradient: ItemHeadTrunkGradient?
 
-    public init(file: String = ItemMemoryFile.fileName, items: Int, sidWeight: Float) {
+    public init(file: String = ItemMemoryFile.fileName, items: Int, sidWeight: Float, trunkGradient: ItemHeadTrunkGradient? = nil) {
         self.file = file; self.items = items; self.sidWeight = sidWeight
+        self.trunkGradient = trunkGradient == .full ? nil : trunkGradient
     }
 
-    enum CodingKeys: String, CodingKey { case file, items, sidWeight = "sid_weight" }
+    enum CodingKeys: String, CodingKey { case file, items, sidWeight = "sid_weight", trunkGradient = "trunk_gradient" }
 }

@@ -101,6 +101,12 @@ public final class DataParallelTrainer: @unchecked Sendable {
         set { for r in replicas { r.itemInputDropout = newValue } }
     }
 
+    /// How much of the item head's gradient reaches the transformer (see LlamaTrainer).
+    public var itemHeadTrunkGradient: ItemHeadTrunkGradient {
+        get { replicas[0].itemHeadTrunkGradient }
+        set { for r in replicas { r.itemHeadTrunkGradient = newValue } }
+    }
+
     /// Zeroes every replica's gradients.
     public func zeroGrads() { for r in replicas { r.zeroGrads() }; zeroed = true }
 

@@ -17,6 +17,19 @@
 // the LLaMA tensors, so transformers loads the checkpoint as the SID-only model (without the residuals and head).
 import Foundation
 
+/// How much of the item head's gradient reaches the transformer's hidden states in training. The head's
+/// full-catalogue softmax has far larger gradients than the token loss; at `full` they dominate the shared weights'
+/// updates and the token tasks that need the trunk (sid2title) do not train; at `none` the head learns only its item
+/// vectors on features trained by the token loss and ranks poorly (docs/results.md §10.5).
+public enum ItemHeadTrunkGradient: String, Codable, Sendable, CaseIterable {
+    /// The head's gradient as it is.
+    case full
+    /// Per sample, scaled down to at most the norm of that sample's token-loss gradient at the same hidden states.
+    case balanced
+    /// None: the trunk learns from the token loss alone.
+    case none
+}
+
 /// Reads and writes the item-memory file of a checkpoint.
 public enum ItemMemoryFile {
     public static let fileName = "item_memory.safetensors"

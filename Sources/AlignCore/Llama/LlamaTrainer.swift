@@ -21,6 +21,7 @@
 // trained to emit an item's first SID token also score every item: logits = final-norm row · V, V = Σ code rows of
 // the LM head + residual, log-softmax over the catalogue. Its mean cross-entropy joins the token loss in
 // `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO weight each head row on its own (`backward(weights:itemHeadWeights:)`).
+// How much of the head's gradient reaches the transformer is `itemHeadTrunkGradient` (full, balanced per sample, none).
 // Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision. In bf16 the weights enter
 // the products as a bf16 copy (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared
 // and refreshed by the owner of data-parallel replicas); activations are rounded to bf16 as the products take
@@ -99,6 +100,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     public var itemHead = false
     /// Probability that a completed item's residual is left out of a training forward's input (`dropoutKey` set).
     public var itemInputDropout: Float = 0
+    /// How much of the item head's gradient reaches the transformer (see `ItemHeadTrunkGradient`).
+    public var itemHeadTrunkGradient = ItemHeadTrunkGradient.full
     /// [N]: item completed at each position; item whose residual was added there (0: none).
     let completed: UnsafeMutableBufferPointer<Int32>, added: UnsafeMutableBufferPointer<Int32>
     /// [N] head targets by position; compact head rows: positions, targets (item − 1), log-probs, 1/Σexp, weights.
@@ -543,16 +546,39 @@ public final class LlamaTrainer: @unchecked Sendable {
         if items != nil { itemInputBackward(g + lay.inputResidual!, dx, added.baseAddress!, N, C) }
     }
 
+    /// dln[head positions] += the head rows' gradients (headIn [m,C]): all of them (`full`), or (`balanced`) each batch
+    /// row's scaled by min(1, ‖that row's token-loss gradient in dln‖ / ‖its head gradient‖), so the head never moves a
+    /// sample's hidden states more than the token loss does. Rows (not micro-batches) are the unit, so data-parallel
+    /// shards and MPI ranks compute the same scales as one trainer over the whole batch.
+    func addHeadRowGradients(_ m: Int, _ C: Int) {
+        let T = seq
+        var r0 = 0
+        while r0 < m {
+            let b = Int(headPos[r0]) / T
+            var r1 = r0 + 1
+            while r1 < m && Int(headPos[r1]) / T == b { r1 += 1 }   // head rows are in position order
+            var scale: Float = 1
+            if itemHeadTrunkGradient == .balanced {
+                let tok = gradNorm(dln + b * T * C, T * C), head = gradNorm(headIn + r0 * C, (r1 - r0) * C)
+                if head > 0 { scale = min(1, tok / head) }
+            }
+            for r in r0..<r1 {
+                let d = dln + Int(headPos[r]) * C, s = headIn + r * C
+                for j in 0..<C { d[j] += scale * s[j] }
+            }
+            r0 = r1
+        }
+    }
+
     /// Backward of Σ_r headW[r] · log p_item[r]: into the LM-head rows of every item's codes, the warm residuals
     /// and dln at the head positions (after the LM head's backward has written dln).
     func itemHeadBackward(_ items: ItemTable) {
         let m = headRows, NI = items.count, C = config.hiddenSize, lay = params.layout, g = grads.baseAddress!
         logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
         gemm.mm(true, false, NI, C, m, 1, .f32(headLogits), NI, .f32(headIn), C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
-        gemm.mm(false, false, m, C, NI, 1, .f32(headLogits), NI, .f32(itemVec), C, 0, headIn, C)       // d rows = dZ · V
-        for r in 0..<m {
-            let d = dln + Int(headPos[r]) * C, s = headIn + r * C
-            for j in 0..<C { d[j] += s[j] }
+        if itemHeadTrunkGradient != .none {
+            gemm.mm(false, false, m, C, NI, 1, .f32(headLogits), NI, .f32(itemVec), C, 0, headIn, C)   // d rows = dZ · V
+            addHeadRowGradients(m, C)
         }
         itemVectorsBackward(g + lay.lmHead, g + lay.itemMemory!.offset, itemVecGrad, itemCodes.baseAddress!,
                             itemWarm.baseAddress!, NI, items.levels, C)

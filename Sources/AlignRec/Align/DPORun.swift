@@ -193,6 +193,7 @@ public enum DPORun {
                                pairsPerMicroBatch: pairsPerMicroBatch,
                                maxSeq: maxSeq, beta: cfg.beta, adamW: cfg.optim.adamW, gradClip: cfg.optim.gradClip,
                                items: ctx.model.itemTable, sidWeight: sidWeight, precision: ctx.model.precision)
+        core.trainer.itemHeadTrunkGradient = ctx.model.itemMemoryInfo?.trunkGradient ?? .full
         say(sidWeight.map { String(format: "policy: the item-memory mix, log p_head + %g · log p_SID", Double($0)) } ?? "policy: the SID tokens")
         core.sftWeight = cfg.sftWeight
         let refBar = o.progress ? ProgressBar(total: pairs.count * perPair, label: "reference log-probs", unit: "sequences", announce: false) : nil

@@ -80,6 +80,7 @@ public enum GRPORun {
                                 maxSeq: maxPrompt + model.trie.maxDepth, hyper: cfg.hyper, adamW: cfg.optim.adamW,
                                 gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable, sidWeight: sidWeight,
                                 precision: model.precision)
+        core.policy.itemHeadTrunkGradient = model.itemMemoryInfo?.trunkGradient ?? .full
         let rewards = RewardContext(embeddings: embeddings, decay: cfg.futureDecay, catalogue: ctx.goals, goalK: cfg.goalK)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil

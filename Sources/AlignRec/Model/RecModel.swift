@@ -202,7 +202,8 @@ public final class RecModel: @unchecked Sendable {
         info.sidMap = RecModel.sidMapFile
         info.state = state
         if let t = itemTable {
-            info.itemMemory = ItemMemoryInfo(items: t.count, sidWeight: info.itemMemory?.sidWeight ?? 0)
+            info.itemMemory = ItemMemoryInfo(items: t.count, sidWeight: info.itemMemory?.sidWeight ?? 0,
+                                             trunkGradient: info.itemMemory?.trunkGradient)
         } else {
             info.itemMemory = nil
         }

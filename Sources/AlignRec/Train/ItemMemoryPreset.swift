@@ -4,6 +4,8 @@
 import AlignCore
 import Foundation
 
+extension ItemHeadTrunkGradient: ConfigChoice {}
+
 /// Item-memory settings of a training preset.
 public struct ItemMemoryPreset: Codable, Sendable, Equatable {
     /// Per-item vectors and the item head (false: the SID-only model).
@@ -21,12 +23,16 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
     /// Separate input residuals: the input adds its own per-item vector instead of the head's (ItemMemory.swift), so
     /// the head's gradient does not move what the input adds (docs/results.md §10.4, i8).
     public var untied = false
+    /// How much of the item head's gradient reaches the transformer: `full`, `balanced` (per sample, at most as much
+    /// as the token loss's) or `none` (docs/results.md §10.5).
+    public var trunkGradient = ItemHeadTrunkGradient.full
     /// SID weights of the ranking mix scored at every validation; the best one is saved with `best/`.
     public var sidWeights: [Float] = [0, 0.25, 0.5, 1]
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights", carry, untied
+        case enabled, headWeight = "head_weight", inputDropout = "input_dropout", initStd = "init_std", sidWeights = "sid_weights", carry, untied,
+             trunkGradient = "trunk_gradient"
     }
 
     /// Missing keys take the defaults.
@@ -40,6 +46,7 @@ public struct ItemMemoryPreset: Codable, Sendable, Equatable {
         sidWeights = try c.decodeIfPresent([Float].self, forKey: .sidWeights) ?? d.sidWeights
         carry = try c.decodeIfPresent(Bool.self, forKey: .carry) ?? d.carry
         untied = try c.decodeIfPresent(Bool.self, forKey: .untied) ?? d.untied
+        trunkGradient = try c.decodeIfPresent(ItemHeadTrunkGradient.self, forKey: .trunkGradient) ?? d.trunkGradient
     }
 
     /// Range checks (FieldCheck names the file and the field).

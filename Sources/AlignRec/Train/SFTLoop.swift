@@ -134,6 +134,7 @@ public final class SFTLoop {
         itemHeadWeight = items == nil ? 0 : itemMemory.headWeight
         trainer.itemHead = itemHeadWeight > 0
         trainer.itemInputDropout = items == nil ? 0 : itemMemory.inputDropout
+        trainer.itemHeadTrunkGradient = itemMemory.trunkGradient
         self.lora = lora
         let trainedCount = lora?.count ?? params.count
         if let optimizer {

@@ -143,7 +143,8 @@ public enum SFTRun {
         let params = try ItemMemoryFile.attach(zeros, input: cfg.itemMemory.untied ? zeros : nil, items: all.count, to: model.params)
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
-        info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
+        info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0,
+                                         trunkGradient: cfg.itemMemory.trunkGradient)
         let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
                                       prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
                                       itemCarry: cfg.itemMemory.carry)
@@ -262,7 +263,7 @@ public enum SFTRun {
         log("model: d \(model.params.config.hiddenSize), \(model.params.config.numHiddenLayers) layers, vocab \(model.params.config.vocabSize), \(model.params.count) parameters")
         if let t = model.itemTable {
             let untied = model.params.layout.itemInput != nil ? ", separate input residuals" : ""
-            log("item memory: \(t.count) items (\(t.warmCount) warm), \(model.params.count - model.params.layout.llamaCount) parameters\(untied); head weight \(cfg.itemMemory.headWeight), input dropout \(cfg.itemMemory.inputDropout)")
+            log("item memory: \(t.count) items (\(t.warmCount) warm), \(model.params.count - model.params.layout.llamaCount) parameters\(untied); head weight \(cfg.itemMemory.headWeight), input dropout \(cfg.itemMemory.inputDropout), trunk gradient \(cfg.itemMemory.trunkGradient.rawValue)")
         }
 
         let padId = Int32(model.tokenizer.padId ?? model.tokenizer.eosId!)
@@ -301,7 +302,7 @@ public enum SFTRun {
             // raw weights are scored too and logged beside, so a run shows what the average buys. With item memory the
             // best SID weight of the mix becomes the model's.
             let r = try loop.withEvaluationWeights(score)
-            if let w = r.sidWeight { model.info.itemMemory = ItemMemoryInfo(items: model.params.items, sidWeight: w) }
+            if let w = r.sidWeight { model.info.itemMemory?.sidWeight = w }
             let raw = loop.average == nil ? nil : try score().metrics
             let improved = loop.recordValidation(r.metrics.ndcg(at: 10), patience: cfg.eval.patience)
             var line = SFTValidRecord(step: loop.state.step, scores: ValidationScores(r), best: improved)
