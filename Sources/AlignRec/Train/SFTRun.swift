@@ -247,6 +247,9 @@ public enum SFTRun {
         guard !cfg.itemMemory.enabled || cfg.itemMemory.untied == (model.params.layout.itemInput != nil) else {
             throw AlignError.invalidArgument("the run's item memory is \(cfg.itemMemory.untied ? "tied" : "untied") but the config says item_memory.untied: \(cfg.itemMemory.untied); resume with the run's config")
         }
+        if model.itemTable != nil {   // the checkpoints record the setting the training continues with
+            model.info.itemMemory?.trunkGradient = cfg.itemMemory.trunkGradient == .full ? nil : cfg.itemMemory.trunkGradient
+        }
         if o.resume {
             guard rngAfter == state.sampleRng else {
                 throw AlignError.invalidArgument("the training samples differ from the saved run's (data, tasks, seed or sampling changed); cannot resume exactly")
