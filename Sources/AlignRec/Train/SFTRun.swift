@@ -143,8 +143,7 @@ public enum SFTRun {
         let params = try ItemMemoryFile.attach(zeros, input: cfg.itemMemory.untied ? zeros : nil, items: all.count, to: model.params)
         ItemMemoryFile.initialise(params, items: try all.with(warm: warm), seed: cfg.seed, std: cfg.itemMemory.initStd)
         var info = model.info
-        info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0,
-                                         trunkGradient: cfg.itemMemory.trunkGradient)
+        info.itemMemory = ItemMemoryInfo(items: all.count, sidWeight: cfg.itemMemory.sidWeights.first ?? 0)
         let withMemory = try RecModel(params: params, tokenizer: model.tokenizer, sidMap: model.sidMap, items: model.items,
                                       prompts: model.prompts, taskConfig: model.taskConfig, info: info, itemWarm: warm,
                                       itemCarry: cfg.itemMemory.carry)
@@ -247,7 +246,7 @@ public enum SFTRun {
         guard !cfg.itemMemory.enabled || cfg.itemMemory.untied == (model.params.layout.itemInput != nil) else {
             throw AlignError.invalidArgument("the run's item memory is \(cfg.itemMemory.untied ? "tied" : "untied") but the config says item_memory.untied: \(cfg.itemMemory.untied); resume with the run's config")
         }
-        if model.itemTable != nil {   // the checkpoints record the setting the training continues with
+        if model.itemTable != nil {   // new or resumed, the checkpoints record the setting this training runs with
             model.info.itemMemory?.trunkGradient = cfg.itemMemory.trunkGradient == .full ? nil : cfg.itemMemory.trunkGradient
         }
         if o.resume {
