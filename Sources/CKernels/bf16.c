@@ -24,6 +24,10 @@ void align_bf16_to_f32(float *dst, const uint16_t *src, long n) {
     }
 }
 
+void align_scale_to_bf16_portable(uint16_t *dst, const float *src, long n, float k) {
+    for (long i = 0; i < n; i++) dst[i] = f32_to_bf16_one(src[i] * k);
+}
+
 void align_round_to_bf16(float *dst, const float *src, long n) {
     for (long i = 0; i < n; i++) {
         uint32_t u = (uint32_t)f32_to_bf16_one(src[i]) << 16;
@@ -58,7 +62,28 @@ static void f32_to_bf16_avx512(uint16_t *dst, const float *src, long n) {
     }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void scale_to_bf16_avx512(uint16_t *dst, const float *src, long n, float k) {
+    const __m512 kk = _mm512_set1_ps(k);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(src + i), kk));
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)v);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + i), kk));
+        _mm256_mask_storeu_epi16(dst + i, m, (__m256i)v);
+    }
+}
+
 static int has_bf16 = -1;
+
+void align_scale_to_bf16(uint16_t *dst, const float *src, long n, float k) {
+    if (has_bf16 < 0) has_bf16 = align_kernels_avx512bf16();
+    if (has_bf16) scale_to_bf16_avx512(dst, src, n, k);
+    else align_scale_to_bf16_portable(dst, src, n, k);
+}
 
 void align_f32_to_bf16(uint16_t *dst, const float *src, long n) {
     if (has_bf16 < 0) has_bf16 = align_kernels_avx512bf16();
@@ -68,4 +93,5 @@ void align_f32_to_bf16(uint16_t *dst, const float *src, long n) {
 #else
 int align_kernels_avx512bf16(void) { return 0; }
 void align_f32_to_bf16(uint16_t *dst, const float *src, long n) { align_f32_to_bf16_portable(dst, src, n); }
+void align_scale_to_bf16(uint16_t *dst, const float *src, long n, float k) { align_scale_to_bf16_portable(dst, src, n, k); }
 #endif

@@ -89,6 +89,38 @@ AVX512 void align_row_scale_avx512(float *dst, const float *src, long n, float k
     }
 }
 
+AVX512 void align_adamw_avx512(float *p, const float *g, float *m, float *v, long n, float decay, float beta1,
+                               float beta2, float stepSize, float bc2Sqrt, float eps) {
+    const __m512 dk = _mm512_set1_ps(decay), b1 = _mm512_set1_ps(beta1), b2 = _mm512_set1_ps(beta2);
+    const __m512 c1 = _mm512_set1_ps(1 - beta1), c2 = _mm512_set1_ps(1 - beta2);
+    const __m512 ss = _mm512_set1_ps(stepSize), bs = _mm512_set1_ps(bc2Sqrt), ep = _mm512_set1_ps(eps);
+    for (long j = 0; j < n; j += 16) {
+        const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        const __m512 gi = _mm512_maskz_loadu_ps(k, g + j);
+        __m512 pi = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + j), dk);
+        __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_maskz_loadu_ps(k, m + j)), _mm512_mul_ps(c1, gi));
+        __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_maskz_loadu_ps(k, v + j)), _mm512_mul_ps(_mm512_mul_ps(c2, gi), gi));
+        __m512 den = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bs), ep);
+        pi = _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(ss, mi), den));
+        _mm512_mask_storeu_ps(m + j, k, mi);
+        _mm512_mask_storeu_ps(v + j, k, vi);
+        _mm512_mask_storeu_ps(p + j, k, pi);
+    }
+}
+
+AVX512 double align_sum_squares_avx512(const float *x, long n) {
+    __m512d acc = _mm512_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(d, d));
+    }
+    double s[8];
+    _mm512_storeu_pd(s, acc);
+    for (long l = 0; i + l < n; l++) { double d = (double)x[i + l]; s[l] += d * d; }
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 #else
 int align_kernels_avx512(void) { return 0; }
 float align_row_max_avx512(const float *p, long n) { (void)p; (void)n; return 0; }
@@ -97,6 +129,11 @@ float align_row_exp_store_avx512(float *dst, const float *src, long n, float sub
 }
 float align_row_exp_sum_avx512(const float *src, long n, float sub) { (void)src; (void)n; (void)sub; return 0; }
 void align_row_scale_avx512(float *dst, const float *src, long n, float k) { (void)dst; (void)src; (void)n; (void)k; }
+void align_adamw_avx512(float *p, const float *g, float *m, float *v, long n, float decay, float beta1,
+                        float beta2, float stepSize, float bc2Sqrt, float eps) {
+    (void)p; (void)g; (void)m; (void)v; (void)n; (void)decay; (void)beta1; (void)beta2; (void)stepSize; (void)bc2Sqrt; (void)eps;
+}
+double align_sum_squares_avx512(const float *x, long n) { (void)x; (void)n; return 0; }
 #endif
 
 #if defined(__x86_64__)

@@ -50,6 +50,29 @@ import Testing
         }
     }
 
+    @Test func crossEntropyBackwardRoundedAsWrittenIsTheFp32BackwardRounded() {
+        var rng = Rng(seed: 6)
+        for (n, v) in [(1, 1), (3, 17), (9, 2097)] {
+            let logits = (0..<(n * v)).map { _ in Float(rng.normal() * 3) }
+            var targets = (0..<n).map { _ in Int32(rng.next() % UInt64(v)) }
+            if n > 2 { targets[1] = ignoreIndex }
+            let weights = (0..<n).map { _ in Float(-0.01 - 0.1 * Double(rng.next() % 7)) }
+            var exps = logits, logp = [Float](repeating: 0, count: n), inv = [Float](repeating: 0, count: n)
+            logSoftmaxTargetForwardKeepingExp(&logp, &inv, &exps, targets, n, v)
+            var d = [Float](repeating: .nan, count: n * v)
+            logSoftmaxTargetBackwardFromExp(&d, exps, inv, targets, weights, n, v)
+            var want = [UInt16](repeating: 1, count: n * v), got = [UInt16](repeating: 2, count: n * v)
+            convertToBF16(&want, d, n * v)
+            let kept = exps
+            logSoftmaxTargetBackwardFromExpBF16(&got, exps, inv, targets, weights, n, v)
+            #expect(got == want, "[\(n), \(v)]")
+            #expect(exps == kept, "the exp rows are only read")
+            var scaled = [UInt16](repeating: 3, count: v), portable = [UInt16](repeating: 4, count: v)
+            align_scale_to_bf16(&scaled, logits, v, -0.37); align_scale_to_bf16_portable(&portable, logits, v, -0.37)
+            #expect(scaled == portable, "scale and round, \(v)")
+        }
+    }
+
     /// Random operands, one product through `gemm` and through the reference (double sums of the given rounding).
     func checkProduct(_ gemm: Gemm, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
                       pad: Int, roundInputs: Bool, seed: UInt64) -> Float {

@@ -103,6 +103,10 @@ private struct TrainState: Codable, Equatable { var step: Int; var rng: Rng; var
         #expect(try ck.tokenizer!.encode("Item <a_1><b_2><c_3> is Heat") == tok.encode("Item <a_1><b_2><c_3> is Heat"))
         let o = try OptimizerState.read(from: dir.appendingPathComponent(OptimizerState.fileName))
         #expect(o == opt)
+        // The AdamW settings are written with sorted keys, so the same state gives the same bytes in any process.
+        let meta = try SafetensorsFile(url: dir.appendingPathComponent(OptimizerState.fileName)).metadata["adamw"] ?? ""
+        let keys = ["beta1", "beta2", "eps", "lr", "weightDecay"].map { meta.range(of: "\"\($0)\":")?.lowerBound }
+        #expect(keys.allSatisfy { $0 != nil } && keys.map { $0! } == keys.map { $0! }.sorted(), "\(meta)")
     }
 
     @Test func f16AndBF16WeightsAreConvertedToF32() throws {

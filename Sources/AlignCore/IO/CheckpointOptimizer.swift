@@ -51,7 +51,9 @@ public struct OptimizerState: Sendable, Equatable {
                 throw AlignError.tensor(path: Self.fileName, name: name, message: NonFinite.describe(bad, in: values.count) + "; not saved")
             }
         }
-        let cfg = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys   // the same bytes for the same state in every process
+        let cfg = String(decoding: try enc.encode(config), as: UTF8.self)
         var tensors = [SafetensorsTensor(name: "m", shape: [m.count], floats: m),
                        SafetensorsTensor(name: "v", shape: [v.count], floats: v)]
         if let ema { tensors.append(SafetensorsTensor(name: "ema", shape: [ema.count], floats: ema)) }

@@ -85,6 +85,28 @@ public func logSoftmaxTargetBackwardFromExp(_ dlogits: UnsafeMutablePointer<Floa
     }
 }
 
+/// `logSoftmaxTargetBackwardFromExp` with the gradient rounded to bf16 as it is written into `dl16` [n,v]: the same
+/// bits as that backward followed by `convertToBF16`, without storing the fp32 rows (`expRows` is only read).
+public func logSoftmaxTargetBackwardFromExpBF16(_ dl16: UnsafeMutablePointer<UInt16>, _ expRows: UnsafePointer<Float>,
+                                                _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                                _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
+    Parallel.chunks(n, minPerWorker: 4) { r in
+        for i in r {
+            let e = expRows + i * v, d = dl16 + i * v
+            let t = targets[i]
+            if t == ignoreIndex {
+                d.update(repeating: 0, count: v)
+                continue
+            }
+            let w = weights[i], k = -w * invSum[i]
+            align_scale_to_bf16(d, e, v, k)
+            var x = e[Int(t)] * k
+            x += w
+            align_f32_to_bf16(d + Int(t), &x, 1)
+        }
+    }
+}
+
 /// Reference for `logSoftmaxTargetForward` (double precision).
 public func logSoftmaxTargetForwardNaive(_ logp: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
                                          _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,

@@ -1,9 +1,11 @@
 // bf16 copies of the activations a bf16 LlamaTrainer feeds to its matrix products, planned once beside the
 // fp32 arena: per layer the inputs of the projections that the backward multiplies again for the weight
 // gradients (ln1, attention output, ln2, SwiGLU output), the final-norm rows of the LM head, and one scratch
-// for the output gradient of the product being back-propagated. Each value is rounded once and read by both
-// the forward product and its weight-gradient product (and each output gradient by both of its products),
-// instead of being rounded again per product; the SwiGLU output is kept rather than recomputed.
+// for the output gradient of the product being back-propagated; with item memory, the item head's rows, the item
+// vectors and the head's logit gradient. Each value is rounded once and read by both the forward product and its
+// weight-gradient product (and each output gradient by both of its products), instead of being rounded again per
+// product; the SwiGLU output is kept rather than recomputed. The LM head's and the item head's logit gradients are
+// rounded as the cross-entropy backward writes them (`logSoftmaxTargetBackwardFromExpBF16`), never stored in fp32.
 import Foundation
 
 /// bf16 activation memory of one trainer (bf16 precision only).
@@ -16,12 +18,16 @@ final class BF16Activations {
     let lnf: UnsafeMutablePointer<UInt16>
     /// The output gradient of the product being back-propagated: [N, max(V, 2F, W, C)].
     let grad: UnsafeMutablePointer<UInt16>
+    /// Item head (empty without item memory): its input rows [R,C], the item vectors [NI,C] and the gradient of
+    /// its logits [R,NI], R = the planned head rows.
+    let headIn: UnsafeMutablePointer<UInt16>, itemVec: UnsafeMutablePointer<UInt16>, headGrad: UnsafeMutablePointer<UInt16>
 
-    init(config c: LlamaConfig, rows N: Int) {
+    init(config c: LlamaConfig, rows N: Int, headRows R: Int = 0, items NI: Int = 0) {
         let C = c.hiddenSize, A = c.numAttentionHeads * c.headDim, F = c.intermediateSize, L = c.numHiddenLayers
         let W = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim
         let perLayer = N * (2 * C + A + F), widest = max(c.vocabSize, 2 * F, W, C, A)
-        buffer = .allocate(capacity: L * perLayer + N * C + N * widest)
+        let head = NI == 0 ? 0 : R * C + NI * C + R * NI
+        buffer = .allocate(capacity: L * perLayer + N * C + N * widest + head)
         buffer.initialize(repeating: 0)
         var cur = buffer.baseAddress!
         func take(_ n: Int) -> UnsafeMutablePointer<UInt16> { defer { cur += n }; return cur }
@@ -30,6 +36,8 @@ final class BF16Activations {
         for _ in 0..<L { l1.append(take(N * C)); at.append(take(N * A)); l2.append(take(N * C)); hh.append(take(N * F)) }
         ln1 = l1; att = at; ln2 = l2; h = hh
         lnf = take(N * C); grad = take(N * widest)
+        let r = NI == 0 ? 0 : R
+        headIn = take(r * C); itemVec = take(NI * C); headGrad = take(r * NI)
         precondition(cur == buffer.baseAddress! + buffer.count)
     }
 

@@ -107,8 +107,12 @@ public final class DataParallelTrainer: @unchecked Sendable {
         set { for r in replicas { r.itemHeadTrunkGradient = newValue } }
     }
 
-    /// Zeroes every replica's gradients.
-    public func zeroGrads() { for r in replicas { r.zeroGrads() }; zeroed = true }
+    /// Zeroes every replica's gradients (each replica's buffer on its own core).
+    public func zeroGrads() {
+        let rs = UncheckedSendable(replicas)
+        Parallel.forEach(replicas.count) { rs.value[$0].zeroGrads() }
+        zeroed = true
+    }
 
     /// Runs `body(r)` for each active replica: inline for one, else one per core with single-threaded BLAS.
     /// Replicas touch disjoint memory (their own activations and gradients), the weights are only read.

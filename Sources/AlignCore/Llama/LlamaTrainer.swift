@@ -186,7 +186,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
             ownsWeights16 = sharedWeights == nil
-            act16 = BF16Activations(config: c, rows: N)
+            act16 = BF16Activations(config: c, rows: N, headRows: maxHeadRows, items: NI)
         } else {
             weights16 = nil; ownsWeights16 = false; act16 = nil
         }
@@ -374,7 +374,8 @@ public final class LlamaTrainer: @unchecked Sendable {
         headRows = m
         itemVectorsForward(itemVec, p + lay.lmHead, p + lay.itemMemory!.offset, itemCodes.baseAddress!, NI, items.levels, C)
         guard m > 0 else { return }
-        gemm.mm(false, true, m, NI, C, 1, .f32(headIn), C, .f32(itemVec), C, 0, headLogits, NI)
+        gemm.mm(false, true, m, NI, C, 1, productOperand(headIn, m * C, act16?.headIn), C,
+                productOperand(itemVec, NI * C, act16?.itemVec), C, 0, headLogits, NI)
         logSoftmaxTargetForwardKeepingExp(headLogp, headInvSum, headLogits, headTgt.baseAddress!, m, NI)
     }
 
@@ -496,8 +497,14 @@ public final class LlamaTrainer: @unchecked Sendable {
         if compactForward {   // head backward over the M trained rows, scattered back into dln [N,C]
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
-            logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-            let dl = productOperand(dlogits, m * V, act16?.grad)
+            let dl: GemmOperand
+            if let a16 = act16 {   // rounded as it is written (see BF16Activations)
+                logSoftmaxTargetBackwardFromExpBF16(a16.grad, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
+                dl = .bf16(UnsafePointer(a16.grad))
+            } else {
+                logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
+                dl = .f32(dlogits)
+            }
             gemm.mm(true, false, V, C, m, 1, dl, V, savedOperand(lnfc, act16?.lnf), C, 1, g + lay.lmHead, C)
             gemm.mm(false, false, m, C, V, 1, dl, V, weight(lay.lmHead), C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
@@ -574,10 +581,17 @@ public final class LlamaTrainer: @unchecked Sendable {
     /// and dln at the head positions (after the LM head's backward has written dln).
     func itemHeadBackward(_ items: ItemTable) {
         let m = headRows, NI = items.count, C = config.hiddenSize, lay = params.layout, g = grads.baseAddress!
-        logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
-        gemm.mm(true, false, NI, C, m, 1, .f32(headLogits), NI, .f32(headIn), C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
+        let dz: GemmOperand
+        if let a16 = act16 {
+            logSoftmaxTargetBackwardFromExpBF16(a16.headGrad, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
+            dz = .bf16(UnsafePointer(a16.headGrad))
+        } else {
+            logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
+            dz = .f32(headLogits)
+        }
+        gemm.mm(true, false, NI, C, m, 1, dz, NI, savedOperand(headIn, act16?.headIn), C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
         if itemHeadTrunkGradient != .none {
-            gemm.mm(false, false, m, C, NI, 1, .f32(headLogits), NI, .f32(itemVec), C, 0, headIn, C)   // d rows = dZ · V
+            gemm.mm(false, false, m, C, NI, 1, dz, NI, savedOperand(itemVec, act16?.itemVec), C, 0, headIn, C)   // d rows = dZ · V
             addHeadRowGradients(m, C)
         }
         itemVectorsBackward(g + lay.lmHead, g + lay.itemMemory!.offset, itemVecGrad, itemCodes.baseAddress!,

@@ -1,6 +1,7 @@
 // AdamW (decoupled weight decay, PyTorch's torch.optim.AdamW semantics), global gradient-norm clipping and
 // the warm-up + cosine learning-rate schedule. Operates on flat parameter/gradient buffers split into
 // named groups; each group says whether it is decayed (matrices) or not (norm vectors, biases).
+import CKernels
 import Foundation
 
 /// Hyper-parameters of AdamW.
@@ -65,12 +66,12 @@ public final class AdamW {
         for g in groups {
             let decay: Float = g.decay ? 1 - lr * c.weightDecay : 1
             Parallel.chunks(g.count, minPerWorker: 1 << 15) { r in
-                for i in (g.range.lowerBound + r.lowerBound)..<(g.range.lowerBound + r.upperBound) {
-                    let gi = grads[i]
-                    params[i] *= decay
-                    m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
-                    v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
-                    params[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Sqrt + c.eps)
+                let lo = g.range.lowerBound + r.lowerBound
+                if VectorKernels.avx512 {
+                    align_adamw_avx512(params + lo, grads + lo, m + lo, v + lo, r.count, decay, c.beta1, c.beta2, stepSize, bc2Sqrt, c.eps)
+                } else {
+                    adamwUpdatePortable(params + lo, grads + lo, m + lo, v + lo, r.count, decay: decay, beta1: c.beta1,
+                                        beta2: c.beta2, stepSize: stepSize, bc2Sqrt: bc2Sqrt, eps: c.eps)
                 }
             }
         }
@@ -81,11 +82,55 @@ extension ParamGroup {
     var count: Int { range.count }
 }
 
-/// Global L2 norm of `grads[0..<n]` (double accumulation).
+/// One AdamW update of `n` values (the reference of align_adamw_avx512, which gives the same bits).
+public func adamwUpdatePortable(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                                _ v: UnsafeMutablePointer<Float>, _ n: Int, decay: Float, beta1: Float, beta2: Float,
+                                stepSize: Float, bc2Sqrt: Float, eps: Float) {
+    for i in 0..<n {
+        let gi = g[i]
+        p[i] *= decay
+        m[i] = beta1 * m[i] + (1 - beta1) * gi
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+        p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Sqrt + eps)
+    }
+}
+
+/// Σ x[i]² in double (the reference of align_sum_squares_avx512, which gives the same bits): lane l of eight sums
+/// the i ≡ l (mod 8), then ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)).
+public func sumSquaresPortable(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+    var acc = SIMD8<Double>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        var d = SIMD8<Double>(repeating: 0)
+        for l in 0..<8 { d[l] = Double(x[i + l]) }
+        acc += d * d
+        i += 8
+    }
+    for l in 0..<(n - i) { let d = Double(x[i + l]); acc[l] += d * d }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// Values per block of `gradNorm`: the blocks' sums are added in block order, so the norm is the same for any
+/// number of workers.
+let gradNormBlock = 1 << 14
+
+/// Global L2 norm of `grads[0..<n]` (double accumulation): Σ over blocks of `gradNormBlock` values, in block
+/// order, of each block's `sumSquaresPortable` (the AVX-512 kernel where the CPU has it, same bits); the blocks
+/// run on every core when there are several.
 public func gradNorm(_ grads: UnsafePointer<Float>, _ n: Int) -> Float {
-    var s = 0.0
-    for i in 0..<n { s += Double(grads[i]) * Double(grads[i]) }
-    return Float(s.squareRoot())
+    let blocks = (n + gradNormBlock - 1) / gradNormBlock
+    func block(_ b: Int) -> Double {
+        let lo = b * gradNormBlock, count = min(n, lo + gradNormBlock) - lo
+        return VectorKernels.avx512 ? align_sum_squares_avx512(grads + lo, count) : sumSquaresPortable(grads + lo, count)
+    }
+    if blocks <= 1 { return Float(block(0).squareRoot()) }
+    return withUnsafeTemporaryAllocation(of: Double.self, capacity: blocks) { sums in
+        let out = UncheckedSendable(sums.baseAddress!)
+        Parallel.forEach(blocks, minPerWorker: 4) { b in out.value[b] = block(b) }
+        var s = 0.0
+        for b in 0..<blocks { s += sums[b] }
+        return Float(s.squareRoot())
+    }
 }
 
 /// Scales gradients so their global norm is at most `maxNorm` (PyTorch clip_grad_norm_: factor
@@ -94,7 +139,10 @@ public func gradNorm(_ grads: UnsafePointer<Float>, _ n: Int) -> Float {
 public func clipGradNorm(_ grads: UnsafeMutablePointer<Float>, _ n: Int, maxNorm: Float) -> Float {
     let norm = gradNorm(grads, n)
     let coef = maxNorm / (norm + 1e-6)
-    if coef < 1 { for i in 0..<n { grads[i] *= coef } }
+    if coef < 1 {
+        let g = UncheckedSendable(grads)
+        Parallel.chunks(n, minPerWorker: 1 << 15) { r in for i in r { g.value[i] *= coef } }
+    }
     return norm
 }
 

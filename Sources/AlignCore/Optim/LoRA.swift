@@ -193,7 +193,9 @@ public final class LoRAAdapters: @unchecked Sendable {
         if let h = headRows {
             t.append(SafetensorsTensor(name: "new_rows.lm_head", shape: [newRows.count, C], floats: Array(trainable[h..<(h + newRows.count * C)])))
         }
-        let cfg = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys   // the same bytes for the same adapters in every process
+        let cfg = String(decoding: try enc.encode(config), as: UTF8.self)
         try SafetensorsWriter.write(t, metadata: ["format": "align-lora", "version": "1", "config": cfg, "base": baseSource,
                                                   "new_rows": "\(newRows.lowerBound)..<\(newRows.upperBound)"], to: url)
     }

@@ -51,7 +51,11 @@ public final class WeightAverage {
 
     /// Folds the current weights in.
     public func update(from weights: UnsafePointer<Float>) {
-        emaUpdate(average.baseAddress!, weights, average.count, decay: warmup ? Self.decay(decay, at: updates) : decay)
+        let d = warmup ? Self.decay(decay, at: updates) : decay
+        let io = UncheckedSendable((average.baseAddress!, weights))
+        Parallel.chunks(average.count, minPerWorker: 1 << 15) { r in   // element-wise: the same bits on any chunking
+            emaUpdate(io.value.0 + r.lowerBound, io.value.1 + r.lowerBound, r.count, decay: d)
+        }
         updates += 1
     }
 

@@ -44,6 +44,18 @@ void align_swiglu_backward_avx512(float *dgu, const float *dh, const float *gu, 
 /// mix64(base + i·0xD1B54A32D192ED03) >> 40 ≥ threshold, else 0.
 void align_dropout_mask_avx512(float *mask, long n, uint64_t base, uint64_t threshold, float scale);
 
+// Optimizer kernels (Sources/AlignCore/Optim/AdamW.swift owns them; its portable loops are the references, and
+// both give the same bits: the same IEEE operations in the same order, no fused multiply-adds).
+
+/// One AdamW update of n values, PyTorch's order: p ← p·decay; m ← β1·m + (1−β1)·g; v ← β2·v + ((1−β2)·g)·g;
+/// p ← p − (stepSize·m) / (√v / bc2Sqrt + eps).
+void align_adamw_avx512(float *p, const float *g, float *m, float *v, long n, float decay, float beta1,
+                        float beta2, float stepSize, float bc2Sqrt, float eps);
+
+/// Σ x[i]² in double over n values: lane l of eight sums i ≡ l (mod 8) in order, then
+/// ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)). Squares of floats are exact in double, so only the sums round.
+double align_sum_squares_avx512(const float *x, long n);
+
 // bf16 (bfloat16: the top 16 bits of an IEEE fp32) conversions. Rounding is to nearest even; inputs whose
 // exponent field is zero (zeros and subnormals) become signed zero, and NaN stays a (quiet) NaN: exactly what
 // the AVX512_BF16 instruction VCVTNEPS2BF16 does, so the portable and the vector path agree bit for bit.
@@ -56,6 +68,11 @@ void align_f32_to_bf16(uint16_t *dst, const float *src, long n);
 
 /// The portable conversion (plain C), the reference of align_f32_to_bf16.
 void align_f32_to_bf16_portable(uint16_t *dst, const float *src, long n);
+
+/// dst[n] = bf16(src[n] · k), the fp32 product rounded once: align_f32_to_bf16 of the scaled row without
+/// storing it (VCVTNEPS2BF16 where the CPU has it, else the portable loop below, the same bits).
+void align_scale_to_bf16(uint16_t *dst, const float *src, long n, float k);
+void align_scale_to_bf16_portable(uint16_t *dst, const float *src, long n, float k);
 
 /// dst[n] = float(src[n]) (exact).
 void align_bf16_to_f32(float *dst, const uint16_t *src, long n);
