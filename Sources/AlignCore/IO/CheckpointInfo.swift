@@ -133,14 +133,18 @@ public struct ItemMemoryInfo: Codable, Sendable, Equatable {
     /// Ranking: score = item-head log-prob + `sidWeight` × the SID beam's log-prob (items outside the beam get the
     /// beam's lowest score). 0 ranks by the item head alone.
     public var sidWeight: Float
-    /// How much of the item head's gradient reached the transformer in SFT (absent: `full`); DPO and GRPO train the
-    /// same way.
-    public var trunkGradient: ItemHeadTrunkGradient?
+    /// How much of the item head's gradient reached the transformer in SFT; DPO and GRPO train the same way.
+    public var trunkGradient: ItemHeadTrunkGradient {
+        get { recordedTrunkGradient ?? .full }
+        set { recordedTrunkGradient = newValue == .full ? nil : newValue }
+    }
+    /// What `align.json` holds: absent for `full`, so checkpoints that predate the setting read the same.
+    private var recordedTrunkGradient: ItemHeadTrunkGradient?
 
-    public init(file: String = ItemMemoryFile.fileName, items: Int, sidWeight: Float, trunkGradient: ItemHeadTrunkGradient? = nil) {
+    public init(file: String = ItemMemoryFile.fileName, items: Int, sidWeight: Float, trunkGradient: ItemHeadTrunkGradient = .full) {
         self.file = file; self.items = items; self.sidWeight = sidWeight
-        self.trunkGradient = trunkGradient == .full ? nil : trunkGradient
+        self.trunkGradient = trunkGradient
     }
 
-    enum CodingKeys: String, CodingKey { case file, items, sidWeight = "sid_weight", trunkGradient = "trunk_gradient" }
+    enum CodingKeys: String, CodingKey { case file, items, sidWeight = "sid_weight", recordedTrunkGradient = "trunk_gradient" }
 }

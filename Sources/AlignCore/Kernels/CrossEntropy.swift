@@ -65,46 +65,53 @@ public func logSoftmaxTargetForwardKeepingExp(_ logp: UnsafeMutablePointer<Float
     }
 }
 
-/// Backward of `logSoftmaxTargetForwardKeepingExp`: dlogits[N,V] (written; may alias `expRows`) =
-/// w[n] · (onehot(target) − e[n] · invSum[n]); rows whose target is -100 get zeros.
-public func logSoftmaxTargetBackwardFromExp(_ dlogits: UnsafeMutablePointer<Float>, _ expRows: UnsafePointer<Float>,
-                                            _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                                            _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
-    Parallel.chunks(n, minPerWorker: 4) { r in
-        for i in r {
-            let e = expRows + i * v, d = dlogits + i * v
-            let t = targets[i]
-            if t == ignoreIndex {
-                d.update(repeating: 0, count: v)
-                continue
-            }
-            let w = weights[i], k = -w * invSum[i]
-            if VectorKernels.avx512 { align_row_scale_avx512(d, e, v, k) } else { for j in 0..<v { d[j] = e[j] * k } }
-            d[Int(t)] += w
+/// Where the backward of a kept-exp log-softmax writes its rows: fp32, or bf16 rounded as they are written (the same
+/// bits as the fp32 rows followed by `convertToBF16`, without storing the fp32 rows).
+public enum LogitGradientRows {
+    case f32(UnsafeMutablePointer<Float>)
+    case bf16(UnsafeMutablePointer<UInt16>)
+
+    /// The rows as the operand of the products that back-propagate them.
+    public var operand: GemmOperand {
+        switch self {
+        case .f32(let p): return .f32(UnsafePointer(p))
+        case .bf16(let p): return .bf16(UnsafePointer(p))
         }
     }
 }
 
-/// `logSoftmaxTargetBackwardFromExp` with the gradient rounded to bf16 as it is written into `dl16` [n,v]: the same
-/// bits as that backward followed by `convertToBF16`, without storing the fp32 rows (`expRows` is only read).
-public func logSoftmaxTargetBackwardFromExpBF16(_ dl16: UnsafeMutablePointer<UInt16>, _ expRows: UnsafePointer<Float>,
-                                                _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                                                _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
+/// Backward of `logSoftmaxTargetForwardKeepingExp`: row n of `out` [N,V] = w[n] · (onehot(target) − e[n] · invSum[n]);
+/// rows whose target is -100 get zeros. fp32 rows may alias `expRows`; bf16 rows only read it.
+public func logSoftmaxTargetBackwardFromExp(_ out: LogitGradientRows, _ expRows: UnsafePointer<Float>,
+                                            _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                            _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
     Parallel.chunks(n, minPerWorker: 4) { r in
         for i in r {
-            let e = expRows + i * v, d = dl16 + i * v
-            let t = targets[i]
-            if t == ignoreIndex {
-                d.update(repeating: 0, count: v)
-                continue
+            let e = expRows + i * v, t = targets[i]
+            let w = t == ignoreIndex ? 0 : weights[i], k = -w * invSum[i]
+            switch out {
+            case .f32(let p):
+                let d = p + i * v
+                if t == ignoreIndex { d.update(repeating: 0, count: v); continue }
+                if VectorKernels.avx512 { align_row_scale_avx512(d, e, v, k) } else { for j in 0..<v { d[j] = e[j] * k } }
+                d[Int(t)] += w
+            case .bf16(let p):
+                let d = p + i * v
+                if t == ignoreIndex { d.update(repeating: 0, count: v); continue }
+                align_scale_to_bf16(d, e, v, k)
+                var x = e[Int(t)] * k
+                x += w
+                align_f32_to_bf16(d + Int(t), &x, 1)
             }
-            let w = weights[i], k = -w * invSum[i]
-            align_scale_to_bf16(d, e, v, k)
-            var x = e[Int(t)] * k
-            x += w
-            align_f32_to_bf16(d + Int(t), &x, 1)
         }
     }
+}
+
+/// The fp32 form of the backward above (dlogits may alias `expRows`).
+public func logSoftmaxTargetBackwardFromExp(_ dlogits: UnsafeMutablePointer<Float>, _ expRows: UnsafePointer<Float>,
+                                            _ invSum: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                            _ weights: UnsafePointer<Float>, _ n: Int, _ v: Int) {
+    logSoftmaxTargetBackwardFromExp(.f32(dlogits), expRows, invSum, targets, weights, n, v)
 }
 
 /// Reference for `logSoftmaxTargetForward` (double precision).

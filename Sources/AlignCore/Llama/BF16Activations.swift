@@ -5,7 +5,7 @@
 // vectors and the head's logit gradient. Each value is rounded once and read by both the forward product and its
 // weight-gradient product (and each output gradient by both of its products), instead of being rounded again per
 // product; the SwiGLU output is kept rather than recomputed. The LM head's and the item head's logit gradients are
-// rounded as the cross-entropy backward writes them (`logSoftmaxTargetBackwardFromExpBF16`), never stored in fp32.
+// rounded as the cross-entropy backward writes them (`LogitGradientRows.bf16`), never stored in fp32.
 import Foundation
 
 /// bf16 activation memory of one trainer (bf16 precision only).

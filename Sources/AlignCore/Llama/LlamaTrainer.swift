@@ -497,14 +497,9 @@ public final class LlamaTrainer: @unchecked Sendable {
         if compactForward {   // head backward over the M trained rows, scattered back into dln [N,C]
             let m = compactRows
             for r in 0..<m { wc[r] = wbuf[Int(rowIndex[r])] }
-            let dl: GemmOperand
-            if let a16 = act16 {   // rounded as it is written (see BF16Activations)
-                logSoftmaxTargetBackwardFromExpBF16(a16.grad, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-                dl = .bf16(UnsafePointer(a16.grad))
-            } else {
-                logSoftmaxTargetBackwardFromExp(dlogits, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
-                dl = .f32(dlogits)
-            }
+            let rows: LogitGradientRows = act16.map { .bf16($0.grad) } ?? .f32(dlogits)   // bf16: rounded as written
+            logSoftmaxTargetBackwardFromExp(rows, logitsBuf, lsec, targetsc.baseAddress!, wc, m, V)
+            let dl = rows.operand
             gemm.mm(true, false, V, C, m, 1, dl, V, savedOperand(lnfc, act16?.lnf), C, 1, g + lay.lmHead, C)
             gemm.mm(false, false, m, C, V, 1, dl, V, weight(lay.lmHead), C, 0, lnfc, C)
             dln.update(repeating: 0, count: N * C)
@@ -581,14 +576,9 @@ public final class LlamaTrainer: @unchecked Sendable {
     /// and dln at the head positions (after the LM head's backward has written dln).
     func itemHeadBackward(_ items: ItemTable) {
         let m = headRows, NI = items.count, C = config.hiddenSize, lay = params.layout, g = grads.baseAddress!
-        let dz: GemmOperand
-        if let a16 = act16 {
-            logSoftmaxTargetBackwardFromExpBF16(a16.headGrad, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
-            dz = .bf16(UnsafePointer(a16.headGrad))
-        } else {
-            logSoftmaxTargetBackwardFromExp(headLogits, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
-            dz = .f32(headLogits)
-        }
+        let rows: LogitGradientRows = act16.map { .bf16($0.headGrad) } ?? .f32(headLogits)
+        logSoftmaxTargetBackwardFromExp(rows, headLogits, headInvSum, headTgt.baseAddress!, headW, m, NI)
+        let dz = rows.operand
         gemm.mm(true, false, NI, C, m, 1, dz, NI, savedOperand(headIn, act16?.headIn), C, 0, itemVecGrad, C)   // dV = dZᵀ · rows
         if itemHeadTrunkGradient != .none {
             gemm.mm(false, false, m, C, NI, 1, dz, NI, savedOperand(itemVec, act16?.itemVec), C, 0, headIn, C)   // d rows = dZ · V

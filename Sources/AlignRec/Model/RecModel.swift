@@ -203,7 +203,7 @@ public final class RecModel: @unchecked Sendable {
         info.state = state
         if let t = itemTable {
             info.itemMemory = ItemMemoryInfo(items: t.count, sidWeight: info.itemMemory?.sidWeight ?? 0,
-                                             trunkGradient: info.itemMemory?.trunkGradient)
+                                             trunkGradient: info.itemMemory?.trunkGradient ?? .full)
         } else {
             info.itemMemory = nil
         }

@@ -247,7 +247,7 @@ public enum SFTRun {
             throw AlignError.invalidArgument("the run's item memory is \(cfg.itemMemory.untied ? "tied" : "untied") but the config says item_memory.untied: \(cfg.itemMemory.untied); resume with the run's config")
         }
         if model.itemTable != nil {   // new or resumed, the checkpoints record the setting this training runs with
-            model.info.itemMemory?.trunkGradient = cfg.itemMemory.trunkGradient == .full ? nil : cfg.itemMemory.trunkGradient
+            model.info.itemMemory?.trunkGradient = cfg.itemMemory.trunkGradient
         }
         if o.resume {
             guard rngAfter == state.sampleRng else {
