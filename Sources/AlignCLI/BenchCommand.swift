@@ -177,7 +177,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Only measure decoding.")
     var decodeOnly = false
 
-    @Option(name: .long, help: "Sections to run, comma-separated: engine (training + decoding per preset), beam (trie-constrained beam search users/s), embed (MiniLM items/s), sid (RQ-KMeans build time). Default: all.")
+    @Option(name: .long, help: "Sections to run, comma-separated: engine (training + decoding per preset), beam (trie-constrained beam search users/s), embed (MiniLM items/s), sid (RQ-KMeans build time), attention (forward + backward at the quickstart shape, fp32 against --precision). Default: engine,beam,embed,sid.")
     var only: String = "engine,beam,embed,sid"
 
     @Option(name: .customLong("beam-users"), help: "Users per beam-search measurement.")
@@ -240,8 +240,8 @@ struct BenchCommand: ParsableCommand {
         print("align bench — \(Parallel.workers) worker threads, OpenBLAS threads \(Blas.threads) (kernels \(BlasCore.name)), 1-min load average \(load) (numbers are only meaningful on an idle machine)")
         _ = precisionOptions.resolve()
         let sections = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        for s in sections where !["engine", "beam", "embed", "sid"].contains(s) {
-            throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid)")
+        for s in sections where !["engine", "beam", "embed", "sid", "attention"].contains(s) {
+            throw ValidationError("--only: unknown section '\(s)' (engine, beam, embed, sid, attention)")
         }
         if sections.contains("engine") {
             print("preset | params | train tok/s | GFLOP/s | GEMM-only ceiling tok/s | % ceiling | decode tok/s | users/s")
@@ -253,6 +253,7 @@ struct BenchCommand: ParsableCommand {
         if sections.contains("beam") { try beamSection() }
         if sections.contains("embed") { try embedSection() }
         if sections.contains("sid") { try sidSection() }
+        if sections.contains("attention") { try attentionSection() }
         if model != nil { try exportSection() }
     }
 

@@ -200,8 +200,8 @@ private func sameContent(_ a: URL, _ b: URL) throws -> Bool {
         let g1 = try jsonObjects(a.appendingPathComponent("metrics.jsonl"), dropping: clockKeys)
         let g2 = try jsonObjects(b.appendingPathComponent("metrics.jsonl"), dropping: clockKeys)
         #expect(g1.count == g2.count && g1.count >= 5, "\(a.lastPathComponent): \(g1.count) against \(g2.count) metrics lines")
-        let statistics: Set<String> = ["loss", "kl", "entropy", "grad_norm", "rewards_chosen", "rewards_rejected", "rewards_margin",
-                                       "chosen_logratio"]
+        let statistics: Set<String> = ["loss", "kl", "kl_item", "entropy", "grad_norm", "rewards_chosen", "rewards_rejected",
+                                       "rewards_margin", "chosen_logratio"]
         var split = splitKey == nil
         for (x, y) in zip(g1, g2) {
             #expect(Set(x.keys) == Set(y.keys))

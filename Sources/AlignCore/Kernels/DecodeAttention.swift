@@ -2,14 +2,17 @@
 // - prefill: causal attention over packed prompts of different lengths (one sgemm pair per (prompt, head));
 // - step: one new query per row against its group's shared prompt keys plus the row's own suffix keys
 //   (the prompt part as one sgemm over all `width` rows of a group, the short suffix part by hand).
-// Each has a plain-loop reference beside it.
+// Each has a plain-loop reference beside it. With `bf16` the probabilities are rounded to bf16 before they weight
+// the values, as bf16 training rounds them (the caller rounds q, k and v): the fp32 products of bf16-rounded
+// inputs, the portable form of the trainer's bf16 attention.
+import CKernels
 import Foundation
 
 /// Causal attention over packed sequences: sequence s occupies rows starts[s]..<starts[s]+lengths[s] of
 /// qkv[N, W] (W = (H+2KV)·hd, q/k roped). out[N, H·hd]. scratch: sequences·H·maxLen² floats.
 public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                              _ qkv: UnsafePointer<Float>, _ starts: [Int], _ lengths: [Int],
-                             heads H: Int, kvHeads KV: Int, headDim hd: Int, maxLen: Int) {
+                             heads H: Int, kvHeads KV: Int, headDim hd: Int, maxLen: Int, bf16: Bool = false) {
     let W = (H + 2 * KV) * hd, G = H / KV, outW = H * hd, scale = 1 / Float(hd).squareRoot()
     withSingleThreadedBlas {
         Parallel.forEach(starts.count * H) { sh in
@@ -20,6 +23,7 @@ public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: Unsa
             for i in 0..<T {
                 let row = p + i * T
                 rowSoftmax(row, i + 1)
+                if bf16 { align_round_to_bf16(row, row, i + 1) }
                 (row + i + 1).update(repeating: 0, count: T - i - 1)
             }
             sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + base * outW + h * hd, outW)
@@ -52,9 +56,9 @@ public struct DecodeCacheView {
 /// scratch: groups·H·width·(promptStride + suffixStride) floats.
 public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                           _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
-                          groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+                          groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool = false) {
     attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: width, groupStart: nil, rowIds: nil,
-                      heads: H, kvHeads: KV, headDim: hd)
+                      heads: H, kvHeads: KV, headDim: hd, bf16: bf16)
 }
 
 /// `attentionStep` over a compact subset of rows: group g's queries are compact rows
@@ -63,9 +67,9 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
 public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                           _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
                           groups: Int, groupStart: UnsafePointer<Int>, rowIds: UnsafePointer<Int32>,
-                          heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+                          heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool = false) {
     attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: 0, groupStart: groupStart, rowIds: rowIds,
-                      heads: H, kvHeads: KV, headDim: hd)
+                      heads: H, kvHeads: KV, headDim: hd, bf16: bf16)
 }
 
 /// Shared body: without `groupStart`/`rowIds`, group g owns rows g·width ..< (g+1)·width and cache rows equal
@@ -74,7 +78,7 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
 func attentionStepCore(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                        _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
                        groups: Int, width: Int, groupStart: UnsafePointer<Int>?, rowIds: UnsafePointer<Int32>?,
-                       heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+                       heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool) {
     let G = H / KV, kvW = KV * hd, outW = H * hd, scale = 1 / Float(hd).squareRoot()
     let S = c.suffixLength, span = c.promptStride + c.suffixStride
     withSingleThreadedBlas {
@@ -95,6 +99,7 @@ func attentionStepCore(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMuta
                     row[P + t] = rowDot(qr, kr, hd) * scale
                 }
                 rowSoftmax(row, n)
+                if bf16 { align_round_to_bf16(row, row, n) }
             }
             let o0 = out + first * outW + h * hd
             sgemm(false, false, count, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)

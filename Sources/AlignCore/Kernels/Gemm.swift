@@ -48,6 +48,9 @@ public final class Gemm: @unchecked Sendable {
     public let backend: GemmBackend
     /// Workers a large oneDNN product is split over (ignored by OpenBLAS, which keeps its own setting).
     public var threads: Int
+    /// One oneDNN primitive per exact shape, never cut into pieces (for callers whose shapes take few values,
+    /// such as attention's per-head products, which depend on the sequence length alone).
+    public let exactShapes: Bool
 
     struct Key: Hashable {
         var bf16: Bool, transA: Bool, transB: Bool
@@ -66,10 +69,11 @@ public final class Gemm: @unchecked Sendable {
     /// re-created once).
     static let maxPrimitives = 2048
 
-    public init(precision: Precision, backend: GemmBackend? = nil, threads: Int = Parallel.workers) {
+    public init(precision: Precision, backend: GemmBackend? = nil, threads: Int = Parallel.workers, exactShapes: Bool = false) {
         self.precision = precision
         self.backend = backend ?? GemmBackend.preferred(for: precision)
         self.threads = max(1, threads)
+        self.exactShapes = exactShapes
     }
 
     deinit {
@@ -133,7 +137,8 @@ public final class Gemm: @unchecked Sendable {
     /// raw, `elem` bytes per value. Row and inner counts that vary from call to call (live beam rows, prompt
     /// and batch lengths) would each need their own primitive: m and k are cut into a multiple of 16 and a
     /// remainder below 16 (the remainder's products accumulate onto the first's), so a run creates at most
-    /// about max/16 + 16 primitives per product family. Every primitive is created before anything runs.
+    /// about max/16 + 16 primitives per product family (`exactShapes`: not cut, one primitive per shape). Every
+    /// primitive is created before anything runs.
     private func dnnl(_ bf16: Bool, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                       _ a: UnsafeRawPointer, _ lda: Int, _ b: UnsafeRawPointer, _ ldb: Int, _ beta: Float,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, elem: Int) -> Bool {
@@ -141,7 +146,7 @@ public final class Gemm: @unchecked Sendable {
             for p in primitives.values { align_mm_destroy(p) }
             primitives.removeAll(keepingCapacity: true)
         }
-        let mMain = m / 16 * 16, kMain = k / 16 * 16
+        let mMain = exactShapes ? m : m / 16 * 16, kMain = exactShapes ? k : k / 16 * 16
         let mPieces = mMain > 0 && mMain < m ? 2 : 1, kPieces = kMain > 0 && kMain < k ? 2 : 1
         for pass in 0..<2 {
             let execute = pass == 1

@@ -14,7 +14,9 @@
 // hidden state at its last position, which the item-scoring head reads (ItemScorer).
 // Products go through `gemm` at the decoder's precision (see LlamaTrainer): in bf16 the weights are a bf16 copy
 // refreshed at each prefill (or shared and kept current by the owner of several decoders), activations rounded
-// as the products take them; the KV cache, attention and norms stay fp32.
+// as the products take them; attention rounds its inputs (q, k, v — so the KV cache holds bf16 values — and the
+// probabilities) as bf16 training does, and sums in fp32; norms stay fp32.
+import CKernels
 import Foundation
 
 /// Batched KV-cache decoder over shared prompts (beam search, sampling, GRPO rollouts).
@@ -218,7 +220,9 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: n, cols: W) }
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
-            attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt)
+            roundAttentionInputs(qkv, count: n * W)
+            attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt,
+                             bf16: bf16Attention)
             storePromptKV(layer: l, starts: starts, lengths: lengths)
             mlpBlock(n: n, layer: l, attOut: att)
         }
@@ -249,6 +253,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         gemm.mm(false, true, n, 2 * kvW, C, 1, .f32(ln), C, weight(o.qkv + qW * C), C, 0, qkv + qW, W)
         if let b = o.qkvBias { biasForward(qkv + qW, ld: W, pr + b + qW, rows: n, cols: 2 * kvW) }
         ropeForward(qkv + qW, W, KV, pos.baseAddress!, n, rope)
+        if bf16Attention { for r in 0..<n { roundAttentionInputs(qkv + r * W + qW, count: 2 * kvW) } }
         storePromptKV(layer: l, starts: starts, lengths: lengths)
         // Gather prompt g's last position into row g of ln and x. In place is safe: the source row
         // starts[g] + lengths[g] − 1 is ≥ g, and every later group's source lies beyond row g.
@@ -264,11 +269,22 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         gemm.mm(false, true, groups, qW, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
         if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: groups, cols: qW) }
         ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
+        if bf16Attention { for r in 0..<groups { roundAttentionInputs(qkv + r * W, count: qW) } }
         let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
                                    promptLengths: UnsafePointer(promptLengths.baseAddress!),
                                    suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix, suffixLength: 0)
-        attentionStep(att, scratch, qkv, W, view, groups: groups, width: 1, heads: H, kvHeads: KV, headDim: hd)
+        attentionStep(att, scratch, qkv, W, view, groups: groups, width: 1, heads: H, kvHeads: KV, headDim: hd,
+                      bf16: bf16Attention)
         mlpBlock(n: groups, layer: l, attOut: att)
+    }
+
+    /// bf16: attention's inputs rounded like the trainer's (see the file header).
+    var bf16Attention: Bool { precision == .bf16 }
+
+    /// Rounds `count` attention inputs (roped q/k/v values) to bf16 in place, in bf16; nothing in fp32.
+    @inline(__always)
+    func roundAttentionInputs(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if bf16Attention { align_round_to_bf16(x, x, count) }
     }
 
     /// Residual + o_proj, then the SwiGLU block, in place on `x` for `n` rows.
@@ -355,6 +371,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             gemm.mm(false, true, n, W, C, 1, .f32(ln), C, weight(o.qkv), C, 0, qkv, W)
             if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: n, cols: W) }
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
+            roundAttentionInputs(qkv, count: n * W)
             for i in 0..<n {
                 let src = qkv + i * W + H * hd, dst = (Int(liveRows[i]) * maxSuffix + s) * kvW
                 (suffixK[l] + dst).update(from: src, count: kvW)
@@ -365,7 +382,8 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
                                        suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix,
                                        suffixLength: s + 1)
             attentionStep(att, scratch, qkv, W, view, groups: groups, groupStart: UnsafePointer(groupStart.baseAddress!),
-                          rowIds: UnsafePointer(liveRows.baseAddress!), heads: H, kvHeads: KV, headDim: hd)
+                          rowIds: UnsafePointer(liveRows.baseAddress!), heads: H, kvHeads: KV, headDim: hd,
+                          bf16: bf16Attention)
             mlpBlock(n: n, layer: l, attOut: att)
         }
         _ = head(rows: n, logitRange)

@@ -22,10 +22,11 @@
 // the LM head + residual, log-softmax over the catalogue. Its mean cross-entropy joins the token loss in
 // `backwardMeanCrossEntropy(itemWeight:)`; DPO/GRPO weight each head row on its own (`backward(weights:itemHeadWeights:)`).
 // How much of the head's gradient reaches the transformer is `itemHeadTrunkGradient` (full, balanced per sample, none).
-// Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision. In bf16 the weights enter
-// the products as a bf16 copy (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared
-// and refreshed by the owner of data-parallel replicas); activations are rounded to bf16 as the products take
-// them; accumulation, outputs, gradients and every element-wise op stay fp32.
+// Matrix products go through `gemm` (Kernels/Gemm.swift) at the trainer's precision, attention's per-head products
+// through `attention` (Kernels/AttentionProducts.swift). In bf16 the weights enter the products as a bf16 copy
+// (`BF16Weights`, refreshed from the fp32 master weights at each forward, or shared and refreshed by the owner of
+// data-parallel replicas); activations are rounded to bf16 as the products take them; accumulation, outputs,
+// gradients and every element-wise op (the attention softmax included) stay fp32.
 import Foundation
 
 /// Forward/backward engine for one LLaMA model (parameters shared, gradients owned).
@@ -42,6 +43,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     let rope: RopeTable
     /// The matrix-product engine (its precision is the trainer's; `gemm.threads` its oneDNN threads).
     public let gemm: Gemm
+    /// Attention's per-head products, at the trainer's precision.
+    let attention: AttentionProducts
     /// bf16 copies of the weights (bf16 only); refreshed at each forward when this trainer owns them.
     let weights16: BF16Weights?
     let ownsWeights16: Bool
@@ -183,6 +186,7 @@ public final class LlamaTrainer: @unchecked Sendable {
         masks = .allocate(capacity: maskCount); masks.initialize(repeating: 0)
         rope = RopeTable(config: c, maxPositions: maxSeq)
         gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        attention = precision == .fp32 ? .fp32 : AttentionProducts(precision: precision, backend: backend, maxSeq: maxSeq)
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
             ownsWeights16 = sharedWeights == nil
@@ -296,7 +300,8 @@ public final class LlamaTrainer: @unchecked Sendable {
             gemm.mm(false, true, N, W, C, 1, productOperand(a.ln1, N * C, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
             if let b = o.qkvBias { biasForward(a.qkv, ld: W, p + b, rows: N, cols: W) }
             ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
-            attentionForward(a.att, a.probs, a.qkv, shape)
+            let qkv16 = act16.map { convertToBF16($0.qkv[l], a.qkv, N * W); return UnsafePointer($0.qkv[l]) }
+            attentionForward(a.att, a.probs, a.qkv, shape, products: attention, qkv16: qkv16)
             a.xmid.update(from: x, count: N * C)
             let att = productOperand(a.att, N * H * hd, act16?.att[l])
             if masked {
@@ -534,7 +539,9 @@ public final class LlamaTrainer: @unchecked Sendable {
             dy = productOperand(dbranch, N * C, act16?.grad)
             gemm.mm(false, false, N, H * hd, C, 1, dy, C, weight(o.o), H * hd, 0, datt, H * hd)
             gemm.mm(true, false, C, H * hd, N, 1, dy, C, savedOperand(a.att, act16?.att[l]), H * hd, 1, g + o.o, H * hd)
-            attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape)
+            let datt16 = act16.map { convertToBF16($0.grad, datt, N * H * hd); return UnsafePointer($0.grad) }
+            attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape, products: attention,
+                              qkv16: act16.map { UnsafePointer($0.qkv[l]) }, dout16: datt16)
             ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
             if let b = o.qkvBias { biasBackward(g + b, dqkv, ld: W, rows: N, cols: W) }
             dy = productOperand(dqkv, N * W, act16?.grad)
