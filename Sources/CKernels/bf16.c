@@ -28,7 +28,7 @@ void align_scale_to_bf16_portable(uint16_t *dst, const float *src, long n, float
     for (long i = 0; i < n; i++) dst[i] = f32_to_bf16_one(src[i] * k);
 }
 
-void align_round_to_bf16(float *dst, const float *src, long n) {
+static void round_to_bf16_portable(float *dst, const float *src, long n) {
     for (long i = 0; i < n; i++) {
         uint32_t u = (uint32_t)f32_to_bf16_one(src[i]) << 16;
         memcpy(dst + i, &u, 4);
@@ -77,7 +77,27 @@ static void scale_to_bf16_avx512(uint16_t *dst, const float *src, long n, float 
     }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void round_to_bf16_avx512(float *dst, const float *src, long n) {   // in place allowed: each lane loads first
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+        _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)v), 16)));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)v), 16)));
+    }
+}
+
 static int has_bf16 = -1;
+
+void align_round_to_bf16(float *dst, const float *src, long n) {
+    if (has_bf16 < 0) has_bf16 = align_kernels_avx512bf16();
+    if (has_bf16) round_to_bf16_avx512(dst, src, n);
+    else round_to_bf16_portable(dst, src, n);
+}
 
 void align_scale_to_bf16(uint16_t *dst, const float *src, long n, float k) {
     if (has_bf16 < 0) has_bf16 = align_kernels_avx512bf16();
@@ -92,6 +112,7 @@ void align_f32_to_bf16(uint16_t *dst, const float *src, long n) {
 }
 #else
 int align_kernels_avx512bf16(void) { return 0; }
+void align_round_to_bf16(float *dst, const float *src, long n) { round_to_bf16_portable(dst, src, n); }
 void align_f32_to_bf16(uint16_t *dst, const float *src, long n) { align_f32_to_bf16_portable(dst, src, n); }
 void align_scale_to_bf16(uint16_t *dst, const float *src, long n, float k) { align_scale_to_bf16_portable(dst, src, n, k); }
 #endif

@@ -1,11 +1,12 @@
 // bf16 copies of the activations a bf16 LlamaTrainer feeds to its matrix products, planned once beside the
 // fp32 arena: per layer the inputs of the projections that the backward multiplies again for the weight
-// gradients (ln1, attention output, ln2, SwiGLU output) and attention's q, k and v, the final-norm rows of the LM head, and one scratch
-// for the output gradient of the product being back-propagated; with item memory, the item head's rows, the item
-// vectors and the head's logit gradient. Each value is rounded once and read by both the forward product and its
-// weight-gradient product (and each output gradient by both of its products), instead of being rounded again per
-// product; the SwiGLU output is kept rather than recomputed. The LM head's and the item head's logit gradients are
-// rounded as the cross-entropy backward writes them (`LogitGradientRows.bf16`), never stored in fp32.
+// gradients (ln1, attention output, ln2, SwiGLU output) and attention's q, k and v, the final-norm rows of the
+// LM head, and one scratch for the output gradient of the product being back-propagated (or of attention); with
+// item memory, the item head's rows, the item vectors and the head's logit gradient. Each value is rounded once and
+// read by both the forward product and its weight-gradient product (and each output gradient by both of its
+// products), instead of being rounded again per product; the SwiGLU output is kept rather than recomputed. The LM
+// head's and the item head's logit gradients are rounded as the cross-entropy backward writes them
+// (`LogitGradientRows.bf16`), never stored in fp32.
 import Foundation
 
 /// bf16 activation memory of one trainer (bf16 precision only).
