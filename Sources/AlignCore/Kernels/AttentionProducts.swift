@@ -52,8 +52,8 @@ public final class AttentionProducts: @unchecked Sendable {
     }
 
     /// Query (and key) rows per causal block of the products: blocks of `attentionBlock` in fp32, whose OpenBLAS
-    /// products cost what they compute; one block of all T rows in bf16, where a oneDNN call costs about a
-    /// microsecond on top and fewer, larger products win although they compute the zeros above the diagonal too.
+    /// products cost what they compute; one block of all T rows in bf16, where fewer, larger oneDNN calls measured
+    /// faster (docs/engine.md) although they compute the zeros above the diagonal too.
     @inline(__always)
     func blockRows(_ T: Int) -> Int { precision == .fp32 ? attentionBlock : max(1, T) }
 
