@@ -3,6 +3,12 @@
 // [-87.3, 88.3]; tails shorter than eight go through the same code on a padded copy.
 #include "align_kernels.h"
 
+// Per-thread flag of Parallel (Sources/AlignCore/Util/Parallel.swift): nonzero while the thread runs one share
+// of work that is already spread over the cores, so its loops run inline instead of fanning out again.
+static _Thread_local int parallel_inline;
+int align_parallel_inline(void) { return parallel_inline; }
+void align_parallel_set_inline(int on) { parallel_inline = on; }
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>

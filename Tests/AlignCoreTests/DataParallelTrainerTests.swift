@@ -1,7 +1,7 @@
 // DataParallelTrainer: the batch's rows split over replicas give the whole batch's mean cross-entropy and its
 // gradient (one replica: the plain trainer bit for bit; several: equal up to rounding), also with the compact
 // LM head and with uneven shards; dropout masks of replica 0's rows are the plain trainer's; bad shapes are
-// typed errors.
+// typed errors; a replica's loops run inline on its own thread (Parallel.inline).
 import AlignCore
 import Foundation
 import TestSupport
@@ -95,6 +95,27 @@ import Testing
         }
         dp.dropoutRows = [true, false]
         #expect(throws: AlignError.self) { try dp.forward(tokens: tok, targets: tgt, batch: B, seq: f.T) }
+    }
+
+    @Test func loopsInsideAnInlineShareRunOnTheCallingThread() {
+        func chunkCount() -> Int {
+            let lock = NSLock()
+            var chunks = 0
+            Parallel.chunks(1 << 16, minPerWorker: 1) { _ in lock.lock(); chunks += 1; lock.unlock() }
+            return chunks
+        }
+        #expect(chunkCount() == Parallel.workers)
+        let inside = Parallel.inline { () -> Int in
+            var ranges: [Range<Int>] = []
+            Parallel.workerChunks(1000) { w, r in ranges.append(r); #expect(w == 0) }
+            var seen = 0
+            Parallel.forEach(10) { _ in seen += 1 }
+            #expect(ranges == [0..<1000] && seen == 10)
+            return Parallel.inline { chunkCount() }   // nested: still inline, and restored only by the outer call
+                + chunkCount()
+        }
+        #expect(inside == 2)
+        #expect(chunkCount() == Parallel.workers, "the flag is restored")
     }
 
     @Test func badShapesAreTypedErrors() throws {

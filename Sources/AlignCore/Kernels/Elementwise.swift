@@ -65,13 +65,19 @@ public func residualForwardNaive(_ out: UnsafeMutablePointer<Float>, _ a: Unsafe
 /// h[N,F] = silu(gate) * up, where gu[N,2F] holds each row's gate (first F) then up (next F).
 public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        if VectorKernels.avx512 {
-            align_swiglu_forward_avx512(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        } else if VectorKernels.avx2 {
-            align_swiglu_forward_avx2(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        } else {
-            swigluForwardPortable(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        }
+        swigluForwardRows(h + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+    }
+}
+
+/// `swigluForward` over `n` rows on the calling thread (the widest kernel the CPU runs).
+@inline(__always)
+func swigluForwardRows(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
+    if VectorKernels.avx512 {
+        align_swiglu_forward_avx512(h, gu, n, f)
+    } else if VectorKernels.avx2 {
+        align_swiglu_forward_avx2(h, gu, n, f)
+    } else {
+        swigluForwardPortable(h, gu, n, f)
     }
 }
 
@@ -79,13 +85,20 @@ public func swigluForward(_ h: UnsafeMutablePointer<Float>, _ gu: UnsafePointer<
 public func swigluBackward(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
                            _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
     Parallel.chunks(n, minPerWorker: 16) { r in
-        if VectorKernels.avx512 {
-            align_swiglu_backward_avx512(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        } else if VectorKernels.avx2 {
-            align_swiglu_backward_avx2(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        } else {
-            swigluBackwardPortable(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
-        }
+        swigluBackwardRows(dgu + r.lowerBound * 2 * f, dh + r.lowerBound * f, gu + r.lowerBound * 2 * f, r.count, f)
+    }
+}
+
+/// `swigluBackward` over `n` rows on the calling thread.
+@inline(__always)
+func swigluBackwardRows(_ dgu: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
+                        _ gu: UnsafePointer<Float>, _ n: Int, _ f: Int) {
+    if VectorKernels.avx512 {
+        align_swiglu_backward_avx512(dgu, dh, gu, n, f)
+    } else if VectorKernels.avx2 {
+        align_swiglu_backward_avx2(dgu, dh, gu, n, f)
+    } else {
+        swigluBackwardPortable(dgu, dh, gu, n, f)
     }
 }
 

@@ -7,12 +7,20 @@ public func rmsnormForward(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMut
                            _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                            _ n: Int, _ c: Int, _ eps: Float) {
     Parallel.chunks(n, minPerWorker: 32) { r in
-        for i in r {
-            let xi = x + i * c, oi = out + i * c
-            let s = 1 / (rowDot(xi, xi, c) / Float(c) + eps).squareRoot()
-            rstd[i] = s
-            for j in 0..<c { oi[j] = w[j] * (xi[j] * s) }
-        }
+        let i = r.lowerBound
+        rmsnormForwardRows(out + i * c, rstd + i, x + i * c, w, r.count, c, eps)
+    }
+}
+
+/// `rmsnormForward` over `n` rows on the calling thread (out, rstd and x start at the first row).
+@inline(__always)
+func rmsnormForwardRows(_ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
+                        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n: Int, _ c: Int, _ eps: Float) {
+    for i in 0..<n {
+        let xi = x + i * c, oi = out + i * c
+        let s = 1 / (rowDot(xi, xi, c) / Float(c) + eps).squareRoot()
+        rstd[i] = s
+        for j in 0..<c { oi[j] = w[j] * (xi[j] * s) }
     }
 }
 

@@ -67,19 +67,27 @@ public func ropeBackward(_ dx: UnsafeMutablePointer<Float>, _ rowStride: Int, _ 
 @inline(__always)
 func ropeApply(_ x: UnsafeMutablePointer<Float>, _ rowStride: Int, _ heads: Int,
                _ positions: UnsafePointer<Int32>, _ n: Int, _ table: RopeTable, sign: Float) {
+    Parallel.chunks(n, minPerWorker: 64) { r in
+        let i = r.lowerBound
+        ropeRows(x + i * rowStride, rowStride, heads, positions + i, r.count, table, sign: sign)
+    }
+}
+
+/// `ropeApply` over `n` rows on the calling thread (x and positions start at the first row).
+@inline(__always)
+func ropeRows(_ x: UnsafeMutablePointer<Float>, _ rowStride: Int, _ heads: Int,
+              _ positions: UnsafePointer<Int32>, _ n: Int, _ table: RopeTable, sign: Float) {
     let hd = table.headDim, half = hd / 2
     let cosT = table.cos.baseAddress!, sinT = table.sin.baseAddress!
-    Parallel.chunks(n, minPerWorker: 64) { r in
-        for i in r {
-            let p = Int(positions[i])
-            let c = cosT + p * half, s = sinT + p * half
-            for h in 0..<heads {
-                let v = x + i * rowStride + h * hd
-                for j in 0..<half {
-                    let a = v[j], b = v[j + half], sj = sign * s[j]
-                    v[j] = a * c[j] - b * sj
-                    v[j + half] = b * c[j] + a * sj
-                }
+    for i in 0..<n {
+        let p = Int(positions[i])
+        let c = cosT + p * half, s = sinT + p * half
+        for h in 0..<heads {
+            let v = x + i * rowStride + h * hd
+            for j in 0..<half {
+                let a = v[j], b = v[j + half], sj = sign * s[j]
+                v[j] = a * c[j] - b * sj
+                v[j + half] = b * c[j] + a * sj
             }
         }
     }

@@ -126,7 +126,7 @@ public final class DataParallelTrainer: @unchecked Sendable {
                 let out = UncheckedSendable(errs)
                 withSingleThreadedBlas {
                     DispatchQueue.concurrentPerform(iterations: count) { r in
-                        do { try box.value(r) } catch { out.value[r] = error }
+                        do { try Parallel.inline { try box.value(r) } } catch { out.value[r] = error }
                     }
                 }
             }

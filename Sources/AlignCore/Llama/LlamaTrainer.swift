@@ -52,6 +52,8 @@ public final class LlamaTrainer: @unchecked Sendable {
     let act16: BF16Activations?
     public var precision: Precision { gemm.precision }
 
+    /// One layer's saved activations. In bf16, ln1, ln2 and the rotation of qkv are written only to their bf16 copies
+    /// (BF16Activations): `ln1`/`ln2` stay unused and `qkv` keeps the projection before the rotation.
     struct LayerActs {
         var ln1: UnsafeMutablePointer<Float>, rstd1: UnsafeMutablePointer<Float>
         var qkv: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>
@@ -296,11 +298,20 @@ public final class LlamaTrainer: @unchecked Sendable {
         let branch = dln   // backward scratch, free during the forward: a dropped-out branch's output [N,C]
         for l in 0..<c.numHiddenLayers {
             let a = acts[l], o = lay.layers[l], x = res[l], xout = res[l + 1]
-            rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
-            gemm.mm(false, true, N, W, C, 1, productOperand(a.ln1, N * C, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
+            if let act16 {
+                rmsnormForward(act16.ln1[l], a.rstd1, x, p + o.ln1, N, C, eps, scratch: act16.scratch)
+            } else {
+                rmsnormForward(a.ln1, a.rstd1, x, p + o.ln1, N, C, eps)
+            }
+            gemm.mm(false, true, N, W, C, 1, savedOperand(a.ln1, act16?.ln1[l]), C, weight(o.qkv), C, 0, a.qkv, W)
             if let b = o.qkvBias { biasForward(a.qkv, ld: W, p + b, rows: N, cols: W) }
-            ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
-            let qkv16 = act16.map { convertToBF16($0.qkv[l], a.qkv, N * W); return UnsafePointer($0.qkv[l]) }
+            // bf16: the rotated values only enter products, so they go straight into the bf16 copy
+            if let act16 {
+                ropeForward(act16.qkv[l], a.qkv, W, H + KV, positions.baseAddress!, N, rope, scratch: act16.scratch)
+            } else {
+                ropeForward(a.qkv, W, H + KV, positions.baseAddress!, N, rope)
+            }
+            let qkv16 = act16.map { UnsafePointer($0.qkv[l]) }
             attentionForward(a.att, a.probs, a.qkv, shape, products: attention, qkv16: qkv16)
             a.xmid.update(from: x, count: N * C)
             let att = productOperand(a.att, N * H * hd, act16?.att[l])
@@ -310,10 +321,14 @@ public final class LlamaTrainer: @unchecked Sendable {
             } else {
                 gemm.mm(false, true, N, C, H * hd, 1, att, H * hd, weight(o.o), H * hd, 1, a.xmid, C)
             }
-            rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
-            gemm.mm(false, true, N, 2 * F, C, 1, productOperand(a.ln2, N * C, act16?.ln2[l]), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
-            swigluForward(hbuf, a.gu, N, F)
-            let h = productOperand(hbuf, N * F, act16?.h[l])
+            if let act16 {
+                rmsnormForward(act16.ln2[l], a.rstd2, a.xmid, p + o.ln2, N, C, eps, scratch: act16.scratch)
+            } else {
+                rmsnormForward(a.ln2, a.rstd2, a.xmid, p + o.ln2, N, C, eps)
+            }
+            gemm.mm(false, true, N, 2 * F, C, 1, savedOperand(a.ln2, act16?.ln2[l]), C, weight(o.gateUp), C, 0, a.gu, 2 * F)
+            if let act16 { swigluForward(act16.h[l], a.gu, N, F, scratch: act16.scratch) } else { swigluForward(hbuf, a.gu, N, F) }
+            let h = savedOperand(hbuf, act16?.h[l])
             xout.update(from: a.xmid, count: N * C)
             if masked {
                 gemm.mm(false, true, N, C, F, 1, h, F, weight(o.down), F, 0, branch, C)
@@ -520,31 +535,36 @@ public final class LlamaTrainer: @unchecked Sendable {
         rmsnormBackward(dres, g + lay.finalNorm, dln, res[L], p + lay.finalNorm, rstdf, N, C)
         for l in stride(from: L - 1, through: 0, by: -1) {
             let a = acts[l], o = lay.layers[l]
-            // MLP (dres = d layer output; dbranch = d down-projection output, dres · mask under dropout,
-            // kept in dln, which the gate/up backward overwrites only after both uses)
+            // MLP (dres = d layer output; the branch gradient = d down-projection output, see branchGradient)
             if act16 == nil { swigluForward(hbuf, a.gu, N, F) }   // bf16 kept its rounded copy
-            var dbranch = UnsafePointer(dres)
-            if masked { dropoutBackward(dln, dres, mask(2 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            var dy = productOperand(dbranch, N * C, act16?.grad)
+            var dy = branchGradient(masked ? 2 + 2 * l : nil, N, C)
             gemm.mm(false, false, N, F, C, 1, dy, C, weight(o.down), F, 0, dh, F)
             gemm.mm(true, false, C, F, N, 1, dy, C, savedOperand(hbuf, act16?.h[l]), F, 1, g + o.down, F)
-            swigluBackward(dgu, dh, a.gu, N, F)
-            dy = productOperand(dgu, N * 2 * F, act16?.grad)
+            if let act16 {
+                swigluBackward(act16.grad, dh, a.gu, N, F, scratch: act16.scratch)
+                dy = .bf16(UnsafePointer(act16.grad))
+            } else {
+                swigluBackward(dgu, dh, a.gu, N, F)
+                dy = .f32(UnsafePointer(dgu))
+            }
             gemm.mm(false, false, N, C, 2 * F, 1, dy, 2 * F, weight(o.gateUp), C, 0, dln, C)
             gemm.mm(true, false, 2 * F, C, N, 1, dy, 2 * F, savedOperand(a.ln2, act16?.ln2[l]), C, 1, g + o.gateUp, C)
             rmsnormBackward(dres, g + o.ln2, dln, a.xmid, p + o.ln2, a.rstd2, N, C)
-            // attention (dres = d xmid; dbranch as above)
-            dbranch = UnsafePointer(dres)
-            if masked { dropoutBackward(dln, dres, mask(1 + 2 * l), N * C); dbranch = UnsafePointer(dln) }
-            dy = productOperand(dbranch, N * C, act16?.grad)
+            // attention (dres = d xmid)
+            dy = branchGradient(masked ? 1 + 2 * l : nil, N, C)
             gemm.mm(false, false, N, H * hd, C, 1, dy, C, weight(o.o), H * hd, 0, datt, H * hd)
             gemm.mm(true, false, C, H * hd, N, 1, dy, C, savedOperand(a.att, act16?.att[l]), H * hd, 1, g + o.o, H * hd)
             let datt16 = act16.map { convertToBF16($0.grad, datt, N * H * hd); return UnsafePointer($0.grad) }
             attentionBackward(dqkv, dprobs, datt, a.qkv, a.probs, shape, products: attention,
                               qkv16: act16.map { UnsafePointer($0.qkv[l]) }, dout16: datt16)
-            ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
-            if let b = o.qkvBias { biasBackward(g + b, dqkv, ld: W, rows: N, cols: W) }
-            dy = productOperand(dqkv, N * W, act16?.grad)
+            if let act16, o.qkvBias == nil {   // no bias to sum: the rotated-back gradient only enters products
+                ropeForward(act16.grad, dqkv, W, H + KV, positions.baseAddress!, N, rope, sign: -1, scratch: act16.scratch)
+                dy = .bf16(UnsafePointer(act16.grad))
+            } else {
+                ropeBackward(dqkv, W, H + KV, positions.baseAddress!, N, rope)
+                if let b = o.qkvBias { biasBackward(g + b, dqkv, ld: W, rows: N, cols: W) }
+                dy = productOperand(dqkv, N * W, act16?.grad)
+            }
             gemm.mm(false, false, N, C, W, 1, dy, W, weight(o.qkv), C, 0, dln, C)
             gemm.mm(true, false, W, C, N, 1, dy, W, savedOperand(a.ln1, act16?.ln1[l]), C, 1, g + o.qkv, C)
             rmsnormBackward(dres, g + o.ln1, dln, res[l], p + o.ln1, a.rstd1, N, C)
@@ -553,6 +573,23 @@ public final class LlamaTrainer: @unchecked Sendable {
         if masked { dropoutBackward(dln, dres, mask(0), N * C) }
         embeddingBackward(g + lay.embed, dx, tokens.baseAddress!, N, C)
         if items != nil { itemInputBackward(g + lay.inputResidual!, dx, added.baseAddress!, N, C) }
+    }
+
+    /// The gradient of a residual branch's output as its two products take it: dres, times the dropout mask of
+    /// `site` when there is one. fp32: in dln (or dres itself), which the next backward step overwrites only after
+    /// both products; bf16: rounded into the gradient scratch.
+    func branchGradient(_ site: Int?, _ N: Int, _ C: Int) -> GemmOperand {
+        if let act16 {
+            if let site {
+                dropoutBackward(act16.grad, dres, mask(site), N, C, scratch: act16.scratch)
+            } else {
+                convertToBF16(act16.grad, dres, N * C)
+            }
+            return .bf16(UnsafePointer(act16.grad))
+        }
+        guard let site else { return .f32(UnsafePointer(dres)) }
+        dropoutBackward(dln, dres, mask(site), N * C)
+        return .f32(UnsafePointer(dln))
     }
 
     /// dln[head positions] += the head rows' gradients (headIn [m,C]): all of them (`full`), or (`balanced`) each batch

@@ -1,5 +1,6 @@
 // Parallel loops over both cores. Work is split into contiguous chunks so each worker touches its own
 // memory; callers pass raw buffers, never Swift arrays (no copy-on-write inside a loop).
+import CKernels
 import Dispatch
 import Foundation
 
@@ -16,10 +17,20 @@ public enum Parallel {
         return cores
     }()
 
+    /// Runs `body` with the calling thread's loops inline: for one share of work that is already spread over the
+    /// cores (a data-parallel replica), whose kernels would otherwise fan out again onto cores that are busy with
+    /// the other shares. Results do not depend on it: every parallel loop gives the same values for any split.
+    public static func inline<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = align_parallel_inline()
+        align_parallel_set_inline(1)
+        defer { align_parallel_set_inline(saved) }
+        return try body()
+    }
+
     /// Runs `body(i)` for i in 0..<n, in parallel when n is large enough to pay for it.
     @inline(__always)
     public static func forEach(_ n: Int, minPerWorker: Int = 1, _ body: (Int) -> Void) {
-        let w = min(workers, n / max(1, minPerWorker))
+        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
         if w <= 1 {
             for i in 0..<n { body(i) }
             return
@@ -33,10 +44,27 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(worker, range)` on contiguous chunks of 0..<n, one chunk per worker; `worker` in 0..<workers
+    /// tells a chunk which per-worker scratch is its own.
+    @inline(__always)
+    public static func workerChunks(_ n: Int, minPerWorker: Int = 1, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
+        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
+        if w <= 1 {
+            if n > 0 { body(0, 0..<n) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: w) { t in
+                box.value(t, (n * t / w)..<(n * (t + 1) / w))
+            }
+        }
+    }
+
     /// Runs `body(range)` on contiguous chunks of 0..<n, one chunk per worker.
     @inline(__always)
     public static func chunks(_ n: Int, minPerWorker: Int = 1, _ body: (Range<Int>) -> Void) {
-        let w = min(workers, n / max(1, minPerWorker))
+        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
         if w <= 1 {
             if n > 0 { body(0..<n) }
             return

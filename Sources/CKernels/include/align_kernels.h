@@ -10,6 +10,10 @@
 extern "C" {
 #endif
 
+/// The calling thread's inline flag (Parallel.inline): nonzero while it runs one share of already parallel work.
+int align_parallel_inline(void);
+void align_parallel_set_inline(int on);
+
 /// 1 when the running CPU has AVX2 and FMA (and the kernels below were compiled for x86-64), else 0.
 int align_kernels_avx2(void);
 
