@@ -19,7 +19,8 @@ public enum Parallel {
 
     /// Runs `body` with the calling thread's loops inline: for one share of work that is already spread over the
     /// cores (a data-parallel replica), whose kernels would otherwise fan out again onto cores that are busy with
-    /// the other shares. Results do not depend on it: every parallel loop gives the same values for any split.
+    /// the other shares. The element-wise loops give the same values for any split (row or column chunks, and the
+    /// gradient norm's fixed blocks), so a replica computes the same values inline.
     public static func inline<T>(_ body: () throws -> T) rethrows -> T {
         let saved = align_parallel_inline()
         align_parallel_set_inline(1)
