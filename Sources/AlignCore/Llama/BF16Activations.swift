@@ -5,8 +5,8 @@
 // item memory, the item head's rows, the item vectors and the head's logit gradient. Each value is rounded once and
 // read by both the forward product and its weight-gradient product (and each output gradient by both of its
 // products), instead of being rounded again per product; the SwiGLU output is kept rather than recomputed. Where the
-// fp32 value has no other reader (ln1, ln2, the SwiGLU output and input gradient, a dropped-out branch's gradient)
-// its kernel writes bf16 directly (Kernels/BF16Output.swift) and the fp32 buffer is not touched. The LM
+// fp32 value has no other reader (ln1, ln2, the rotated q|k|v, the SwiGLU output and input gradient, a dropped-out
+// branch's gradient, the rotated-back q|k|v gradient) its kernel writes bf16 directly (Kernels/BF16Output.swift) and the fp32 buffer is not touched. The LM
 // head's and the item head's logit gradients are rounded as the cross-entropy backward writes them
 // (`LogitGradientRows.bf16`), never stored in fp32.
 import Foundation
@@ -24,8 +24,8 @@ final class BF16Activations {
     /// Item head (empty without item memory): its input rows [R,C], the item vectors [NI,C] and the gradient of
     /// its logits [R,NI], R = the planned head rows.
     let headIn: UnsafeMutablePointer<UInt16>, itemVec: UnsafeMutablePointer<UInt16>, headGrad: UnsafeMutablePointer<UInt16>
-    /// Blocks for the kernels that write bf16 directly (Kernels/BF16Output.swift): RMSNorm into ln1/ln2, SwiGLU into
-    /// h, and the SwiGLU and dropout backwards into `grad`.
+    /// Blocks for the kernels that write bf16 directly (Kernels/BF16Output.swift): RMSNorm into ln1/ln2, the rotation
+    /// into qkv, SwiGLU into h, and the SwiGLU, dropout and rotation backwards into `grad`.
     let scratch: BF16Scratch
 
     init(config c: LlamaConfig, rows N: Int, headRows R: Int = 0, items NI: Int = 0) {

@@ -28,10 +28,16 @@ public enum Parallel {
         return try body()
     }
 
+    /// Workers a loop of n items uses: one inside `inline`, else as many as get `minPerWorker` items each.
+    @inline(__always)
+    static func split(_ n: Int, _ minPerWorker: Int) -> Int {
+        align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
+    }
+
     /// Runs `body(i)` for i in 0..<n, in parallel when n is large enough to pay for it.
     @inline(__always)
     public static func forEach(_ n: Int, minPerWorker: Int = 1, _ body: (Int) -> Void) {
-        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
+        let w = split(n, minPerWorker)
         if w <= 1 {
             for i in 0..<n { body(i) }
             return
@@ -49,7 +55,7 @@ public enum Parallel {
     /// tells a chunk which per-worker scratch is its own.
     @inline(__always)
     public static func workerChunks(_ n: Int, minPerWorker: Int = 1, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
-        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
+        let w = split(n, minPerWorker)
         if w <= 1 {
             if n > 0 { body(0, 0..<n) }
             return
@@ -65,17 +71,7 @@ public enum Parallel {
     /// Runs `body(range)` on contiguous chunks of 0..<n, one chunk per worker.
     @inline(__always)
     public static func chunks(_ n: Int, minPerWorker: Int = 1, _ body: (Range<Int>) -> Void) {
-        let w = align_parallel_inline() != 0 ? 1 : min(workers, n / max(1, minPerWorker))
-        if w <= 1 {
-            if n > 0 { body(0..<n) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: w) { t in
-                box.value((n * t / w)..<(n * (t + 1) / w))
-            }
-        }
+        workerChunks(n, minPerWorker: minPerWorker) { _, r in body(r) }
     }
 }
 
