@@ -159,6 +159,75 @@ import Testing
         print("bf16 attention \(backend) \(shape): forward \(maxAbsDiff(o1, o2) / scale), backward \(maxAbsDiff(d1, d2) / dscale), unrounded probabilities \(maxAbsDiff(o3, o2) / scale)")
     }
 
+    /// The KV-cached decoder's attention in bf16 (its products on `AttentionProducts` engines) against the plain
+    /// references with the probabilities rounded, on bf16-rounded q, k, v: prefill over packed prompts of two
+    /// lengths, then a step (every row, and a compact subset of rows) over a prompt cache (fp32, or its bf16 copies)
+    /// plus a two-position suffix. The tolerance is the trainer's bf16 attention's (above); it tells the rounding apart.
+    @Test(arguments: [GemmBackend.openblas, .onednn])
+    func bf16DecodeAttentionMatchesTheRoundedReference(backend: GemmBackend) {
+        var rng = Rng(seed: 23)
+        let H = 4, KV = 2, hd = 16, W = (H + 2 * KV) * hd, kvW = KV * hd
+        let lens = [40, 7], starts = [0, 40], groups = 2, width = 3, pStride = 40, sStride = 3, S = 2
+        func rounded(_ n: Int) -> [Float] {
+            var x = randn(n, &rng)
+            align_round_to_bf16(&x, x, n)
+            return x
+        }
+        let products = AttentionProducts(precision: .bf16, backend: backend,
+                                         rowsPerWorker: max(pStride * pStride, width * (pStride + sStride)))
+        // prefill
+        let qkv = rounded(47 * W)
+        var out = [Float](repeating: 9, count: 47 * H * hd), scratch = [Float](repeating: 0, count: 2 * H * 40 * 40)
+        attentionPrefill(&out, &scratch, qkv, starts, lens, heads: H, kvHeads: KV, headDim: hd, maxLen: 40, products: products)
+        for (s, T) in lens.enumerated() {
+            var ref = [Float](repeating: 0, count: T * H * hd), unrounded = ref, p = [Float](repeating: 0, count: H * T * T)
+            let shape = AttentionShape(batch: 1, seq: T, heads: H, kvHeads: KV, headDim: hd)
+            let x = Array(qkv[(starts[s] * W)..<((starts[s] + T) * W)])
+            attentionForwardNaive(&ref, &p, x, shape, bf16: true)
+            attentionForwardNaive(&unrounded, &p, x, shape)
+            let got = Array(out[(starts[s] * H * hd)..<((starts[s] + T) * H * hd)]), scale = ref.map(abs).max()!
+            #expect(maxAbsDiff(got, ref) <= 3e-4 * scale, "prefill \(backend) prompt \(s): \(maxAbsDiff(got, ref) / scale)")
+            if T > 7 { #expect(maxAbsDiff(unrounded, ref) > 3e-4 * scale) }
+        }
+        // step
+        let pk = rounded(groups * pStride * kvW), pv = rounded(groups * pStride * kvW)
+        let sk = rounded(groups * width * sStride * kvW), sv = rounded(groups * width * sStride * kvW)
+        let qStride = H * hd + 5, q = rounded(groups * width * qStride)
+        var pk16 = [UInt16](repeating: 0, count: pk.count), pv16 = pk16
+        align_f32_to_bf16(&pk16, pk, pk.count)
+        align_f32_to_bf16(&pv16, pv, pv.count)
+        var o1 = [Float](repeating: 9, count: groups * width * H * hd), ref = o1, unrounded = o1, copies = o1
+        var o2 = [Float](repeating: 9, count: 3 * H * hd)
+        var stepScratch = [Float](repeating: 0, count: groups * H * width * (pStride + sStride))
+        let rowIds: [Int32] = [0, 2, 4], groupStart = [0, 2, 3]
+        var qc = [Float](repeating: 0, count: 3 * qStride)
+        for (i, r) in rowIds.enumerated() { for c in 0..<qStride { qc[i * qStride + c] = q[Int(r) * qStride + c] } }
+        lens.withUnsafeBufferPointer { lp in
+            let view = DecodeCacheView(promptK: pk, promptV: pv, promptStride: pStride, promptLengths: lp.baseAddress!,
+                                       suffixK: sk, suffixV: sv, suffixStride: sStride, suffixLength: S)
+            attentionStep(&o1, &stepScratch, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV,
+                          headDim: hd, products: products)
+            attentionStep(&o2, &stepScratch, qc, qStride, view, groups: groups, groupStart: groupStart, rowIds: rowIds,
+                          heads: H, kvHeads: KV, headDim: hd, products: products)
+            var withCopies = view
+            withCopies.promptK16 = UnsafePointer(pk16)
+            withCopies.promptV16 = UnsafePointer(pv16)
+            attentionStep(&copies, &stepScratch, q, qStride, withCopies, groups: groups, width: width, heads: H,
+                          kvHeads: KV, headDim: hd, products: products)
+            attentionStepNaive(&ref, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd, bf16: true)
+            attentionStepNaive(&unrounded, q, qStride, view, groups: groups, width: width, heads: H, kvHeads: KV, headDim: hd)
+        }
+        let scale = ref.map(abs).max()!
+        #expect(maxAbsDiff(o1, ref) <= 3e-4 * scale, "step \(backend): \(maxAbsDiff(o1, ref) / scale)")
+        #expect(copies == o1, "the prompt cache's bf16 copies hold the same values")
+        var compact: Float = 0
+        for (i, r) in rowIds.enumerated() {
+            for c in 0..<(H * hd) { compact = max(compact, abs(o2[i * H * hd + c] - ref[Int(r) * H * hd + c])) }
+        }
+        #expect(compact <= 3e-4 * scale, "compact step \(backend): \(compact / scale)")
+        #expect(maxAbsDiff(unrounded, ref) > 3e-4 * scale)
+    }
+
     @Test func fallbackPolicy() {
         let none = Precision.resolve(requested: .bf16, cpuHasBF16: false)
         #expect(none.precision == .fp32)

@@ -13,24 +13,31 @@ import Foundation
 public final class AttentionProducts: @unchecked Sendable {
     public let precision: Precision
     private let engines: [Gemm]
-    /// bf16: workers × [maxSeq, maxSeq] rounded probabilities or score gradients (nil in fp32).
+    /// bf16: workers × `rowsPerWorker` rounded probabilities or score gradients (nil in fp32).
     private let rows16: UnsafeMutablePointer<UInt16>?
-    private let maxSeq: Int
+    /// Values of one worker's bf16 scratch ([maxSeq, maxSeq] for the trainer's causal attention).
+    private let rowsPerWorker: Int
 
     /// OpenBLAS fp32 products (its engines hold no state: one instance serves every caller).
     public static let fp32 = AttentionProducts(precision: .fp32, maxSeq: 0)
 
     /// Engines for sequences of up to `maxSeq` tokens. `backend` as `Gemm` takes it (fp32 always runs OpenBLAS).
-    public init(precision: Precision, backend: GemmBackend? = nil, maxSeq: Int, workers: Int = Parallel.workers) {
+    public convenience init(precision: Precision, backend: GemmBackend? = nil, maxSeq: Int, workers: Int = Parallel.workers) {
+        self.init(precision: precision, backend: backend, rowsPerWorker: maxSeq * maxSeq, workers: workers)
+    }
+
+    /// Engines whose bf16 scratch holds `rowsPerWorker` values per worker (the largest block of rows one call of
+    /// `rowsOperand` rounds: a decoder's prompt scores or one group's step scores).
+    public init(precision: Precision, backend: GemmBackend? = nil, rowsPerWorker: Int, workers: Int = Parallel.workers) {
         self.precision = precision
-        self.maxSeq = maxSeq
+        self.rowsPerWorker = rowsPerWorker
         let w = max(1, workers)
         engines = (0..<w).map { _ in
             Gemm(precision: precision, backend: precision == .fp32 ? .openblas : backend, threads: 1, exactShapes: true)
         }
         if precision == .bf16 {
-            rows16 = .allocate(capacity: w * maxSeq * maxSeq)
-            rows16!.initialize(repeating: 0, count: w * maxSeq * maxSeq)
+            rows16 = .allocate(capacity: w * rowsPerWorker)
+            rows16!.initialize(repeating: 0, count: w * rowsPerWorker)
         } else {
             rows16 = nil
         }
@@ -45,7 +52,7 @@ public final class AttentionProducts: @unchecked Sendable {
         let w = min(engines.count, n)
         withSingleThreadedBlas {
             Parallel.forEach(w) { t in
-                let scratch = rows16.map { $0 + t * maxSeq * maxSeq }
+                let scratch = rows16.map { $0 + t * rowsPerWorker }
                 for i in (n * t / w)..<(n * (t + 1) / w) { body(i, engines[t], scratch) }
             }
         }
@@ -69,7 +76,7 @@ public final class AttentionProducts: @unchecked Sendable {
     @inline(__always)
     func rowsOperand(_ x: UnsafePointer<Float>, _ scratch: UnsafeMutablePointer<UInt16>?, _ count: Int) -> GemmOperand {
         guard let scratch else { return .f32(x) }
-        precondition(count <= maxSeq * maxSeq, "attention rows beyond the planned sequence length")
+        precondition(count <= rowsPerWorker, "attention rows beyond the planned sequence length")
         align_f32_to_bf16(scratch, x, count)
         return .bf16(UnsafePointer(scratch))
     }

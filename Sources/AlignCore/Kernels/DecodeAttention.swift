@@ -2,9 +2,10 @@
 // - prefill: causal attention over packed prompts of different lengths (one sgemm pair per (prompt, head));
 // - step: one new query per row against its group's shared prompt keys plus the row's own suffix keys
 //   (the prompt part as one sgemm over all `width` rows of a group, the short suffix part by hand).
-// Each has a plain-loop reference beside it. With `bf16` the probabilities are rounded to bf16 before they weight
-// the values, as bf16 training rounds them (the caller rounds q, k and v): the fp32 products of bf16-rounded
-// inputs, the portable form of the trainer's bf16 attention.
+// Each has a plain-loop reference beside it. The products run on `AttentionProducts` engines, one per worker, as
+// the trainer's attention does: fp32 on OpenBLAS, or bf16 (oneDNN, or the portable reference: fp32 products of
+// the rounded inputs). In bf16 the caller rounds q, k and v (so the KV cache holds bf16 values) and the
+// probabilities are rounded before they weight the values; scores, softmax and the suffix part's sums stay fp32.
 import CKernels
 import Foundation
 
@@ -12,22 +13,22 @@ import Foundation
 /// qkv[N, W] (W = (H+2KV)·hd, q/k roped). out[N, H·hd]. scratch: sequences·H·maxLen² floats.
 public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                              _ qkv: UnsafePointer<Float>, _ starts: [Int], _ lengths: [Int],
-                             heads H: Int, kvHeads KV: Int, headDim hd: Int, maxLen: Int, bf16: Bool = false) {
+                             heads H: Int, kvHeads KV: Int, headDim hd: Int, maxLen: Int,
+                             products: AttentionProducts = .fp32) {
     let W = (H + 2 * KV) * hd, G = H / KV, outW = H * hd, scale = 1 / Float(hd).squareRoot()
-    withSingleThreadedBlas {
-        Parallel.forEach(starts.count * H) { sh in
-            let sq = sh / H, h = sh % H, g = h / G, T = lengths[sq], base = starts[sq]
-            let q = qkv + base * W + h * hd, k = qkv + base * W + (H + g) * hd, v = qkv + base * W + (H + KV + g) * hd
-            let p = scratch + sh * maxLen * maxLen
-            sgemm(false, true, T, T, hd, scale, q, W, k, W, 0, p, T)
-            for i in 0..<T {
-                let row = p + i * T
-                rowSoftmax(row, i + 1)
-                if bf16 { align_round_to_bf16(row, row, i + 1) }
-                (row + i + 1).update(repeating: 0, count: T - i - 1)
-            }
-            sgemm(false, false, T, hd, T, 1, p, T, v, W, 0, out + base * outW + h * hd, outW)
+    let bf16 = products.precision == .bf16
+    products.forEach(starts.count * H) { sh, e, rows16 in
+        let sq = sh / H, h = sh % H, g = h / G, T = lengths[sq], base = starts[sq]
+        let q = qkv + base * W + h * hd, k = qkv + base * W + (H + g) * hd, v = qkv + base * W + (H + KV + g) * hd
+        let p = scratch + sh * maxLen * maxLen
+        e.mm(false, true, T, T, hd, scale, .f32(q), W, .f32(k), W, 0, p, T)
+        for i in 0..<T {
+            let row = p + i * T
+            rowSoftmax(row, i + 1)
+            if bf16 { align_round_to_bf16(row, row, i + 1) }
+            (row + i + 1).update(repeating: 0, count: T - i - 1)
         }
+        e.mm(false, false, T, hd, T, 1, products.rowsOperand(p, rows16, T * T), T, .f32(v), W, 0, out + base * outW + h * hd, outW)
     }
 }
 
@@ -43,12 +44,26 @@ public struct DecodeCacheView {
     public var suffixStride: Int
     /// Number of suffix positions every row attends to (including the one just written).
     public var suffixLength: Int
+    /// bf16 copies of the prompt keys/values in the same layout (optional): bf16 products read them instead of
+    /// rounding the fp32 values again for every head and step. Ignored by fp32 products.
+    public var promptK16: UnsafePointer<UInt16>?, promptV16: UnsafePointer<UInt16>?
     public init(promptK: UnsafePointer<Float>, promptV: UnsafePointer<Float>, promptStride: Int,
                 promptLengths: UnsafePointer<Int>, suffixK: UnsafePointer<Float>, suffixV: UnsafePointer<Float>,
-                suffixStride: Int, suffixLength: Int) {
+                suffixStride: Int, suffixLength: Int, promptK16: UnsafePointer<UInt16>? = nil,
+                promptV16: UnsafePointer<UInt16>? = nil) {
         self.promptK = promptK; self.promptV = promptV; self.promptStride = promptStride
         self.promptLengths = promptLengths; self.suffixK = suffixK; self.suffixV = suffixV
         self.suffixStride = suffixStride; self.suffixLength = suffixLength
+        self.promptK16 = promptK16; self.promptV16 = promptV16
+    }
+
+    /// The prompt keys (or values) of group `group`, head group `kh`, as a product operand: the bf16 copy when
+    /// there is one and the products are bf16, else the fp32 values.
+    @inline(__always)
+    func promptOperand(values: Bool, group: Int, kvHead kh: Int, kvWidth kvW: Int, headDim hd: Int, bf16: Bool) -> GemmOperand {
+        let offset = group * promptStride * kvW + kh * hd
+        if bf16, let copy = values ? promptV16 : promptK16 { return .bf16(copy + offset) }
+        return .f32((values ? promptV : promptK) + offset)
     }
 }
 
@@ -56,9 +71,10 @@ public struct DecodeCacheView {
 /// scratch: groups·H·width·(promptStride + suffixStride) floats.
 public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                           _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
-                          groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool = false) {
+                          groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int,
+                          products: AttentionProducts = .fp32) {
     attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: width, groupStart: nil, rowIds: nil,
-                      heads: H, kvHeads: KV, headDim: hd, bf16: bf16)
+                      heads: H, kvHeads: KV, headDim: hd, products: products)
 }
 
 /// `attentionStep` over a compact subset of rows: group g's queries are compact rows
@@ -67,9 +83,9 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
 public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                           _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
                           groups: Int, groupStart: UnsafePointer<Int>, rowIds: UnsafePointer<Int32>,
-                          heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool = false) {
+                          heads H: Int, kvHeads KV: Int, headDim hd: Int, products: AttentionProducts = .fp32) {
     attentionStepCore(out, scratch, q, qStride, c, groups: groups, width: 0, groupStart: groupStart, rowIds: rowIds,
-                      heads: H, kvHeads: KV, headDim: hd, bf16: bf16)
+                      heads: H, kvHeads: KV, headDim: hd, products: products)
 }
 
 /// Shared body: without `groupStart`/`rowIds`, group g owns rows g·width ..< (g+1)·width and cache rows equal
@@ -78,45 +94,45 @@ public func attentionStep(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeM
 func attentionStepCore(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
                        _ q: UnsafePointer<Float>, _ qStride: Int, _ c: DecodeCacheView,
                        groups: Int, width: Int, groupStart: UnsafePointer<Int>?, rowIds: UnsafePointer<Int32>?,
-                       heads H: Int, kvHeads KV: Int, headDim hd: Int, bf16: Bool) {
+                       heads H: Int, kvHeads KV: Int, headDim hd: Int, products: AttentionProducts) {
     let G = H / KV, kvW = KV * hd, outW = H * hd, scale = 1 / Float(hd).squareRoot()
-    let S = c.suffixLength, span = c.promptStride + c.suffixStride
-    withSingleThreadedBlas {
-        Parallel.forEach(groups * H) { gh in
-            let grp = gh / H, h = gh % H, kh = h / G, P = c.promptLengths[grp], n = P + S
-            let first = groupStart.map { $0[grp] } ?? grp * width
-            let count = groupStart.map { $0[grp + 1] - $0[grp] } ?? width
-            if count == 0 { return }
-            let sc = scratch + (first * H + h * count) * span   // [count, n] rows of stride span
-            let q0 = q + first * qStride + h * hd
-            let pk = c.promptK + grp * c.promptStride * kvW + kh * hd
-            let pv = c.promptV + grp * c.promptStride * kvW + kh * hd
-            sgemm(false, true, count, P, hd, scale, q0, qStride, pk, kvW, 0, sc, span)
-            for j in 0..<count {
-                let r = rowIds.map { Int($0[first + j]) } ?? first + j, qr = q0 + j * qStride, row = sc + j * span
-                for t in 0..<S {
-                    let kr = c.suffixK + (r * c.suffixStride + t) * kvW + kh * hd
-                    row[P + t] = rowDot(qr, kr, hd) * scale
-                }
-                rowSoftmax(row, n)
-                if bf16 { align_round_to_bf16(row, row, n) }
+    let S = c.suffixLength, span = c.promptStride + c.suffixStride, bf16 = products.precision == .bf16
+    products.forEach(groups * H) { gh, e, rows16 in
+        let grp = gh / H, h = gh % H, kh = h / G, P = c.promptLengths[grp], n = P + S
+        let first = groupStart.map { $0[grp] } ?? grp * width
+        let count = groupStart.map { $0[grp + 1] - $0[grp] } ?? width
+        if count == 0 { return }
+        let sc = scratch + (first * H + h * count) * span   // [count, n] rows of stride span
+        let q0 = q + first * qStride + h * hd
+        let pk = c.promptOperand(values: false, group: grp, kvHead: kh, kvWidth: kvW, headDim: hd, bf16: bf16)
+        let pv = c.promptOperand(values: true, group: grp, kvHead: kh, kvWidth: kvW, headDim: hd, bf16: bf16)
+        e.mm(false, true, count, P, hd, scale, .f32(q0), qStride, pk, kvW, 0, sc, span)
+        for j in 0..<count {
+            let r = rowIds.map { Int($0[first + j]) } ?? first + j, qr = q0 + j * qStride, row = sc + j * span
+            for t in 0..<S {
+                let kr = c.suffixK + (r * c.suffixStride + t) * kvW + kh * hd
+                row[P + t] = rowDot(qr, kr, hd) * scale
             }
-            let o0 = out + first * outW + h * hd
-            sgemm(false, false, count, hd, P, 1, sc, span, pv, kvW, 0, o0, outW)
-            for j in 0..<count {
-                let r = rowIds.map { Int($0[first + j]) } ?? first + j, row = sc + j * span, o = o0 + j * outW
-                for t in 0..<S {
-                    let vr = c.suffixV + (r * c.suffixStride + t) * kvW + kh * hd, w = row[P + t]
-                    for e in 0..<hd { o[e] += w * vr[e] }
-                }
+            rowSoftmax(row, n)
+            if bf16 { align_round_to_bf16(row, row, n) }
+        }
+        let o0 = out + first * outW + h * hd
+        e.mm(false, false, count, hd, P, 1, products.rowsOperand(sc, rows16, (count - 1) * span + P), span, pv, kvW, 0, o0, outW)
+        for j in 0..<count {
+            let r = rowIds.map { Int($0[first + j]) } ?? first + j, row = sc + j * span, o = o0 + j * outW
+            for t in 0..<S {
+                let vr = c.suffixV + (r * c.suffixStride + t) * kvW + kh * hd, w = row[P + t]
+                for i in 0..<hd { o[i] += w * vr[i] }
             }
         }
     }
 }
 
-/// Reference for `attentionStep` (plain loops, double precision).
+/// Reference for `attentionStep` (plain loops, double precision; `bf16`: the probabilities rounded to bf16 before
+/// they weight the values, as the bf16 products take them).
 public func attentionStepNaive(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, _ qStride: Int,
-                               _ c: DecodeCacheView, groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int) {
+                               _ c: DecodeCacheView, groups: Int, width: Int, heads H: Int, kvHeads KV: Int, headDim hd: Int,
+                               bf16: Bool = false) {
     let G = H / KV, kvW = KV * hd, scale = 1 / Double(hd).squareRoot()
     for r in 0..<(groups * width) {
         let grp = r / width, P = c.promptLengths[grp]
@@ -133,9 +149,10 @@ public func attentionStepNaive(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePo
             }
             let s = keys.map { k in (0..<hd).reduce(0.0) { $0 + Double(q[r * qStride + h * hd + $1]) * Double(k[$1]) } * scale }
             let m = s.max()!, z = s.reduce(0) { $0 + exp($1 - m) }
+            let p = s.map { bf16 ? Double(roundedToBF16(Float(exp($0 - m) / z))) : exp($0 - m) / z }
             for e in 0..<hd {
                 var acc = 0.0
-                for t in 0..<s.count { acc += exp(s[t] - m) / z * Double(vals[t][e]) }
+                for t in 0..<s.count { acc += p[t] * Double(vals[t][e]) }
                 out[r * H * hd + h * hd + e] = Float(acc)
             }
         }

@@ -15,7 +15,8 @@
 // Products go through `gemm` at the decoder's precision (see LlamaTrainer): in bf16 the weights are a bf16 copy
 // refreshed at each prefill (or shared and kept current by the owner of several decoders), activations rounded
 // as the products take them; attention rounds its inputs (q, k, v — so the KV cache holds bf16 values — and the
-// probabilities) as bf16 training does, and sums in fp32; norms stay fp32.
+// probabilities) as bf16 training does, runs its per-head products in bf16 (`AttentionProducts`, reading a bf16
+// copy of the prompt cache) and sums in fp32; norms stay fp32.
 import CKernels
 import Foundation
 
@@ -37,6 +38,9 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     // caches: per layer
     var promptK: [UnsafeMutablePointer<Float>] = [], promptV: [UnsafeMutablePointer<Float>] = []
     var suffixK: [UnsafeMutablePointer<Float>] = [], suffixV: [UnsafeMutablePointer<Float>] = []
+    /// bf16: per layer, bf16 copies of the prompt keys/values (the step's attention products read them).
+    var promptK16: [UnsafeMutablePointer<UInt16>] = [], promptV16: [UnsafeMutablePointer<UInt16>] = []
+    let cache16: UnsafeMutableBufferPointer<UInt16>
     // working buffers sized for max(prefill tokens, rows)
     let x: UnsafeMutablePointer<Float>, ln: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>
     let att: UnsafeMutablePointer<Float>, gu: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
@@ -57,6 +61,8 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
 
     /// The matrix-product engine (`gemm.threads`: 1 when decoders run side by side).
     public let gemm: Gemm
+    /// Attention's per-head products (fp32 on OpenBLAS; bf16 on the products' backend, one engine per worker).
+    let attention: AttentionProducts
     let weights16: BF16Weights?
     let ownsWeights16: Bool
     public var precision: Precision { gemm.precision }
@@ -87,6 +93,14 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             promptK.append(take(promptCache)); promptV.append(take(promptCache))
             suffixK.append(take(suffixCache)); suffixV.append(take(suffixCache))
         }
+        cache16 = .allocate(capacity: precision == .bf16 ? L * 2 * promptCache : 0)
+        cache16.initialize(repeating: 0)
+        if precision == .bf16 {
+            for l in 0..<L {
+                promptK16.append(cache16.baseAddress! + 2 * l * promptCache)
+                promptV16.append(cache16.baseAddress! + (2 * l + 1) * promptCache)
+            }
+        }
         reorder = take(2 * suffixCache)
         x = take(N * C); ln = take(N * C); qkv = take(N * W); att = take(N * H * hd)
         gu = take(N * 2 * F); h = take(N * F); scratch = take(scratchN)
@@ -104,6 +118,9 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         hiddenBuf = .allocate(capacity: maxGroups * C); hiddenBuf.initialize(repeating: 0)
         rope = RopeTable(config: c, maxPositions: maxPrompt + maxSuffix)
         gemm = Gemm(precision: precision, backend: backend, threads: gemmThreads)
+        attention = precision == .fp32 ? .fp32
+            : AttentionProducts(precision: precision, backend: backend,
+                                rowsPerWorker: max(maxPrompt * maxPrompt, maxWidth * (maxPrompt + maxSuffix)))
         if precision == .bf16 {
             weights16 = sharedWeights ?? BF16Weights(layout: params.layout)
             ownsWeights16 = sharedWeights == nil
@@ -130,7 +147,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         }
         var need = MemoryEstimate()
         need.add("decoder caches and scratch", floats: plannedFloats(params.config, maxGroups: maxGroups, maxWidth: maxWidth,
-                                                                     maxPrompt: maxPrompt, maxSuffix: maxSuffix))
+                                                                     maxPrompt: maxPrompt, maxSuffix: maxSuffix, precision: precision))
         try need.check("\(purpose) over \(maxGroups) prompts × width \(maxWidth), prompts up to \(maxPrompt) tokens,")
         return LlamaDecoder(params: params, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix,
                             items: items, precision: precision, backend: backend, sharedWeights: sharedWeights, gemmThreads: gemmThreads)
@@ -150,15 +167,19 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             + N * C * 2 + N * W + N * H * hd + N * 2 * F + N * F + scratchN + N + R * V
     }
 
-    /// Every float (and index) a decoder planned for these sizes holds: arena, token buffers, rope table.
-    public static func plannedFloats(_ c: LlamaConfig, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int) -> Double {
+    /// Every float (and index) a decoder planned for these sizes holds: arena, token buffers, rope table, and in
+    /// bf16 the prompt caches' bf16 copies (two bf16 values per float).
+    public static func plannedFloats(_ c: LlamaConfig, maxGroups: Int, maxWidth: Int, maxPrompt: Int, maxSuffix: Int,
+                                     precision: Precision = .fp32) -> Double {
         let R = Double(maxGroups) * Double(maxWidth), N = max(Double(maxGroups) * Double(maxPrompt), R)
+        let promptCache = Double(maxGroups) * Double(maxPrompt) * Double(c.numKeyValueHeads * c.headDim)
         return arenaCount(c, maxGroups: maxGroups, maxWidth: maxWidth, maxPrompt: maxPrompt, maxSuffix: maxSuffix, as: Double.self)
             + 2 * N + 4 * R + Double(maxPrompt + maxSuffix) * Double(c.headDim)
+            + (precision == .bf16 ? Double(c.numHiddenLayers) * promptCache : 0)
     }
 
     deinit {
-        arena.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate()
+        arena.deallocate(); cache16.deallocate(); tok.deallocate(); pos.deallocate(); promptLengths.deallocate()
         liveRows.deallocate(); groupStart.deallocate(); rowComplete.deallocate(); added.deallocate(); hiddenBuf.deallocate()
     }
 
@@ -222,7 +243,7 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
             ropeForward(qkv, W, H + KV, pos.baseAddress!, n, rope)
             roundAttentionInputs(qkv, count: n * W)
             attentionPrefill(att, scratch, qkv, starts, lengths, heads: H, kvHeads: KV, headDim: hd, maxLen: maxPrompt,
-                             bf16: bf16Attention)
+                             products: attention)
             storePromptKV(layer: l, starts: starts, lengths: lengths)
             mlpBlock(n: n, layer: l, attOut: att)
         }
@@ -232,15 +253,30 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         return out
     }
 
-    /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache.
+    /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache
+    /// (and, in bf16, its bf16 copy: the values are already rounded, so the copy is exact).
     func storePromptKV(layer l: Int, starts: [Int], lengths: [Int]) {
+        let bf16 = precision == .bf16
         for g in 0..<groups {
             for t in 0..<lengths[g] {
                 let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
                 (promptK[l] + dst).update(from: src, count: kvW)
                 (promptV[l] + dst).update(from: src + kvW, count: kvW)
+                if bf16 {
+                    align_f32_to_bf16(promptK16[l] + dst, src, kvW)
+                    align_f32_to_bf16(promptV16[l] + dst, src + kvW, kvW)
+                }
             }
         }
+    }
+
+    /// Layer l's cache as the step's attention reads it, with `suffixLength` suffix positions.
+    func cacheView(layer l: Int, suffixLength: Int) -> DecodeCacheView {
+        DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
+                        promptLengths: UnsafePointer(promptLengths.baseAddress!), suffixK: suffixK[l], suffixV: suffixV[l],
+                        suffixStride: maxSuffix, suffixLength: suffixLength,
+                        promptK16: promptK16.isEmpty ? nil : UnsafePointer(promptK16[l]),
+                        promptV16: promptV16.isEmpty ? nil : UnsafePointer(promptV16[l]))
     }
 
     /// The last layer of prefill over the packed x[n, C]: keys/values of all n positions into the cache, then
@@ -270,11 +306,8 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
         if let b = o.qkvBias { biasForward(qkv, ld: W, pr + b, rows: groups, cols: qW) }
         ropeForward(qkv, W, H, pos.baseAddress!, groups, rope)
         if bf16Attention { for r in 0..<groups { roundAttentionInputs(qkv + r * W, count: qW) } }
-        let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
-                                   promptLengths: UnsafePointer(promptLengths.baseAddress!),
-                                   suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix, suffixLength: 0)
-        attentionStep(att, scratch, qkv, W, view, groups: groups, width: 1, heads: H, kvHeads: KV, headDim: hd,
-                      bf16: bf16Attention)
+        attentionStep(att, scratch, qkv, W, cacheView(layer: l, suffixLength: 0), groups: groups, width: 1,
+                      heads: H, kvHeads: KV, headDim: hd, products: attention)
         mlpBlock(n: groups, layer: l, attOut: att)
     }
 
@@ -377,13 +410,10 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
                 (suffixK[l] + dst).update(from: src, count: kvW)
                 (suffixV[l] + dst).update(from: src + kvW, count: kvW)
             }
-            let view = DecodeCacheView(promptK: promptK[l], promptV: promptV[l], promptStride: maxPrompt,
-                                       promptLengths: UnsafePointer(promptLengths.baseAddress!),
-                                       suffixK: suffixK[l], suffixV: suffixV[l], suffixStride: maxSuffix,
-                                       suffixLength: s + 1)
-            attentionStep(att, scratch, qkv, W, view, groups: groups, groupStart: UnsafePointer(groupStart.baseAddress!),
+            attentionStep(att, scratch, qkv, W, cacheView(layer: l, suffixLength: s + 1), groups: groups,
+                          groupStart: UnsafePointer(groupStart.baseAddress!),
                           rowIds: UnsafePointer(liveRows.baseAddress!), heads: H, kvHeads: KV, headDim: hd,
-                          bf16: bf16Attention)
+                          products: attention)
             mlpBlock(n: n, layer: l, attOut: att)
         }
         _ = head(rows: n, logitRange)
