@@ -1,6 +1,7 @@
-// The matrix products of causal attention (Attention.swift) at a precision: one `Gemm` engine per worker, each
-// on one thread, and in bf16 one [maxSeq, maxSeq] bf16 scratch per worker that a head's probabilities (and, in
-// the backward, its score gradients) are rounded into before they enter a product.
+// The matrix products of attention at a precision — the trainer's causal attention (Attention.swift) and the
+// KV-cached decoder's (DecodeAttention.swift): one `Gemm` engine per worker, each on one thread, and in bf16 one
+// bf16 scratch per worker ([maxSeq, maxSeq] for the trainer) that a head's probabilities (and, in the backward,
+// its score gradients) are rounded into before they enter a product.
 //
 // fp32 (`AttentionProducts.fp32`): OpenBLAS on one thread per worker, the products attention always ran. bf16:
 // the products' inputs — q, k, v, the probabilities, the output gradient and the score gradients — are bf16
