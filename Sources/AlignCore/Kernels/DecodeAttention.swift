@@ -1,7 +1,7 @@
 // Inference-only attention for the KV-cached decoder (no backward needed):
-// - prefill: causal attention over packed prompts of different lengths (one sgemm pair per (prompt, head));
+// - prefill: causal attention over packed prompts of different lengths (one pair of products per (prompt, head));
 // - step: one new query per row against its group's shared prompt keys plus the row's own suffix keys
-//   (the prompt part as one sgemm over all `width` rows of a group, the short suffix part by hand).
+//   (the prompt part as one product over all `width` rows of a group, the short suffix part by hand).
 // Each has a plain-loop reference beside it. The products run on `AttentionProducts` engines, one per worker, as
 // the trainer's attention does: fp32 on OpenBLAS, or bf16 (oneDNN, or the portable reference: fp32 products of
 // the rounded inputs). In bf16 the caller rounds q, k and v (so the KV cache holds bf16 values) and the
@@ -28,7 +28,8 @@ public func attentionPrefill(_ out: UnsafeMutablePointer<Float>, _ scratch: Unsa
             if bf16 { align_round_to_bf16(row, row, i + 1) }
             (row + i + 1).update(repeating: 0, count: T - i - 1)
         }
-        e.mm(false, false, T, hd, T, 1, products.rowsOperand(p, rows16, T * T), T, .f32(v), W, 0, out + base * outW + h * hd, outW)
+        e.mm(false, false, T, hd, T, 1, products.rowsOperand(p, rows16, T * T), T, .f32(v), W,
+             0, out + base * outW + h * hd, outW)
     }
 }
 
