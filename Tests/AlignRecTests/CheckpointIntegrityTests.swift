@@ -94,10 +94,17 @@ private func tempDir() -> URL {
     #expect(fitted.count <= sm.maxPromptTokens && fitted.count < all.count)
     let lists = try rec.recommend([RecommendRequest(history: longHistory)], k: 2)
     #expect(lists[0].count == 2 && lists[0].allSatisfy { (1...m.items.count).contains($0.item) })
-    let need = try Recommender(model: sm, beam: 4).promptIds(history: longHistory).count   // nextitem, 20 SIDs
+    // One position short of a nextitem prompt of 20 SIDs, with templates whose other tasks fit in even less (the
+    // tiny world's), so the model loads and the prompt is what fails.
+    let sdir = dir.appendingPathComponent("short-prompts")
+    try TinySFTWorld.writePrompts(sdir)
+    let short = try PromptLibrary.load(sdir)
+    let sp = try RecModel(params: small, tokenizer: m.tokenizer, sidMap: m.sidMap, items: m.items, prompts: short,
+                          taskConfig: TaskConfig(), info: AlignInfo())
+    let need = try Recommender(model: sp, beam: 4).promptIds(history: longHistory).count   // nextitem, 20 SIDs
     var tiny = m.config; tiny.maxPositionEmbeddings = need + sm.trie.maxDepth - 1          // one position short
     let tm = try RecModel(params: LlamaParameters(config: tiny, seed: 1), tokenizer: m.tokenizer, sidMap: m.sidMap,
-                          items: m.items, prompts: m.prompts, taskConfig: TaskConfig(), info: AlignInfo())
+                          items: m.items, prompts: short, taskConfig: TaskConfig(), info: AlignInfo())
     let e3 = failure { _ = try Recommender(model: tm, beam: 4).recommend([RecommendRequest(history: longHistory)], k: 2) }
     #expect(e3.contains("prompt") && e3.contains("\(tiny.maxPositionEmbeddings) positions"), "\(e3)")
     _ = try Recommender(model: sm, beam: 4).recommend([RecommendRequest(history: [1, 2])], k: 2)   // a short one fits

@@ -12,8 +12,7 @@ import Testing
         #expect((0..<lib.templateCount(task)).contains(lib.evalTemplateIndex(task)))
     }
     let p = try lib.renderEval(.nextitem, slots: ["history": "<a_1><b_2><a_3><b_4>"])
-    #expect(p.hasPrefix("### Instruction:\n"))
-    #expect(p.hasSuffix("\n### Response:"))
+    #expect(p == "History: <a_1><b_2><a_3><b_4>. Next item?")   // the wrapper is the instruction alone
     #expect(p.contains("<a_1><b_2><a_3><b_4>"))
     #expect(!p.contains("{"))
     // Every template renders with its slots and leaves no braces.
