@@ -118,7 +118,8 @@ func attentionStepCore(_ out: UnsafeMutablePointer<Float>, _ scratch: UnsafeMuta
             if bf16 { align_round_to_bf16(row, row, n) }
         }
         let o0 = out + first * outW + h * hd
-        e.mm(false, false, count, hd, P, 1, products.rowsOperand(sc, rows16, (count - 1) * span + P), span, pv, kvW, 0, o0, outW)
+        let probs = products.rowsOperand(sc, rows16, (count - 1) * span + P)   // the first P columns of each row
+        e.mm(false, false, count, hd, P, 1, probs, span, pv, kvW, 0, o0, outW)
         for j in 0..<count {
             let r = rowIds.map { Int($0[first + j]) } ?? first + j, row = sc + j * span, o = o0 + j * outW
             for t in 0..<S {

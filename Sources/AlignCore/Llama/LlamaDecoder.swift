@@ -256,13 +256,12 @@ public final class LlamaDecoder: IncrementalDecoder, @unchecked Sendable {
     /// Copies the roped keys/values of every prompt position (qkv rows, packed by `starts`) into layer l's cache
     /// (and, in bf16, its bf16 copy: the values are already rounded, so the copy is exact).
     func storePromptKV(layer l: Int, starts: [Int], lengths: [Int]) {
-        let bf16 = precision == .bf16
         for g in 0..<groups {
             for t in 0..<lengths[g] {
                 let src = qkv + (starts[g] + t) * W + H * hd, dst = (g * maxPrompt + t) * kvW
                 (promptK[l] + dst).update(from: src, count: kvW)
                 (promptV[l] + dst).update(from: src + kvW, count: kvW)
-                if bf16 {
+                if bf16Attention {
                     align_f32_to_bf16(promptK16[l] + dst, src, kvW)
                     align_f32_to_bf16(promptV16[l] + dst, src + kvW, kvW)
                 }
