@@ -1,6 +1,9 @@
 // Translation accuracy over the whole catalogue with the tasks' evaluation templates:
 // - sid2title: greedy free generation (FreeGeneration over the text tokens: SID, padding and BOS tokens masked,
 //   as no title contains them; until EOS) decoded to text must equal the item's display title exactly;
+// - sid2title over the catalogue's titles: the same prompts, decoded by trie-constrained beam search over the token
+//   ids of every catalogue title + EOS (the title2sid search's counterpart for text), top-1 must carry the item's
+//   title (items sharing a title share a leaf; the title decides);
 // - title2sid: trie-constrained beam search top-1 (beam 1 = constrained greedy) must return the item itself; a model
 //   with item memory answers with the top item of its ranking mix (HybridRanking.swift) at its SID weight.
 // In a data-parallel job (Cluster.world) each rank decodes a contiguous share of the batches and the per-item
@@ -13,6 +16,8 @@ public struct TranslationAccuracy: Codable, Sendable, Equatable {
     public var items: Int
     /// Share of items whose generated title equals the display title.
     public var sid2title: Double
+    /// Share of items whose top-1 title, decoded under the constraint of the catalogue's titles, is their title.
+    public var sid2titleCatalogue: Double
     /// Share of items whose top-1 constrained SID is their own.
     public var title2sid: Double
     /// Beam width used for title2sid.
@@ -20,7 +25,8 @@ public struct TranslationAccuracy: Codable, Sendable, Equatable {
     /// A few sid2title misses (item, expected, generated) for inspection.
     public var sid2titleMisses: [String]
 
-    enum CodingKeys: String, CodingKey { case items, sid2title, title2sid, beam, sid2titleMisses = "sid2title_misses" }
+    enum CodingKeys: String, CodingKey { case items, sid2title, title2sid, beam, sid2titleMisses = "sid2title_misses"
+                               case sid2titleCatalogue = "sid2title_catalogue" }
 }
 
 /// Runs the two translation evaluations.
@@ -32,7 +38,8 @@ public enum TranslationEval {
         var items = model.builder.itemIndices
         if maxItems > 0 && maxItems < items.count { items = Array(items.prefix(maxItems)) }
         let titleIds = try items.map { try tok.encode(model.builder.titles[$0]!) }
-        let maxTitle = titleIds.map(\.count).max() ?? 1
+        let titleSearch = ConstrainedBeamSearch(trie: try titleTrie(model: model, tokenizer: tok))
+        let maxTitle = max(titleIds.map(\.count).max() ?? 1, titleSearch.trie.maxDepth)
         let s2tPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.sid2title, item: $0).prompt, tokenizer: tok) }
         let t2sPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.title2sid, item: $0).prompt, tokenizer: tok) }
         let maxPrompt = max(s2tPrompts.map(\.count).max() ?? 1, t2sPrompts.map(\.count).max() ?? 1)
@@ -49,8 +56,8 @@ public enum TranslationEval {
         let sidWeight = model.itemMemoryInfo?.sidWeight ?? 0
         let cluster = Cluster.world, share = cluster.share(of: items.count, inBlocksOf: batch)
         let lo = share.lowerBound, hi = share.upperBound
-        let bar = progress ? ProgressBar(total: 2 * (hi - lo), label: "translate", unit: "items", announce: false) : nil
-        var hits: [UInt8] = []   // per item of this rank's share: 1 = sid2title hit, 2 = title2sid hit
+        let bar = progress ? ProgressBar(total: 3 * (hi - lo), label: "translate", unit: "items", announce: false) : nil
+        var hits: [UInt8] = []   // per item of this rank's share: 1 = sid2title hit, 2 = title2sid, 4 = catalogue sid2title
         var misses: [String] = []
         var rng = Rng(seed: 0)   // unused: greedy
         let textTokens = FreeGeneration.textMask(model.tokenizer, vocabSize: model.config.vocabSize)
@@ -66,6 +73,11 @@ public enum TranslationEval {
                 if text == model.builder.titles[item]! { hits[start - lo + j] |= 1 } else if misses.count < 20 {
                     misses.append("\(item): expected \"\(model.builder.titles[item]!)\", got \"\(text)\"")
                 }
+            }
+            bar?.advance(end - start)
+            let titled = try titleSearch.search(decoder: decoder, prompts: Array(s2tPrompts[start..<end]), beamWidth: beam, topK: 1)
+            for (j, list) in titled.enumerated() {
+                if let got = list.first?.item, model.builder.titles[got] == model.builder.titles[items[start + j]] { hits[start - lo + j] |= 4 }
             }
             bar?.advance(end - start)
             var top = try search.search(decoder: decoder, prompts: Array(t2sPrompts[start..<end]), beamWidth: beam, topK: 1)
@@ -88,7 +100,20 @@ public enum TranslationEval {
         misses = Array(try cluster.gatherEncoded(misses).prefix(20))
         let n = Double(max(items.count, 1))
         let s2tHits = hits.filter { $0 & 1 != 0 }.count, t2sHits = hits.filter { $0 & 2 != 0 }.count
-        return TranslationAccuracy(items: items.count, sid2title: Double(s2tHits) / n, title2sid: Double(t2sHits) / n,
-                                   beam: beam, sid2titleMisses: misses)
+        let catHits = hits.filter { $0 & 4 != 0 }.count
+        return TranslationAccuracy(items: items.count, sid2title: Double(s2tHits) / n, sid2titleCatalogue: Double(catHits) / n,
+                                   title2sid: Double(t2sHits) / n, beam: beam, sid2titleMisses: misses)
+    }
+
+    /// Every catalogue title's token ids (as the sid2title response encodes them) + EOS as a trie; items with the same
+    /// title share the first one's leaf, titles that encode to no tokens are left out.
+    public static func titleTrie(model: RecModel, tokenizer tok: some TokenizerProtocol) throws -> SIDTrie {
+        var seen = Set<[Int32]>()
+        var entries: [(item: Int, tokens: [Int32])] = []
+        for item in model.builder.itemIndices {
+            let ids = try tok.encode(model.builder.titles[item]!)
+            if !ids.isEmpty && seen.insert(ids).inserted { entries.append((item, ids)) }
+        }
+        return try SIDTrie(sids: entries, endToken: tok.eosId)
     }
 }
