@@ -129,6 +129,7 @@ struct QuickstartCommand: ParsableCommand {
     /// run's summary.json (whole validation and test splits, SFT weights against the kept ones).
     func printSummary(_ stages: [(String, String)], protocol p: EvalProtocol) throws {
         var rows: [(String, RankingMetrics, ListStats?)] = []
+        var translations: [(String, TranslationAccuracy)] = []
         var baseline: RankingMetrics?
         for (name, dir) in stages {
             let url = URL(fileURLWithPath: "\(dir)/eval.json")
@@ -136,6 +137,7 @@ struct QuickstartCommand: ParsableCommand {
             let rep = try decode(EvalReport.self, d, url.path)
             baseline = baseline ?? rep.mostPopular
             rows.append((name, rep.metrics, rep.lists))
+            if let t = rep.translation { translations.append((name, t)) }
         }
         guard let base = baseline else { return }
         switch p {
@@ -150,6 +152,10 @@ struct QuickstartCommand: ParsableCommand {
         }
         line("most-popular", base, nil)
         for (n, m, l) in rows { line(n, m, l?.coverage10) }
+        for (n, t) in translations {
+            print(String(format: "%@ translation over %d items (exact match): sid2title %.4f (over the catalogue's titles %.4f), title2sid %.4f",
+                         n, t.items, t.sid2title, t.sid2titleCatalogue, t.title2sid))
+        }
         for (name, dir) in stages.dropFirst() {
             let path = "\(dir)/summary.json"
             guard let d = FileManager.default.contents(atPath: path) else { continue }
