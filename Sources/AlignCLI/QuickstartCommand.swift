@@ -153,8 +153,9 @@ struct QuickstartCommand: ParsableCommand {
         line("most-popular", base, nil)
         for (n, m, l) in rows { line(n, m, l?.coverage10) }
         for (n, t) in translations {
-            print(String(format: "%@ translation over %d items (exact match): sid2title %.4f (over the catalogue's titles %.4f), title2sid %.4f",
-                         n, t.items, t.sid2title, t.sid2titleCatalogue, t.title2sid))
+            let catalogue = t.sid2titleCatalogue.map { String(format: " (over the catalogue's titles %.4f)", $0) } ?? ""
+            print(String(format: "%@ translation over %d items (exact match): sid2title %.4f%@, title2sid %.4f", n, t.items, t.sid2title,
+                         catalogue, t.title2sid))
         }
         for (name, dir) in stages.dropFirst() {
             let path = "\(dir)/summary.json"

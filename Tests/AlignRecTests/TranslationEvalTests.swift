@@ -1,5 +1,6 @@
 // Catalogue translation: sid2title decoded over the catalogue's titles ranks titles as an exhaustive enumeration of
-// full (uncached) forward passes ranks them, and items that share a title share one leaf of the titles' trie.
+// full (uncached) forward passes ranks them, items that share a title share one leaf of the titles' trie, and reports
+// written before the figure existed still decode.
 import AlignRec
 import Foundation
 import Testing
@@ -76,5 +77,13 @@ import Testing
             return
         }
         Issue.record("no seed in 1...30 decodes an item to a title it shares with another")
+    }
+
+    @Test func reportsWrittenBeforeTheCatalogueFigureStillDecode() throws {
+        let old = #"{"items": 3, "sid2title": 0.5, "title2sid": 1, "beam": 1, "sid2title_misses": []}"#
+        let t = try JSONDecoder().decode(TranslationAccuracy.self, from: Data(old.utf8))
+        #expect(t.sid2titleCatalogue == nil && t.sid2title == 0.5 && t.items == 3)
+        let now = #"{"items": 3, "sid2title": 0.5, "sid2title_catalogue": 0.75, "title2sid": 1, "beam": 1, "sid2title_misses": []}"#
+        #expect(try JSONDecoder().decode(TranslationAccuracy.self, from: Data(now.utf8)).sid2titleCatalogue == 0.75)
     }
 }

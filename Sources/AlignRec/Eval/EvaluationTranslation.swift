@@ -16,8 +16,9 @@ public struct TranslationAccuracy: Codable, Sendable, Equatable {
     public var items: Int
     /// Share of items whose generated title equals the display title.
     public var sid2title: Double
-    /// Share of items whose top-1 title, decoded under the constraint of the catalogue's titles, is their title.
-    public var sid2titleCatalogue: Double
+    /// Share of items whose top-1 title, decoded under the constraint of the catalogue's titles, is their title
+    /// (nil in reports written before it was measured).
+    public var sid2titleCatalogue: Double?
     /// Share of items whose top-1 constrained SID is their own.
     public var title2sid: Double
     /// Beam width used for title2sid.
