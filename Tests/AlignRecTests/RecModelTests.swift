@@ -63,29 +63,38 @@ func tinyRecModel(seed: UInt64 = 7) throws -> RecModel {
     }
 }
 
+/// Summed log-probs of `path` after `prompt` from ONE full forward pass of the trainer (no KV cache, no beam search),
+/// each step renormalised over `allowed(node)`, the tokens allowed at the trie node the path has reached.
+func renormalizedPathScore(_ m: RecModel, trie: SIDTrie, prompt: [Int32], path: [Int32],
+                           allowed: (Int) -> [Int32]) throws -> Double {
+    let seq = prompt + path
+    let tr = LlamaTrainer(params: m.params, maxBatch: 1, maxSeq: seq.count)
+    try tr.forward(tokens: Array(seq.dropLast()), targets: Array(repeating: -100, count: seq.count - 1), batch: 1, seq: seq.count - 1)
+    let V = m.config.vocabSize
+    var node = 0, total = 0.0
+    for (j, tok) in path.enumerated() {
+        let row = (prompt.count - 1 + j) * V
+        let ok = allowed(node)
+        let mx = ok.map { Double(tr.logits[row + Int($0)]) }.max()!
+        let lse = mx + log(ok.map { exp(Double(tr.logits[row + Int($0)]) - mx) }.reduce(0, +))
+        total += Double(tr.logits[row + Int(tok)]) - lse
+        node = trie.child(node, tok)!
+    }
+    return total
+}
+
 @Suite struct RecommenderScores {
     /// Summed log-probs of an item's SID (+ EOS), each step renormalised over the trie's allowed tokens,
     /// from ONE full forward pass of the trainer (no KV cache, no beam search).
     func independentScore(_ m: RecModel, prompt: [Int32], item: Int, excluded: Set<Int>) throws -> Double {
         let path = m.sidTokenIds(item) + [m.instructionTokenizer.eosId]
-        let seq = prompt + path
-        let tr = LlamaTrainer(params: m.params, maxBatch: 1, maxSeq: seq.count)
-        try tr.forward(tokens: Array(seq.dropLast()), targets: Array(repeating: -100, count: seq.count - 1), batch: 1, seq: seq.count - 1)
-        let V = m.config.vocabSize
-        var node = 0, total = 0.0
-        for (j, tok) in path.enumerated() {
-            let row = (prompt.count - 1 + j) * V
+        return try renormalizedPathScore(m, trie: m.trie, prompt: prompt, path: path) { node in
             // allowed = children whose subtree still holds a non-excluded item
-            let allowed = m.trie.allowedTokens(node).filter { t in
+            m.trie.allowedTokens(node).filter { t in
                 let c = m.trie.child(node, t)!
                 return m.items.contains { !excluded.contains($0.item) && m.trie.tokens(of: $0.item).map { p in isPrefix(m, node: c, path: p) } == true }
             }
-            let mx = allowed.map { Double(tr.logits[row + Int($0)]) }.max()!
-            let lse = mx + log(allowed.map { exp(Double(tr.logits[row + Int($0)]) - mx) }.reduce(0, +))
-            total += Double(tr.logits[row + Int(tok)]) - lse
-            node = m.trie.child(node, tok)!
         }
-        return total
     }
 
     /// Whether trie node `node` lies on `path` (walk the path from the root).

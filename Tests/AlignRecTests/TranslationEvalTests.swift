@@ -9,20 +9,7 @@ import Testing
     /// Summed log-probs of `path` after `prompt`, each step renormalised over the trie's allowed tokens, from one
     /// forward pass of the trainer.
     func score(_ m: RecModel, trie: SIDTrie, prompt: [Int32], path: [Int32]) throws -> Double {
-        let seq = prompt + path
-        let tr = LlamaTrainer(params: m.params, maxBatch: 1, maxSeq: seq.count)
-        try tr.forward(tokens: Array(seq.dropLast()), targets: Array(repeating: -100, count: seq.count - 1), batch: 1, seq: seq.count - 1)
-        let V = m.config.vocabSize
-        var node = 0, total = 0.0
-        for (j, tok) in path.enumerated() {
-            let row = (prompt.count - 1 + j) * V
-            let allowed = trie.allowedTokens(node)
-            let mx = allowed.map { Double(tr.logits[row + Int($0)]) }.max()!
-            let lse = mx + log(allowed.map { exp(Double(tr.logits[row + Int($0)]) - mx) }.reduce(0, +))
-            total += Double(tr.logits[row + Int(tok)]) - lse
-            node = trie.child(node, tok)!
-        }
-        return total
+        try renormalizedPathScore(m, trie: trie, prompt: prompt, path: path) { trie.allowedTokens($0) }
     }
 
     /// Per catalogue item, the item whose leaf scores best over every leaf of the titles' trie (ties: lower item).
