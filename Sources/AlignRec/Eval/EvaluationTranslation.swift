@@ -38,9 +38,8 @@ public enum TranslationEval {
         let tok = model.instructionTokenizer
         var items = model.builder.itemIndices
         if maxItems > 0 && maxItems < items.count { items = Array(items.prefix(maxItems)) }
-        let titleIds = try items.map { try tok.encode(model.builder.titles[$0]!) }
         let titleSearch = ConstrainedBeamSearch(trie: try titleTrie(model: model, tokenizer: tok))
-        let maxTitle = max(titleIds.map(\.count).max() ?? 1, titleSearch.trie.maxDepth)
+        let maxTitle = titleSearch.trie.maxDepth   // the longest catalogue title's tokens + EOS
         let s2tPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.sid2title, item: $0).prompt, tokenizer: tok) }
         let t2sPrompts = try items.map { try model.builder.encodePrompt(model.builder.evalExample(.title2sid, item: $0).prompt, tokenizer: tok) }
         let maxPrompt = max(s2tPrompts.map(\.count).max() ?? 1, t2sPrompts.map(\.count).max() ?? 1)
