@@ -49,6 +49,7 @@ struct SFTCommand: DataParallelCommand {
     @Option(name: .long, help: "Override eval.beam.") var beam: Int?
     @Option(name: .customLong("max-users"), help: "Override eval.max_users (validation subsample, 0 = all).") var maxUsers: Int?
     @Option(name: .long, help: "Override eval.patience.") var patience: Int?
+    @Option(name: .long, help: "Override eval.keep: best (the highest validation NDCG@10 goes to best/) | final (the weights the run ends with).") var keep: String?
     @Option(name: .long, help: "Override sampling.stride.") var stride: Int?
     @Option(name: .long, help: "Override optim.dropout.") var dropout: Float?
     @Option(name: .customLong("dropout-tasks"), help: "Override optim.dropout_tasks: the tasks whose samples get dropout (comma-separated, e.g. nextitem; 'all' = every task).") var dropoutTasks: String?
@@ -98,6 +99,12 @@ struct SFTCommand: DataParallelCommand {
         set(beam, "--beam") { cfg.eval.beam = $0 }
         set(maxUsers, "--max-users") { cfg.eval.maxUsers = $0 }
         set(patience, "--patience") { cfg.eval.patience = $0 }
+        try set(keep, "--keep") { v in
+            guard let k = KeptWeights(rawValue: v) else {
+                throw CLIErrors.option.failure("--keep", "'\(v)'", allowed: KeptWeights.choices.joined(separator: ", "))
+            }
+            cfg.eval.keep = k
+        }
         set(stride, "--stride") { cfg.sampling.stride = $0 }
         set(dropout, "--dropout") { cfg.optim.dropout = $0 }
         set(ema, "--ema") { cfg.optim.ema = $0 }

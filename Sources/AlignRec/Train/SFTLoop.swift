@@ -30,6 +30,8 @@ public struct SFTState: Codable, Sendable, Equatable {
     /// Best validation NDCG@10 so far (−1: none yet) and its step.
     public var bestScore: Double = -1
     public var bestStep = 0
+    /// The latest validation NDCG@10 (absent before the first, and in checkpoints of earlier align versions).
+    public var lastScore: Double?
     /// Validations since the last improvement (early stopping).
     public var badValidations = 0
     /// Whether early stopping ended the run.
@@ -46,7 +48,7 @@ public struct SFTState: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, step, epoch, batchInEpoch = "batch_in_epoch", sampleRng = "sample_rng"
-        case tokensSeen = "tokens_seen", bestScore = "best_score", bestStep = "best_step"
+        case tokensSeen = "tokens_seen", bestScore = "best_score", bestStep = "best_step", lastScore = "last_score"
         case badValidations = "bad_validations", stoppedEarly = "stopped_early"
         case loggedLossSum = "logged_loss_sum", loggedSteps = "logged_steps", loggedItemLossSum = "logged_item_loss_sum"
     }
@@ -250,6 +252,7 @@ public final class SFTLoop {
     /// non-improving validations and sets `stoppedEarly` when `patience` (> 0) is reached.
     @discardableResult
     public func recordValidation(_ score: Double, patience: Int) -> Bool {
+        state.lastScore = score
         if score > state.bestScore {
             state.bestScore = score; state.bestStep = state.step; state.badValidations = 0
             return true

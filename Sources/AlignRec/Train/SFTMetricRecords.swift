@@ -40,20 +40,23 @@ public struct SFTValidRecord: StageMetricRecord {
     public static let stage = "sft_valid"
     public var step: Int
     public var scores: ValidationScores
-    /// A new best (saved to best/).
+    /// A new best validation NDCG@10 (saved to best/ under `eval.keep: best`).
     public var best: Bool
+    /// Under `eval.keep: final`: whether these are the final weights, saved to best/ (absent under `best`).
+    public var kept: Bool?
     /// The raw weights' scores when validation used a moving average.
     public var rawHR10: Double?
     public var rawNDCG10: Double?
 
     public init(step: Int, scores: ValidationScores, best: Bool) { self.step = step; self.scores = scores; self.best = best }
 
-    enum CodingKeys: String, CodingKey { case step, best, rawHR10 = "raw_hr10", rawNDCG10 = "raw_ndcg10" }
+    enum CodingKeys: String, CodingKey { case step, best, kept, rawHR10 = "raw_hr10", rawNDCG10 = "raw_ndcg10" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         step = try c.decode(Int.self, forKey: .step)
         best = try c.decode(Bool.self, forKey: .best)
+        kept = try c.decodeIfPresent(Bool.self, forKey: .kept)
         rawHR10 = try c.decodeIfPresent(Double.self, forKey: .rawHR10)
         rawNDCG10 = try c.decodeIfPresent(Double.self, forKey: .rawNDCG10)
         scores = try ValidationScores(from: decoder)
@@ -62,7 +65,7 @@ public struct SFTValidRecord: StageMetricRecord {
     public func encode(to encoder: Encoder) throws {
         try scores.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(step, forKey: .step); try c.encode(best, forKey: .best)
+        try c.encode(step, forKey: .step); try c.encode(best, forKey: .best); try c.encodeIfPresent(kept, forKey: .kept)
         try c.encodeIfPresent(rawHR10, forKey: .rawHR10); try c.encodeIfPresent(rawNDCG10, forKey: .rawNDCG10)
     }
 }

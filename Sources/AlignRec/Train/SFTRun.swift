@@ -1,8 +1,9 @@
 // `align sft` end to end: resolve the model (from scratch with a preset, from a LLaMA-family HF checkpoint
 // whose vocabulary grows by the SID tokens, or resumed from the run's `last/`), build the training samples
 // from the protocol's training data only, run SFTLoop with periodic validation (HR/NDCG@10 by constrained
-// beam search on the validation split), keep `best/` (by validation NDCG@10) and `last/` (with optimizer
-// state and the exact resume state), log metrics.jsonl, stop early on patience.
+// beam search on the validation split), keep `best/` (by validation NDCG@10, or the final weights under
+// `eval.keep: final`) and `last/` (with optimizer state and the exact resume state), log metrics.jsonl, stop early
+// on patience.
 import Foundation
 
 /// Everything `align sft` needs.
@@ -45,8 +46,9 @@ public struct SFTSummary: Sendable {
     public var steps: Int
     public var seconds: Double
     public var tokensPerSecond: Double
-    public var bestValidNDCG10: Double
-    public var bestStep: Int
+    /// Validation NDCG@10 and step of the weights in best/ (`eval.keep`).
+    public var keptValidNDCG10: Double
+    public var keptStep: Int
     public var stoppedEarly: Bool
     public var samples: Int
 }
@@ -294,7 +296,12 @@ public enum SFTRun {
                            ema: loop.average?.snapshot,
                            extra: lora.map { l in { try l.write(to: $0.appendingPathComponent(LoRAAdapters.fileName)) } })
         }
-        func validate() throws {
+        func saveBest() throws {
+            guard run.writes else { return }
+            try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
+        }
+        /// `final`: the run ends here (last step, early stop or time budget), which `eval.keep: final` keeps.
+        func validate(final: Bool) throws {
             let exs = Validation.examples(dataset, p, .valid, maxExamples: cfg.eval.maxUsers)
             let weights = model.itemTable == nil ? nil : cfg.itemMemory.sidWeights
             func score() throws -> ValidationResult {
@@ -307,15 +314,17 @@ public enum SFTRun {
             if let w = r.sidWeight { model.info.itemMemory?.sidWeight = w }
             let raw = loop.average == nil ? nil : try score().metrics
             let improved = loop.recordValidation(r.metrics.ndcg(at: 10), patience: cfg.eval.patience)
+            let keepFinal = cfg.eval.keep == .final
+            let kept = keepFinal ? final || loop.state.stoppedEarly : improved
             var line = SFTValidRecord(step: loop.state.step, scores: ValidationScores(r), best: improved)
+            if keepFinal { line.kept = kept }
             if let raw { line.rawHR10 = raw.hr(at: 10); line.rawNDCG10 = raw.ndcg(at: 10) }
             run.metrics.log(line)
             let rawText = raw.map { String(format: " (raw weights: HR@10 %.4f NDCG@10 %.4f)", $0.hr(at: 10), $0.ndcg(at: 10)) } ?? ""
+            let tag = (improved ? " (best)" : "") + (keepFinal && kept ? " (final, kept)" : "")
             log(String(format: "step %d valid (%@, %d users): %@%@%@ [%.0fs]", loop.state.step, p.rawValue, r.metrics.count,
-                       Validation.describe(r), improved ? " (best)" : "", rawText, r.seconds))
-            if improved && run.writes {
-                try loop.withEvaluationWeights { try model.save(to: bestDir, stage: "sft", state: try JSONValue(encoding: loop.state)) }
-            }
+                       Validation.describe(r), tag, rawText, r.seconds))
+            if kept { try saveBest() }
             try saveLast()
         }
 
@@ -326,7 +335,10 @@ public enum SFTRun {
             if fm.fileExists(atPath: lastDir.path), let st = try? RecModel.load(lastDir).info.state?.decode(SFTState.self) {
                 parts.append("\(lastDir.path) (step \(st.step))")
             }
-            if fm.fileExists(atPath: bestDir.path) { parts.append("best weights \(bestDir.path) (step \(loop.state.bestStep))") }
+            if fm.fileExists(atPath: bestDir.path) {
+                let step = cfg.eval.keep == .best ? "step \(loop.state.bestStep)" : "the final weights of an earlier run"
+                parts.append("best weights \(bestDir.path) (\(step))")
+            }
             return parts.isEmpty ? "none yet (the run diverged before its first validation)" : parts.joined(separator: ", ")
         }
         var outOfTime = false, lastValidated = -1
@@ -351,22 +363,28 @@ public enum SFTRun {
                 windowTokens = 0; windowStart = Date()
             }
             bar?.advance(1)
-            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate(); lastValidated = s.step }
+            if cfg.eval.every > 0 && s.step % cfg.eval.every == 0 && s.step < total { try validate(final: false); lastValidated = s.step }
         }
         bar?.finish()
         if outOfTime {
             log(String(format: "wall-time budget of %.0f s reached at step %d of %d", o.maxSeconds!, loop.state.step, total))
-            if lastValidated != loop.state.step && loop.state.step > startStep { try validate() }
+            if lastValidated != loop.state.step && loop.state.step > startStep { try validate(final: true) }
+            else if cfg.eval.keep == .final && lastValidated == loop.state.step { try saveBest() }   // validated just now
         }
         // A checkpoint is written only by a validation, so a run resumed at `total` has had its final one.
-        if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate() }
-        if !FileManager.default.fileExists(atPath: bestDir.path) { try validate() }
+        if loop.state.step == total && loop.state.step > startStep && !loop.state.stoppedEarly { try validate(final: true) }
+        if !FileManager.default.fileExists(atPath: bestDir.path) { try validate(final: true) }
         let secs = Date().timeIntervalSince(t0)
         if loop.state.stoppedEarly { log("early stop at step \(loop.state.step): no improvement in \(cfg.eval.patience) validations") }
-        log(String(format: "done: %d steps in %.0fs (%.0f tok/s); best valid NDCG@10 %.4f at step %d → %@",
-                   loop.state.step, secs, Double(tokensThisRun) / max(secs, 1e-9), loop.state.bestScore, loop.state.bestStep, bestDir.path))
+        // Under `final` best/ holds the last validated weights: the step the run ended at.
+        let (keptScore, keptStep) = cfg.eval.keep == .best ? (loop.state.bestScore, loop.state.bestStep)
+            : (loop.state.lastScore ?? loop.state.bestScore, loop.state.step)
+        let bestText = cfg.eval.keep == .best ? "" : String(format: " (final weights; the best validation was %.4f at step %d)",
+                                                            loop.state.bestScore, loop.state.bestStep)
+        log(String(format: "done: %d steps in %.0fs (%.0f tok/s); kept valid NDCG@10 %.4f at step %d%@ → %@",
+                   loop.state.step, secs, Double(tokensThisRun) / max(secs, 1e-9), keptScore, keptStep, bestText, bestDir.path))
         return SFTSummary(steps: loop.state.step, seconds: secs, tokensPerSecond: Double(tokensThisRun) / max(secs, 1e-9),
-                          bestValidNDCG10: loop.state.bestScore, bestStep: loop.state.bestStep,
+                          keptValidNDCG10: keptScore, keptStep: keptStep,
                           stoppedEarly: loop.state.stoppedEarly, samples: samples.examples.count)
     }
 }

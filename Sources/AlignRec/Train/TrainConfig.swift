@@ -149,8 +149,10 @@ public struct EvalPreset: Codable, Sendable, Equatable {
     public var maxUsers: Int = 0
     /// Stop after this many validations without improvement of NDCG@10 (0: never).
     public var patience: Int = 0
+    /// Which validated weights `best/` keeps: the highest validation NDCG@10, or those of the final step.
+    public var keep: KeptWeights = .best
     public init() {}
-    enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users", patience }
+    enum CodingKeys: String, CodingKey { case every, beam, maxUsers = "max_users", patience, keep }
 
     /// Missing keys take the defaults.
     public init(from decoder: Decoder) throws {
@@ -160,6 +162,7 @@ public struct EvalPreset: Codable, Sendable, Equatable {
         beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? d.beam
         maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
         patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
+        keep = try c.decodeIfPresent(KeptWeights.self, forKey: .keep) ?? d.keep
     }
 
     func validate(_ check: FieldCheck) throws {
@@ -168,6 +171,14 @@ public struct EvalPreset: Codable, Sendable, Equatable {
         try check.int("max_users", maxUsers, 0...Int.max)
         try check.int("patience", patience, 0...FieldCheck.maxSteps)
     }
+}
+
+/// `eval.keep`: `best` keeps the validation with the highest NDCG@10 in `best/`; `final` keeps the weights the
+/// run ends with (the last step, or where early stopping or a time budget stopped it), validated like every
+/// other check. A multi-task model whose translation keeps improving after its ranking has levelled off wants
+/// `final` (docs/results.md §10.9).
+public enum KeptWeights: String, Codable, Sendable, CaseIterable, ConfigChoice {
+    case best, final
 }
 
 /// How sequence-task samples are cut from the training sequences.
