@@ -123,6 +123,8 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
             (try sft(tiny.replacingOccurrences(of: "tasks: {nextitem: 1}", with: "tasks: {nextitm: 1}")), "tasks: unknown task 'nextitm' (did you mean 'nextitem'?"),
             (["sft", "--data", data, "--prompts", prompts, "--config", good, "--out", root.appendingPathComponent("new-run").path, "--lr", "inf"],
              "with --lr: optim.lr = inf"),
+            (["sft", "--data", data, "--prompts", prompts, "--config", good, "--out", root.appendingPathComponent("new-run").path, "--keep", "last"],
+             "--keep = 'last'; allowed: best, final"),
             // Checkpoints that do not hold together.
             (["eval", "--model", nan.path, "--data", data, "--no-progress"], "model.norm.weight"),
             (["recommend", "--model", nan.path, "--history-ids", "1"], "non-finite"),

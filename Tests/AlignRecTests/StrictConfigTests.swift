@@ -26,6 +26,7 @@ private func sftError(_ yaml: String) -> String? {
          ["item_memory.trunk_gradient", "'balance' is not one of full, balanced, none", "did you mean 'balanced'"]),
         ("tasks: {nextitm: 1}", ["tasks: unknown task 'nextitm'", "did you mean 'nextitem'"]),
         ("protocol: chrnoo", ["protocol: 'chrnoo' is not one of loo, chrono", "did you mean 'chrono'"]),
+        ("eval: {keep: finall}", ["eval.keep", "'finall' is not one of best, final", "did you mean 'final'"]),
         ("protocol: random", ["protocol: 'random' is not one of loo, chrono"]),
     ]
     for (yaml, needles) in cases {
