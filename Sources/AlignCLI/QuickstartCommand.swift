@@ -161,8 +161,7 @@ struct QuickstartCommand: ParsableCommand {
             let path = "\(dir)/summary.json"
             guard let d = FileManager.default.contents(atPath: path) else { continue }
             let sum = try decode(AlignmentSummary.self, d, path)
-            let kept = sum.bestStep == 0 ? "kept the SFT weights (step 0)" : "kept step \(sum.bestStep) of \(sum.steps)"
-            print(String(format: "%@ %@: NDCG@10 valid %.4f → %.4f, test %.4f → %.4f (%.1f min)", name, kept,
+            print(String(format: "%@ %@; NDCG@10 valid %.4f → %.4f, test %.4f → %.4f (%.1f min)", name, sum.keptText,
                          sum.sft.validNDCG10, sum.aligned.validNDCG10, sum.sft.testNDCG10, sum.aligned.testNDCG10, sum.minutes))
         }
     }

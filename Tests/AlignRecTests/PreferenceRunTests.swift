@@ -44,6 +44,44 @@ private func checkRunDirectory(_ run: URL, steps: Int) throws {
     #expect((0...1).contains(s.sft.testNDCG10) && (0...1).contains(s.aligned.validNDCG10))
     _ = try RecModel.load(run)   // best/ is a loadable bundle
     #expect(try trainLines(run).count == steps)
+    // A run that kept the SFT weights says why, from its highest check (the default selection is NDCG@10).
+    let checks = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { ($0["event"] as? String) == "valid" }
+    if s.bestStep == 0 {
+        let top = try #require(checks.max { ($0["ndcg10"] as! Double) < ($1["ndcg10"] as! Double) })
+        let c = try #require(s.closest)
+        #expect(c.step == top["step"] as? Int && abs(c.ndcg10 - (top["ndcg10"] as! Double)) < 1e-12 && c.ndcg10 <= c.startNDCG10)
+        #expect(s.keptText.hasPrefix("kept the SFT weights (step 0): no check beat its validation NDCG@10"))
+    } else {
+        #expect(s.closest == nil && s.keptText == "kept step \(s.bestStep) of \(steps)")
+    }
+}
+
+@Test func aRunThatKeepsTheSFTWeightsSaysWhy() throws {
+    func check(_ step: Int, _ ndcg: Double, _ score: Double?, _ select: CheckpointSelection = CheckpointSelection()) -> ClosestCheck {
+        ClosestCheck(step: step, ndcg10: ndcg, score: score, select: select, startNDCG10: 0.08, startScore: select.metric.goal == nil ? 0.08 : 0.30)
+    }
+    var s = AlignmentSummary(stage: "grpo", protocol: "loo", from: "sft", seed: 0,
+                             sft: SplitScores(validHR10: 0, validNDCG10: 0.08, testHR10: 0, testNDCG10: 0.07),
+                             aligned: SplitScores(validHR10: 0, validNDCG10: 0.08, testHR10: 0, testNDCG10: 0.07),
+                             bestStep: 0, steps: 150, minutes: 1, closest: check(50, 0.0711, 0.0711))
+    #expect(s.keptText == "kept the SFT weights (step 0): no check beat its validation NDCG@10 0.0800 (the closest, step 50: 0.0711)")
+    let goal = CheckpointSelection(metric: .longtail10, minNDCGRatio: 0.95)
+    s.closest = check(30, 0.0700, nil, goal)
+    #expect(s.keptText == "kept the SFT weights (step 0): no check kept validation NDCG@10 within 0.95 × its 0.0800 (the closest, step 30: 0.0700)")
+    s.closest = check(30, 0.0790, 0.29, goal)
+    #expect(s.keptText == "kept the SFT weights (step 0): no check within the NDCG@10 budget raised validation longtail@10 above its 0.3000 (the closest, step 30: 0.2900)")
+    // Which check is the closest: a qualifying one over one outside the budget, then the higher score, then NDCG@10.
+    #expect(check(1, 0.09, nil, goal).isBeaten(by: check(2, 0.07, 0.1, goal)))
+    #expect(!check(1, 0.07, 0.1, goal).isBeaten(by: check(2, 0.09, nil, goal)))
+    #expect(check(1, 0.09, 0.1, goal).isBeaten(by: check(2, 0.07, 0.2, goal)))
+    #expect(check(1, 0.07, 0.2, goal).isBeaten(by: check(2, 0.08, 0.2, goal)) && !check(1, 0.08, 0.2, goal).isBeaten(by: check(2, 0.07, 0.2, goal)))
+    #expect(check(1, 0.07, nil, goal).isBeaten(by: check(2, 0.08, nil, goal)))
+    s.bestStep = 60
+    #expect(s.keptText == "kept step 60 of 150")
+    // Older summaries (no `closest`) still decode and say only what they kept.
+    s.bestStep = 0; s.closest = nil
+    let old = try JSONDecoder().decode(AlignmentSummary.self, from: JSONEncoder().encode(s))
+    #expect(old.keptText == "kept the SFT weights (step 0)")
 }
 
 @Test func dpoRunsEndToEndWithEveryNegativeSource() throws {

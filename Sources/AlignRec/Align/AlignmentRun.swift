@@ -15,6 +15,11 @@ public struct SplitScores: Codable, Sendable, Equatable {
     /// Goal metrics of the top-10 lists (GoalMetrics.swift; absent in summaries written before they existed).
     public var validGoals: GoalMetrics?
     public var testGoals: GoalMetrics?
+    public init(validHR10: Double, validNDCG10: Double, testHR10: Double, testNDCG10: Double, validGoals: GoalMetrics? = nil,
+                testGoals: GoalMetrics? = nil) {
+        self.validHR10 = validHR10; self.validNDCG10 = validNDCG10; self.testHR10 = testHR10; self.testNDCG10 = testNDCG10
+        self.validGoals = validGoals; self.testGoals = testGoals
+    }
     enum CodingKeys: String, CodingKey {
         case validHR10 = "valid_hr10", validNDCG10 = "valid_ndcg10", testHR10 = "test_hr10", testNDCG10 = "test_ndcg10"
         case validGoals = "valid_goals", testGoals = "test_goals"
@@ -35,8 +40,66 @@ public struct AlignmentSummary: Codable, Sendable {
     public var bestStep: Int
     public var steps: Int
     public var minutes: Double
+    /// When no check beat the SFT weights (best_step 0): why, from the check that came closest (absent in summaries
+    /// written before it existed, and when a check was kept).
+    public var closest: ClosestCheck?
+    public init(stage: String, protocol p: String, from: String, seed: UInt64, sft: SplitScores, aligned: SplitScores,
+                bestStep: Int, steps: Int, minutes: Double, closest: ClosestCheck? = nil) {
+        self.stage = stage; self.protocol = p; self.from = from; self.seed = seed; self.sft = sft; self.aligned = aligned
+        self.bestStep = bestStep; self.steps = steps; self.minutes = minutes; self.closest = closest
+    }
     enum CodingKeys: String, CodingKey {
-        case format, version, stage, `protocol`, from, seed, sft, aligned, bestStep = "best_step", steps, minutes
+        case format, version, stage, `protocol`, from, seed, sft, aligned, bestStep = "best_step", steps, minutes, closest
+    }
+
+    /// One line on what the run kept: the step, or the SFT weights and why.
+    public var keptText: String {
+        guard bestStep == 0 else { return "kept step \(bestStep) of \(steps)" }
+        return "kept the SFT weights (step 0)" + (closest.map { ": " + $0.reason } ?? "")
+    }
+}
+
+/// The validation check of an alignment run that came closest to the SFT weights' selection score, kept when none
+/// beat it: the highest score among the checks that qualify for `eval.select`, else the highest NDCG@10.
+public struct ClosestCheck: Codable, Sendable, Equatable {
+    public var step: Int
+    public var ndcg10: Double
+    /// The check's selection score (nil: outside the selection's NDCG@10 budget).
+    public var score: Double?
+    public var select: CheckpointSelection
+    /// The SFT weights' NDCG@10 and selection score on the same validation examples.
+    public var startNDCG10: Double
+    public var startScore: Double
+    public init(step: Int, ndcg10: Double, score: Double?, select: CheckpointSelection, startNDCG10: Double, startScore: Double) {
+        self.step = step; self.ndcg10 = ndcg10; self.score = score; self.select = select
+        self.startNDCG10 = startNDCG10; self.startScore = startScore
+    }
+    enum CodingKeys: String, CodingKey {
+        case step, ndcg10, score, select, startNDCG10 = "start_ndcg10", startScore = "start_score"
+    }
+
+    /// Whether `other` comes closer than this check: a qualifying score beats none, a higher score a lower one,
+    /// and at equal scores the higher NDCG@10.
+    public func isBeaten(by other: ClosestCheck) -> Bool {
+        switch (score, other.score) {
+        case (nil, .some): return true
+        case (.some, nil): return false
+        case let (.some(a), .some(b)) where a != b: return b > a
+        default: return other.ndcg10 > ndcg10
+        }
+    }
+
+    /// Why the SFT weights stayed, in words.
+    public var reason: String {
+        guard let goal = select.metric.goal else {
+            return String(format: "no check beat its validation NDCG@10 %.4f (the closest, step %d: %.4f)", startNDCG10, step, ndcg10)
+        }
+        guard let score else {
+            return String(format: "no check kept validation NDCG@10 within %.2f × its %.4f (the closest, step %d: %.4f)",
+                          select.minNDCGRatio, startNDCG10, step, ndcg10)
+        }
+        return String(format: "no check within the NDCG@10 budget raised validation %@ above its %.4f (the closest, step %d: %.4f)",
+                      goal.rawValue, startScore, step, score)
     }
 }
 
@@ -62,6 +125,9 @@ public final class AlignmentContext {
     var bestWeights: [Float] = []
     /// The starting weights' NDCG@10 on the validation checks' examples (what a goal selection's budget is relative to).
     public private(set) var startCheckNDCG = 0.0
+    /// The SFT weights' selection score, and the check that came closest to it (AlignmentSummary.closest).
+    var startScore = 0.0
+    var closest: ClosestCheck?
     var sftScores: (valid: ValidationResult, test: ValidationResult)?
     /// Popularity, head and first-level codes of the protocol's training split (goal metrics and rewards).
     public let goals: GoalCatalogue
@@ -187,6 +253,7 @@ public final class AlignmentContext {
         let sub = eval.maxUsers > 0 ? try validation(.valid, maxUsers: eval.maxUsers) : vr
         startCheckNDCG = sub.metrics.ndcg(at: 10)
         bestScore = eval.select.score(ndcg: startCheckNDCG, goals: sub.goals, startNDCG: startCheckNDCG)!; bestStep = 0
+        startScore = bestScore
         bestWeights = Array(model.params.data)
         run.metrics.log(AlignStartRecord(validHR10: v.hr(at: 10), validNDCG10: v.ndcg(at: 10), testHR10: t.hr(at: 10),
                                          testNDCG10: t.ndcg(at: 10), checkNDCG10: startCheckNDCG, checkGoals: sub.goals,
@@ -218,6 +285,9 @@ public final class AlignmentContext {
         run.metrics.log(AlignValidRecord(step: step, scores: ValidationScores(r), best: improved), stage: stage)
         say(String(format: "step %d valid (%d users): %@%@%@", step, r.metrics.count, Validation.describe(r),
                    r.goals.map { "; " + Self.describe($0) } ?? "", improved ? " (best)" : ""))
+        let check = ClosestCheck(step: step, ndcg10: r.metrics.ndcg(at: 10), score: score, select: eval.select,
+                                 startNDCG10: startCheckNDCG, startScore: startScore)
+        if closest.map({ $0.isBeaten(by: check) }) ?? true { closest = check }
         if improved {
             bestScore = score!; bestStep = step
             bestWeights = Array(model.params.data)
@@ -248,7 +318,7 @@ public final class AlignmentContext {
         let minutes = Date().timeIntervalSince(started) / 60
         let summary = AlignmentSummary(stage: stage, protocol: evalProtocol.rawValue, from: from.path, seed: seed,
                                        sft: scores(sft), aligned: scores(aligned), bestStep: bestStep, steps: steps,
-                                       minutes: minutes)
+                                       minutes: minutes, closest: bestStep == 0 ? closest : nil)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         if run.writes { try AtomicFile.write(enc.encode(summary), to: run.url.appendingPathComponent("summary.json")) }
@@ -265,6 +335,7 @@ public final class AlignmentContext {
             + "valid HR@10  NDCG@10 |  test HR@10  NDCG@10 | longtail coverage codes (test @10)")
         say(row("SFT (start)", sft))
         say(row(label, aligned))
+        if bestStep == 0 { say("\(stage.uppercased()) \(summary.keptText)") }
         say(String(format: "%.1f minutes; weights in %@/best (and last/)", minutes, run.url.path))
         return summary
     }
