@@ -227,7 +227,10 @@ private func tinyHybrid(seed: UInt64) throws -> (params: LlamaParameters, items:
         var fresh = pairs
         try core.computeReference(&fresh)
         let seqLp = try SequenceScoring.policyLogProbs(trainer: core.trainer, sequences: [fresh[0].chosen])[0]
-        #expect(abs(fresh[0].refChosen - seqLp.policy(sidWeight: 0.25)) < 1e-9)
+        // The reference scores the pairs in one batch, this check one sequence alone: the products have other shapes,
+        // and some OpenBLAS kernel sets (Haswell's) round them differently in the last bit of the fp32 log-probs (≈ 1e-6
+        // at these magnitudes). A wrong mix weight or a missing term would be off by more than 1e-2.
+        #expect(abs(fresh[0].refChosen - seqLp.policy(sidWeight: 0.25)) < 1e-5)
         if alpha == 0 { #expect(abs(try core.accumulateGradient(fresh).loss - log(2.0)) < 1e-6) }
     }
 }
