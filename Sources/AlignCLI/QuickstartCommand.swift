@@ -153,9 +153,8 @@ struct QuickstartCommand: ParsableCommand {
         line("most-popular", base, nil)
         for (n, m, l) in rows { line(n, m, l?.coverage10) }
         for (n, t) in translations {
-            let catalogue = t.sid2titleCatalogue.map { String(format: " (over the catalogue's titles %.4f)", $0) } ?? ""
             print(String(format: "%@ translation over %d items (exact match): sid2title %.4f%@, title2sid %.4f", n, t.items, t.sid2title,
-                         catalogue, t.title2sid))
+                         t.catalogueText, t.title2sid))
         }
         for (name, dir) in stages.dropFirst() {
             let path = "\(dir)/summary.json"

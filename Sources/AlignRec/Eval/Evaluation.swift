@@ -230,8 +230,7 @@ public enum Evaluation {
                         m.metrics.hr(at: 10), m.metrics.ndcg(at: 10), m.mostPopular.hr(at: 10), m.mostPopular.ndcg(at: 10))
         }
         if let t = r.translation {
-            let catalogue = t.sid2titleCatalogue.map { String(format: " (over the catalogue's titles %.4f)", $0) } ?? ""
-            s += String(format: "translation over %d items: sid2title exact %.4f%@  title2sid exact %.4f\n", t.items, t.sid2title, catalogue, t.title2sid)
+            s += String(format: "translation over %d items: sid2title exact %.4f%@  title2sid exact %.4f\n", t.items, t.sid2title, t.catalogueText, t.title2sid)
         }
         s += String(format: "%.1fs (%.1f users/s)", r.seconds, r.usersPerSecond)
         if let a = r.stepRowsPerUser, let b = r.rowSlotsPerUser {

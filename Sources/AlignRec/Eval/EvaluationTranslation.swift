@@ -19,6 +19,10 @@ public struct TranslationAccuracy: Codable, Sendable, Equatable {
     /// Share of items whose top-1 title, decoded under the constraint of the catalogue's titles, is their title
     /// (nil in reports written before it was measured).
     public var sid2titleCatalogue: Double?
+    /// " (over the catalogue's titles 0.9811)", or "" when not measured: how reports print it beside sid2title.
+    public var catalogueText: String {
+        sid2titleCatalogue.map { String(format: " (over the catalogue's titles %.4f)", $0) } ?? ""
+    }
     /// Share of items whose top-1 constrained SID is their own.
     public var title2sid: Double
     /// Beam width used for title2sid.
