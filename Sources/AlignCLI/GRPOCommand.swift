@@ -35,6 +35,7 @@ struct GRPOCommand: DataParallelCommand {
     @Option(name: .customLong("ref-sync-every"), help: "Override ref_sync.every: sync the reference toward the policy every N steps (0 = frozen).") var refSyncEvery: Int?
     @Option(name: .customLong("ref-sync-alpha"), help: "Override ref_sync.alpha: ref ← α · policy + (1 − α) · ref.") var refSyncAlpha: Double?
     @Option(name: .long, help: "Override tasks: the RL set, e.g. nextitem=all,title2sid=all,titlehist2sid=10000 (a task left out: none).") var tasks: String?
+    @Option(name: .customLong("goal-groups"), help: "Override goal_groups: which groups earn the goal rewards (all | hit: only groups whose completions hold the target).") var goalGroups: String?
     @OptionGroup var common: AlignmentOptions
 
     func resolved() throws -> (GRPOConfig, String) {
@@ -67,6 +68,12 @@ struct GRPOCommand: DataParallelCommand {
         if let v = note(refSyncEvery, "--ref-sync-every") { c.refSync.every = v }
         if let v = note(refSyncAlpha, "--ref-sync-alpha") { c.refSync.alpha = v }
         if let v = note(tasks, "--tasks") { c.tasks = try RLTaskSet.parse(v) }
+        if let v = note(goalGroups, "--goal-groups") {
+            guard let g = GoalGroups(rawValue: v) else {
+                throw CLIErrors.option.failure("--goal-groups", "'\(v)'", allowed: GoalGroups.choices.joined(separator: ", "))
+            }
+            c.goalGroups = g
+        }
         flags += try common.applyGoals(policy: &c.policy, goalK: &c.goalK, headFraction: &c.headFraction)
         flags += try common.apply(optim: &c.optim, eval: &c.eval, evalProtocol: &c.evalProtocol, seed: &c.seed,
                                   recentPositions: &c.recentPositions, promptSampling: &c.promptSampling, precision: &c.precision)

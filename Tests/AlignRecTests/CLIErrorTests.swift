@@ -95,6 +95,7 @@ private func editedCheckpoint(_ src: URL, _ dst: URL, _ change: [String: Any]) t
             (try sft(tiny.replacingOccurrences(of: "hidden_size: 32", with: "hidden_size: 1000000000")), "model.hidden_size = 1000000000"),
             (try sft(tiny.replacingOccurrences(of: "beam: 6", with: "beam: 100000")), "eval.beam = 100000"),
             (["dpo", "--from", run, "--data", data, "--out", root.appendingPathComponent("dpo").path, "--num-negatives", "1000000"], "num_negatives = 1000000"),
+            (["grpo", "--from", run, "--data", data, "--out", root.appendingPathComponent("grpo").path, "--goal-groups", "hits"], "--goal-groups = 'hits'; allowed: all, hit"),
             (["recommend", "--model", run, "--history-ids", "1", "--beam", "1000000"], "--beam = 1000000"),
             (["recommend", "--model", run, "--history-ids", "1", "--beam", "0"], "--beam = 0"),
             (["chat", "--model", run, "--prompt", "what is <a_1><b_2>?", "--k", "1000000"], "--k = 1000000"),

@@ -75,6 +75,26 @@ private func catalogue(headFraction: Double = 0.34) throws -> GoalCatalogue {
         #expect(throws: AlignError.self) { try RewardMix.parse("novelty=1") }
     }
 
+    @Test func goalGroupsHitPaysGoalsOnlyWhereTheTargetWasRolledOut() throws {
+        let c = try catalogue()
+        let mix = try RewardMix.parse("ranking=1,longtail=0.5,coverage=1")
+        // Group 0 holds its target (item 2, rank 1); group 1 (target 6) does not; both are recommendation groups.
+        let groups = [RewardGroup(items: [1, 2], target: 2), RewardGroup(items: [5, 1], target: 6)]
+        let p0 = GRPORewards.rankPenalties(groupSize: 2)[0]
+        // all: group 1 earns longtail [0.5, 0] and coverage [1, 1/2] (item 1 is in both groups' lists).
+        let all = try RewardContext(catalogue: c, goalK: 0, goalGroups: .all).rewards(groups, mix: mix)
+        #expect(abs(all[0][0] - (p0 + 0.5)) < 1e-12 && abs(all[0][1] - (1 + 0.5 + 1)) < 1e-12)
+        #expect(all[1] == [1.5, 0.5])
+        // hit: group 0 is paid exactly as under all (item 1 still counts group 1's list in n(1) = 2); group 1 gets
+        // nothing, so it has no variance and leaves the loss.
+        let hit = try RewardContext(catalogue: c, goalK: 0, goalGroups: .hit).rewards(groups, mix: mix)
+        #expect(hit[0] == all[0] && hit[1] == [0, 0])
+        // A translation group is never paid, whatever the gate.
+        let tr = try RewardContext(catalogue: c, goalGroups: .hit).rewards([RewardGroup(items: [5, 2], target: 2, recommendation: false)], mix: mix)
+        #expect(abs(tr[0][0] - p0) < 1e-12 && tr[0][1] == 1)
+        #expect(RewardContext().goalGroups == .all && GRPOConfig().goalGroups == .all)
+    }
+
     @Test func unscaledAdvantagesKeepTheRewardScale() throws {
         let a = try GRPOObjective.advantages(rewards: [0, 0.3, 0.3, 0.6, 1, 1], groupSize: 3, scale: false)
         #expect(zip(a.advantages, [-0.2, 0.1, 0.1, -0.8 / 3, 0.4 / 3, 0.4 / 3]).allSatisfy { abs($0 - $1) < 1e-12 })

@@ -34,6 +34,15 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
     #expect(c.optim.steps == 450 && c.eval.every == 75 && c.eval.maxUsers == 0)
     c.evalProtocol = g.evalProtocol; c.reward = g.reward; c.optim.steps = g.optim.steps; c.eval.every = g.eval.every
     #expect(c == g)
+    // The long-tail preset is configs/grpo.yaml with the goal reward paid in hit groups, unscaled advantages, 400
+    // steps checked every 25 on the whole split, and best/ chosen by long-tail share within 95% of SFT's NDCG@10.
+    var t = try GRPOConfig.load(repoConfig("grpo-longtail.yaml"))
+    #expect(t.reward == RewardMix(ranking: 1, longtail: 0.2) && t.goalGroups == .hit && !t.scaleRewards && t.groupSize == 16)
+    #expect(t.eval.select == CheckpointSelection(metric: .longtail10, minNDCGRatio: 0.95) && t.eval.maxUsers == 0)
+    #expect(t.optim.steps == 400 && t.eval.every == 25)
+    t.reward = g.reward; t.goalGroups = .all; t.scaleRewards = true; t.groupSize = g.groupSize; t.eval = g.eval
+    t.optim.steps = g.optim.steps
+    #expect(t == g)
 }
 
 @Test func alignmentConfigDefaultsAndErrors() throws {
@@ -49,6 +58,7 @@ private func withTemp<T>(_ text: String, _ body: (URL) throws -> T) throws -> T 
         ("format: align-grpo-config\noptim: {ema: 1}\n", "optim.ema"),
         ("format: align-grpo-config\nfuture_decay: 1.5\n", "future_decay"),
         ("format: align-grpo-config\nrollout: greedy\n", "greedy"),
+        ("format: align-grpo-config\ngoal_groups: hits\n", "goal_groups: 'hits' is not one of all, hit"),
         ("format: align-dpo-config\nnum_negatives: 0\n", "num_negatives"),
         ("format: align-dpo-config\nbeta: 0\n", "beta"),
         ("format: align-config\n", "align-dpo-config"),

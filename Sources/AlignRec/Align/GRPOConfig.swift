@@ -44,6 +44,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
     public var refSync = RefSync()
     /// How far down a group the diversity and coverage rewards look (0: the whole group).
     public var goalK: Int = 0
+    /// Which recommendation groups earn the goal rewards: all, or only those with a hit (GoalRewards.swift).
+    public var goalGroups: GoalGroups = .all
     /// Share of the catalogue, by training interactions, that counts as the head (longtail reward and metrics).
     public var headFraction: Double = GoalCatalogue.defaultHeadFraction
     /// Training examples the prompts are drawn from (0: all).
@@ -65,7 +67,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         case iterations, maxPrompts = "max_prompts", optim, eval, seed, recentPositions = "recent_positions"
         case futureWindow = "future_window", futureDecay = "future_decay", promptSampling = "prompt_sampling"
         case precision, scaleRewards = "scale_rewards", tasks, refSync = "ref_sync", goalK = "goal_k"
-        case headFraction = "head_fraction", policy
+        case goalGroups = "goal_groups", headFraction = "head_fraction", policy
     }
 
     public init(from decoder: Decoder) throws {
@@ -90,6 +92,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
         policy = try c.decodeIfPresent(PolicyKind.self, forKey: .policy) ?? d.policy
         refSync = try c.decodeIfPresent(RefSync.self, forKey: .refSync) ?? d.refSync
         goalK = try c.decodeIfPresent(Int.self, forKey: .goalK) ?? d.goalK
+        goalGroups = try c.decodeIfPresent(GoalGroups.self, forKey: .goalGroups) ?? d.goalGroups
         headFraction = try c.decodeIfPresent(Double.self, forKey: .headFraction) ?? d.headFraction
         maxPrompts = try c.decodeIfPresent(Int.self, forKey: .maxPrompts) ?? d.maxPrompts
         recentPositions = try c.decodeIfPresent(Int.self, forKey: .recentPositions) ?? d.recentPositions

@@ -81,7 +81,8 @@ public enum GRPORun {
                                 gradClip: cfg.optim.gradClip, trie: model.trie, items: model.itemTable, sidWeight: sidWeight,
                                 precision: model.precision)
         core.policy.itemHeadTrunkGradient = model.itemMemoryInfo?.trunkGradient ?? .full
-        let rewards = RewardContext(embeddings: embeddings, decay: cfg.futureDecay, catalogue: ctx.goals, goalK: cfg.goalK)
+        let rewards = RewardContext(embeddings: embeddings, decay: cfg.futureDecay, catalogue: ctx.goals, goalK: cfg.goalK,
+                                    goalGroups: cfg.goalGroups)
         let sampler = ConstrainedSampler(trie: model.trie)
         var decoder: LlamaDecoder? = nil
         if cfg.rollout == .sample {

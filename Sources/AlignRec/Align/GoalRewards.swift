@@ -13,7 +13,19 @@
 //              i. Over the batch Σ r = |∪_g top_K(g)|, the batch's distinct items: an item many users get earns
 //              little, one only this user gets earns 1.
 // Groups of translation prompts (title2sid) score 0 on every goal and do not count in n(i).
+// goal_groups: hit (GRPO) pays the goal rewards only in groups whose completions hold the target, the groups where the
+// ranking reward already says which item was right: the goal then re-orders the wrong items around a target that
+// keeps the highest reward, instead of moving probability toward the tail in groups where nothing is known about
+// relevance. Groups without a hit still count in n(i).
 import Foundation
+
+/// Which recommendation groups earn the goal rewards.
+public enum GoalGroups: String, Codable, Sendable, CaseIterable, ConfigChoice {
+    /// Every recommendation group.
+    case all
+    /// Only groups whose completions contain the target.
+    case hit
+}
 
 extension GRPORewards {
     /// 1 for items outside the head, else 0.
@@ -67,8 +79,17 @@ public struct RewardContext {
     public var catalogue: GoalCatalogue?
     /// How far down a group the diversity and coverage rewards look (0: the whole group).
     public var goalK: Int
-    public init(embeddings: ItemEmbeddings? = nil, decay: Double = 0.7, catalogue: GoalCatalogue? = nil, goalK: Int = 0) {
+    /// Which recommendation groups earn the goal rewards.
+    public var goalGroups: GoalGroups
+    public init(embeddings: ItemEmbeddings? = nil, decay: Double = 0.7, catalogue: GoalCatalogue? = nil, goalK: Int = 0,
+                goalGroups: GoalGroups = .all) {
         self.embeddings = embeddings; self.decay = decay; self.catalogue = catalogue; self.goalK = goalK
+        self.goalGroups = goalGroups
+    }
+
+    /// Whether group `g` earns the goal rewards.
+    func earnsGoals(_ g: RewardGroup) -> Bool {
+        g.recommendation && (goalGroups == .all || g.items.contains(g.target))
     }
 
     /// Σ_k w_k r_k for every group of a batch (coverage needs the whole batch).
@@ -78,7 +99,7 @@ public struct RewardContext {
         }
         guard mix.needsCatalogue else { return out }
         guard let c = catalogue else { throw AlignError.invalidArgument("the longtail, diversity and coverage rewards need the goal catalogue") }
-        for (k, g) in groups.enumerated() where g.recommendation {
+        for (k, g) in groups.enumerated() where earnsGoals(g) {
             if mix.longtail > 0 { for (j, r) in GRPORewards.longtail(items: g.items, catalogue: c).enumerated() { out[k][j] += mix.longtail * r } }
             if mix.diversity > 0 {
                 for (j, r) in GRPORewards.diversity(items: g.items, catalogue: c, k: goalK).enumerated() { out[k][j] += mix.diversity * r }
@@ -86,7 +107,7 @@ public struct RewardContext {
         }
         if mix.coverage > 0 {
             let cov = GRPORewards.coverage(groups: groups.map(\.items), counted: groups.map(\.recommendation), k: goalK)
-            for k in out.indices { for j in out[k].indices { out[k][j] += mix.coverage * cov[k][j] } }
+            for k in out.indices where earnsGoals(groups[k]) { for j in out[k].indices { out[k][j] += mix.coverage * cov[k][j] } }
         }
         return out
     }
