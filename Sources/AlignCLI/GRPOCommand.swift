@@ -13,10 +13,10 @@ struct GRPOCommand: DataParallelCommand {
         each: the recommender's top G (constrained beam search, the item-memory mix for a hybrid model; default) or \
         constrained sampling, rewards rule | ranking | semantic | future | longtail | diversity | coverage or a mix \
         (e.g. ranking=1,longtail=0.2; goal rewards in every recommendation group, or with --goal-groups hit only in \
-        groups whose rollouts hold the target), group advantages (zero-variance groups masked), the clipped objective with the \
-        k3 KL to the reference (the SFT weights, optionally synced toward the policy). Validation every eval.every \
-        steps keeps the best weights (eval.select) in <out>/best; the run ends with SFT vs GRPO on the full \
-        validation and test splits (summary.json, goal metrics included).
+        groups whose rollouts hold the target), group advantages (zero-variance groups masked), the clipped \
+        objective with the k3 KL to the reference (the SFT weights, optionally synced toward the policy). Validation \
+        every eval.every steps keeps the best weights (eval.select) in <out>/best; the run ends with SFT vs GRPO on \
+        the full validation and test splits (summary.json, goal metrics included).
         """
     )
 
