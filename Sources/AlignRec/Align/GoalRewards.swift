@@ -15,8 +15,8 @@
 // Groups of translation prompts (title2sid) score 0 on every goal and do not count in n(i).
 // goal_groups: hit (GRPO) pays the goal rewards only in groups whose completions hold the target, the groups where the
 // ranking reward already says which item was right: the goal then re-orders the wrong items around a target that
-// keeps the highest reward, instead of moving probability toward the tail in groups where nothing is known about
-// relevance. Groups without a hit still count in n(i).
+// keeps the highest reward (longtail at a weight below 1), instead of moving probability toward the tail in groups
+// where nothing is known about relevance. Groups without a hit still count in n(i).
 import Foundation
 
 /// Which recommendation groups earn the goal rewards.
