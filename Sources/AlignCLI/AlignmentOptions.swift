@@ -40,9 +40,7 @@ struct AlignmentOptions: ParsableArguments {
         if let v = note(precisionOptions.precision, "--precision") { precision = v }
         if let v = note(recentPositions, "--recent-positions") { r = v }
         if let v = note(promptSampling, "--prompt-sampling") {
-            guard let p = PromptSampling(rawValue: v) else {
-                throw CLIErrors.option.failure("--prompt-sampling", "'\(v)'", allowed: PromptSampling.choices.joined(separator: ", "))
-            }
+            let p = try CLIErrors.option.choice("--prompt-sampling", v, as: PromptSampling.self)
             ps = p
         }
         if let v = note(steps, "--steps") { optim.steps = v }
@@ -57,9 +55,7 @@ struct AlignmentOptions: ParsableArguments {
         if let v = note(warmupRatio, "--warmup-ratio") { optim.warmupRatio = v }
         if let v = note(evalChecks, "--eval-checks") { eval.checks = v }
         if let v = note(select, "--select") {
-            guard let m = SelectionMetric(rawValue: v) else {
-                throw CLIErrors.option.failure("--select", "'\(v)'", allowed: SelectionMetric.choices.joined(separator: ", "))
-            }
+            let m = try CLIErrors.option.choice("--select", v, as: SelectionMetric.self)
             eval.select.metric = m
         }
         if let v = note(minNDCGRatio, "--min-ndcg-ratio") { eval.select.minNDCGRatio = v }
@@ -70,9 +66,7 @@ struct AlignmentOptions: ParsableArguments {
     func applyGoals(policy p: inout PolicyKind, goalK k: inout Int, headFraction h: inout Double) throws -> [String] {
         var flags: [String] = []
         if let v = policy {
-            guard let kind = PolicyKind(rawValue: v) else {
-                throw CLIErrors.option.failure("--policy", "'\(v)'", allowed: PolicyKind.choices.joined(separator: ", "))
-            }
+            let kind = try CLIErrors.option.choice("--policy", v, as: PolicyKind.self)
             p = kind; flags.append("--policy")
         }
         if let v = goalK { k = v; flags.append("--goal-k") }

@@ -40,3 +40,13 @@ enum CLIErrors {
     /// Range checks of command-line options: failures name the option (`--beam = 0; allowed: …`).
     static let option = FieldCheck(file: nil)
 }
+
+extension FieldCheck {
+    /// The case of `T` spelled `value`, else the option's one-line error listing the cases (`--rollout = 'x';
+    /// allowed: beam, sample`).
+    func choice<T: ConfigChoice & RawRepresentable>(_ field: String, _ value: String, as type: T.Type = T.self) throws -> T
+    where T.RawValue == String {
+        guard let c = T(rawValue: value) else { throw failure(field, "'\(value)'", allowed: T.choices.joined(separator: ", ")) }
+        return c
+    }
+}

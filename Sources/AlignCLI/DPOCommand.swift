@@ -30,9 +30,7 @@ struct DPOCommand: DataParallelCommand {
         var c = try common.config.map { try DPOConfig.load(URL(fileURLWithPath: $0)) } ?? DPOConfig()
         var flags: [String] = []
         if let v = negatives {
-            guard let n = NegativeSource(rawValue: v) else {
-                throw CLIErrors.option.failure("--negatives", "'\(v)'", allowed: NegativeSource.choices.joined(separator: ", "))
-            }
+            let n = try CLIErrors.option.choice("--negatives", v, as: NegativeSource.self)
             c.negatives = n; flags.append("--negatives")
         }
         if let v = numNegatives {

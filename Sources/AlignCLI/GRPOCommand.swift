@@ -49,9 +49,7 @@ struct GRPOCommand: DataParallelCommand {
         if let v = note(epsilonHigh, "--epsilon-high") { c.epsilonHigh = v }
         if let v = note(temperature, "--temperature") { c.temperature = v }
         if let v = note(rollout, "--rollout") {
-            guard let r = RolloutMode(rawValue: v) else {
-                throw CLIErrors.option.failure("--rollout", "'\(v)'", allowed: RolloutMode.choices.joined(separator: ", "))
-            }
+            let r = try CLIErrors.option.choice("--rollout", v, as: RolloutMode.self)
             c.rollout = r
         }
         if let v = note(reward, "--reward") { c.reward = try RewardMix.parse(v) }
@@ -59,9 +57,7 @@ struct GRPOCommand: DataParallelCommand {
         if let v = note(futureWindow, "--future-window") { c.futureWindow = v }
         if let v = note(futureDecay, "--future-decay") { c.futureDecay = v }
         if let v = note(lossNormalization, "--loss-normalization") {
-            guard let n = LossNormalization(rawValue: v) else {
-                throw CLIErrors.option.failure("--loss-normalization", "'\(v)'", allowed: LossNormalization.choices.joined(separator: ", "))
-            }
+            let n = try CLIErrors.option.choice("--loss-normalization", v, as: LossNormalization.self)
             c.lossNormalization = n
         }
         if let v = note(iterations, "--iterations") { c.iterations = v }
@@ -70,9 +66,7 @@ struct GRPOCommand: DataParallelCommand {
         if let v = note(refSyncAlpha, "--ref-sync-alpha") { c.refSync.alpha = v }
         if let v = note(tasks, "--tasks") { c.tasks = try RLTaskSet.parse(v) }
         if let v = note(goalGroups, "--goal-groups") {
-            guard let g = GoalGroups(rawValue: v) else {
-                throw CLIErrors.option.failure("--goal-groups", "'\(v)'", allowed: GoalGroups.choices.joined(separator: ", "))
-            }
+            let g = try CLIErrors.option.choice("--goal-groups", v, as: GoalGroups.self)
             c.goalGroups = g
         }
         flags += try common.applyGoals(policy: &c.policy, goalK: &c.goalK, headFraction: &c.headFraction)

@@ -100,9 +100,7 @@ struct SFTCommand: DataParallelCommand {
         set(maxUsers, "--max-users") { cfg.eval.maxUsers = $0 }
         set(patience, "--patience") { cfg.eval.patience = $0 }
         try set(keep, "--keep") { v in
-            guard let k = KeptWeights(rawValue: v) else {
-                throw CLIErrors.option.failure("--keep", "'\(v)'", allowed: KeptWeights.choices.joined(separator: ", "))
-            }
+            let k = try CLIErrors.option.choice("--keep", v, as: KeptWeights.self)
             cfg.eval.keep = k
         }
         set(stride, "--stride") { cfg.sampling.stride = $0 }
@@ -112,15 +110,11 @@ struct SFTCommand: DataParallelCommand {
         set(dense, "--dense-history-loss") { cfg.sampling.denseHistoryLoss = $0 }
         set(itemMemory, "--item-memory") { cfg.itemMemory.enabled = $0 }
         try set(offsets, "--offsets") { v in
-            guard let o = WindowOffsets(rawValue: v) else {
-                throw CLIErrors.option.failure("--offsets", "'\(v)'", allowed: WindowOffsets.choices.joined(separator: ", "))
-            }
+            let o = try CLIErrors.option.choice("--offsets", v, as: WindowOffsets.self)
             cfg.sampling.offsets = o
         }
         try set(redraw, "--redraw") { v in
-            guard let r = SampleRedraw(rawValue: v) else {
-                throw CLIErrors.option.failure("--redraw", "'\(v)'", allowed: SampleRedraw.choices.joined(separator: ", "))
-            }
+            let r = try CLIErrors.option.choice("--redraw", v, as: SampleRedraw.self)
             cfg.sampling.redraw = r
         }
         let label = flags.isEmpty ? source : "\(source) with \(flags.joined(separator: ", "))"
